@@ -1,0 +1,121 @@
+//! The `eidgw` command line (clap derive). Each subcommand lives in its own file.
+
+mod audit;
+mod bench;
+mod config_check;
+mod keys;
+mod population;
+mod serve;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{Environment, Settings, StoreBackend};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "eidgw",
+    version,
+    about = "Electronic-identity authentication gateway (VNeID simulation)"
+)]
+pub struct Cli {
+    /// Directory holding default.toml, dev.toml, production.toml and relying_parties.toml.
+    #[arg(
+        long,
+        global = true,
+        default_value = "config",
+        env = "EIDGW_CONFIG_DIR"
+    )]
+    pub config_dir: PathBuf,
+    /// Which environment file to layer over the defaults.
+    #[arg(
+        long = "env",
+        global = true,
+        value_enum,
+        env = "EIDGW_ENV",
+        default_value = "dev"
+    )]
+    pub environment: Environment,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gateway.
+    Serve(serve::ServeArgs),
+    /// Manage the key directory (signing keyring, pairwise secret, card authority).
+    Keys {
+        #[command(subcommand)]
+        command: keys::KeysCommand,
+    },
+    /// Generate and import the synthetic population.
+    Population {
+        #[command(subcommand)]
+        command: population::PopulationCommand,
+    },
+    /// Check the configuration.
+    Config {
+        #[command(subcommand)]
+        command: config_check::ConfigCommand,
+    },
+    /// Check the audit log.
+    Audit {
+        #[command(subcommand)]
+        command: audit::AuditCommand,
+    },
+    /// Measure performance figures.
+    Bench {
+        #[command(subcommand)]
+        command: bench::BenchCommand,
+    },
+}
+
+/// Overrides of the store location, for commands that open the store themselves.
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// Data directory of the embedded store (overrides `store.data_dir`).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Store backend (overrides `store.backend`).
+    #[arg(long, value_parser = parse_backend)]
+    pub backend: Option<StoreBackend>,
+}
+
+fn parse_backend(s: &str) -> Result<StoreBackend, String> {
+    match s {
+        "embedded" => Ok(StoreBackend::Embedded),
+        "redis" => Ok(StoreBackend::Redis),
+        _ => Err("embedded or redis".into()),
+    }
+}
+
+impl StoreArgs {
+    pub fn apply(&self, settings: &mut Settings) {
+        if let Some(d) = &self.data_dir {
+            settings.store.data_dir = d.clone();
+        }
+        if let Some(b) = self.backend {
+            settings.store.backend = b;
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let load = || Settings::load(&cli.config_dir, cli.environment).map_err(anyhow::Error::from);
+    match cli.command {
+        Command::Serve(args) => serve::run(load()?, args),
+        Command::Keys { command } => keys::run(load()?, command),
+        Command::Population { command } => population::run(load, command),
+        Command::Config { command } => config_check::run(load, command),
+        Command::Audit { command } => audit::run(load()?, command),
+        Command::Bench { command } => bench::run(load()?, command),
+    }
+}

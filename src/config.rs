@@ -1,0 +1,360 @@
+//! Typed configuration, layered: `config/default.toml` → `config/{environment}.toml` →
+//! `EIDGW__SECTION__KEY` environment variables (→ command-line flags, applied by the CLI).
+//!
+//! The environment is chosen by `EIDGW_ENV` (`dev` unless set). Every section denies unknown
+//! keys and [`Settings::validate`] checks values, so a typo or a bad value stops the gateway at
+//! start with a message naming the key, instead of being silently ignored.
+
+use std::path::{Path, PathBuf};
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// Which environment file to layer on top of the defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Environment {
+    Dev,
+    Production,
+}
+
+impl Environment {
+    pub fn name(self) -> &'static str {
+        match self {
+            Environment::Dev => "dev",
+            Environment::Production => "production",
+        }
+    }
+
+    /// From `EIDGW_ENV`; `dev` when unset.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        match std::env::var("EIDGW_ENV").as_deref() {
+            Err(_) | Ok("dev") => Ok(Environment::Dev),
+            Ok("production") => Ok(Environment::Production),
+            Ok(other) => Err(ConfigError::Invalid {
+                key: "EIDGW_ENV".into(),
+                message: format!("must be `dev` or `production`, not `{other}`"),
+            }),
+        }
+    }
+}
+
+/// Dev mode serves the sandbox (dev endpoints, auto-generated keys, seeded registry);
+/// production mode refuses all of that.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    Dev,
+    Production,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub mode: Mode,
+    pub server: ServerSettings,
+    pub store: StoreSettings,
+    pub keys: KeySettings,
+    pub tokens: TokenSettings,
+    pub registry: RegistrySettings,
+    pub biometrics: BiometricSettings,
+    pub relying_parties: RelyingPartySettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    /// The issuer: the exact public base URL clients use (no trailing slash).
+    pub public_url: String,
+    /// HTTP worker threads; 0 means one per core.
+    pub workers: usize,
+    /// Largest accepted request body on ordinary endpoints.
+    pub body_limit_bytes: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StoreBackend {
+    Embedded,
+    Redis,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSettings {
+    pub backend: StoreBackend,
+    /// Where the embedded database (and the dev population file) live.
+    pub data_dir: PathBuf,
+    pub redis: RedisSettings,
+    /// How often expired entries are swept from the embedded store.
+    pub sweep_interval_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisSettings {
+    /// May carry a password, hence secret: it is never logged.
+    pub url: SecretString,
+    /// Prefix of every key, so deployments can share a Redis.
+    pub key_prefix: String,
+    pub connect_timeout_ms: u64,
+    pub response_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeySettings {
+    pub dir: PathBuf,
+    /// How often a running gateway re-reads the keyring (to pick up `keys rotate`).
+    pub reload_interval_secs: u64,
+    /// `Cache-Control: max-age` of the JWKS; a next key must be published at least this long
+    /// before it may start signing.
+    pub jwks_max_age_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenSettings {
+    /// Lifetime of the longest-lived token the gateway signs; a retired key stays in the JWKS
+    /// this long.
+    pub max_lifetime_secs: u64,
+    /// Clock-skew leeway when checking `exp`, `nbf`, `iat` (at most 30 s).
+    pub leeway_secs: u64,
+    /// Longest lifetime accepted for a relying party's `private_key_jwt` assertion.
+    pub client_assertion_max_lifetime_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrySettings {
+    /// In dev mode an empty registry is seeded with this many synthetic people.
+    pub dev_seed_count: u32,
+    pub dev_seed: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BiometricSettings {
+    /// Standard deviation, per dimension, of the noise the registry's enrolment adds to the true
+    /// vector.
+    pub enrolment_noise: f32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RelyingPartySettings {
+    /// The relying-party registry file.
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    /// A `tracing` filter directive, e.g. `info` or `eid_gateway=debug,info`.
+    pub level: String,
+    pub format: LogFormat,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read configuration: {0}")]
+    Source(String),
+    #[error("configuration key `{key}`: {message}")]
+    Invalid { key: String, message: String },
+}
+
+impl Settings {
+    /// Loads the layered configuration from `config_dir` for `environment`.
+    pub fn load(config_dir: &Path, environment: Environment) -> Result<Self, ConfigError> {
+        let layered = config::Config::builder()
+            .add_source(config::File::from(config_dir.join("default.toml")).required(true))
+            .add_source(
+                config::File::from(config_dir.join(format!("{}.toml", environment.name())))
+                    .required(true),
+            )
+            .add_source(
+                config::Environment::with_prefix("EIDGW")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true),
+            )
+            .build()
+            .map_err(|e| ConfigError::Source(e.to_string()))?;
+        // Through a JSON value so serde_path_to_error can name the offending key.
+        let value: serde_json::Value = layered
+            .try_deserialize()
+            .map_err(|e| ConfigError::Source(e.to_string()))?;
+        Self::from_value(value)
+    }
+
+    /// Parses and validates an already layered document.
+    pub fn from_value(value: serde_json::Value) -> Result<Self, ConfigError> {
+        let settings: Settings =
+            serde_path_to_error::deserialize(value).map_err(|e| ConfigError::Invalid {
+                key: e.path().to_string(),
+                message: e.inner().to_string(),
+            })?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    pub fn is_dev(&self) -> bool {
+        self.mode == Mode::Dev
+    }
+
+    /// Checks values that types alone cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key: &str, message: &str| {
+            Err(ConfigError::Invalid {
+                key: key.into(),
+                message: message.into(),
+            })
+        };
+        let url = &self.server.public_url;
+        if !(url.starts_with("https://") || url.starts_with("http://")) || url.ends_with('/') {
+            return invalid(
+                "server.public_url",
+                "must be an http(s) URL without a trailing slash",
+            );
+        }
+        if self.mode == Mode::Production && !url.starts_with("https://") {
+            return invalid("server.public_url", "must be https in production");
+        }
+        if self.server.body_limit_bytes < 1024 || self.server.body_limit_bytes > 16 * 1024 * 1024 {
+            return invalid(
+                "server.body_limit_bytes",
+                "must be between 1 KiB and 16 MiB",
+            );
+        }
+        if self.store.backend == StoreBackend::Redis {
+            let u = self.store.redis.url.expose_secret();
+            if !(u.starts_with("redis://")
+                || u.starts_with("rediss://")
+                || u.starts_with("unix://"))
+            {
+                return invalid(
+                    "store.redis.url",
+                    "must be a redis://, rediss:// or unix:// URL",
+                );
+            }
+        }
+        let prefix = &self.store.redis.key_prefix;
+        if prefix.is_empty()
+            || !prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            return invalid(
+                "store.redis.key_prefix",
+                "must be non-empty letters, digits, '-', '_' or '.'",
+            );
+        }
+        if self.store.redis.connect_timeout_ms == 0 || self.store.redis.response_timeout_ms == 0 {
+            return invalid("store.redis", "timeouts must be positive");
+        }
+        if self.store.sweep_interval_secs == 0 {
+            return invalid("store.sweep_interval_secs", "must be positive");
+        }
+        if self.keys.reload_interval_secs == 0 {
+            return invalid("keys.reload_interval_secs", "must be positive");
+        }
+        if self.tokens.leeway_secs > 30 {
+            return invalid(
+                "tokens.leeway_secs",
+                "must be at most 30 seconds (RFC 8725 keeps leeway small)",
+            );
+        }
+        if self.tokens.max_lifetime_secs == 0 {
+            return invalid("tokens.max_lifetime_secs", "must be positive");
+        }
+        if !(1..=300).contains(&self.tokens.client_assertion_max_lifetime_secs) {
+            return invalid(
+                "tokens.client_assertion_max_lifetime_secs",
+                "must be between 1 and 300 seconds",
+            );
+        }
+        if !(self.biometrics.enrolment_noise > 0.0 && self.biometrics.enrolment_noise < 1.0) {
+            return invalid("biometrics.enrolment_noise", "must be between 0 and 1");
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            return invalid("log.level", "is not a valid tracing filter");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repo_config() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config")
+    }
+
+    fn layered(env: Environment) -> serde_json::Value {
+        let c = config::Config::builder()
+            .add_source(config::File::from(repo_config().join("default.toml")))
+            .add_source(config::File::from(
+                repo_config().join(format!("{}.toml", env.name())),
+            ))
+            .build()
+            .unwrap();
+        c.try_deserialize().unwrap()
+    }
+
+    #[test]
+    fn shipped_dev_and_production_files_are_valid() {
+        let dev = Settings::from_value(layered(Environment::Dev)).unwrap();
+        assert_eq!(dev.mode, Mode::Dev);
+        assert_eq!(dev.store.backend, StoreBackend::Embedded);
+        let prod = Settings::from_value(layered(Environment::Production)).unwrap();
+        assert_eq!(prod.mode, Mode::Production);
+    }
+
+    #[test]
+    fn an_unknown_key_is_named_in_the_error() {
+        let mut v = layered(Environment::Dev);
+        v["server"]["prot"] = serde_json::json!(8080);
+        let err = Settings::from_value(v).unwrap_err().to_string();
+        assert!(err.contains("server") && err.contains("prot"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_value_is_named_in_the_error() {
+        let mut v = layered(Environment::Dev);
+        v["server"]["port"] = serde_json::json!("eighty");
+        let err = Settings::from_value(v).unwrap_err().to_string();
+        assert!(err.contains("server.port"), "{err}");
+
+        let mut v = layered(Environment::Dev);
+        v["tokens"]["leeway_secs"] = serde_json::json!(120);
+        let err = Settings::from_value(v).unwrap_err().to_string();
+        assert!(err.contains("tokens.leeway_secs"), "{err}");
+    }
+
+    #[test]
+    fn production_requires_https() {
+        let mut v = layered(Environment::Production);
+        v["server"]["public_url"] = serde_json::json!("http://id.example.vn");
+        let err = Settings::from_value(v).unwrap_err().to_string();
+        assert!(err.contains("server.public_url"), "{err}");
+    }
+
+    #[test]
+    fn redis_url_is_redacted_in_debug_output() {
+        let mut v = layered(Environment::Dev);
+        v["store"]["redis"]["url"] = serde_json::json!("redis://:hunter2@localhost:6379");
+        let s = Settings::from_value(v).unwrap();
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,119 @@
+//! Extractors that make authentication structural: a handler that takes an
+//! [`AuthenticatedRp`] cannot run for an unauthenticated caller.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, dev::Payload};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use secrecy::SecretString;
+use serde_json::json;
+
+use super::State;
+use super::problem::ApiError;
+use crate::audit::AuditKind;
+use crate::relying_parties::{ClientAuthenticator, ClientCredentials, RelyingParty};
+
+/// A relying party that proved who it is, by `client_secret_basic` or `private_key_jwt`.
+#[derive(Debug, Clone)]
+pub struct AuthenticatedRp(pub RelyingParty);
+
+/// Reads client credentials from the `Authorization` header:
+/// `Basic base64(urlencode(client_id) ":" urlencode(secret))` (RFC 6749 §2.3.1) or
+/// `private_key_jwt <assertion>` (an RFC 7523 client assertion).
+pub fn credentials_from(req: &HttpRequest) -> Result<ClientCredentials, ApiError> {
+    let value = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or(ApiError::ClientAuthenticationMissing)?;
+    let (scheme, rest) = value
+        .split_once(' ')
+        .ok_or(ApiError::ClientAuthenticationMissing)?;
+    let rest = rest.trim();
+    if scheme.eq_ignore_ascii_case("basic") {
+        let decoded = STANDARD
+            .decode(rest)
+            .map_err(|_| ApiError::ClientAuthenticationMissing)?;
+        let text = String::from_utf8(decoded).map_err(|_| ApiError::ClientAuthenticationMissing)?;
+        let (id, secret) = text
+            .split_once(':')
+            .ok_or(ApiError::ClientAuthenticationMissing)?;
+        let unescape = |s: &str| -> String {
+            form_urlencoded::parse(format!("x={s}").as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default()
+        };
+        Ok(ClientCredentials::Basic {
+            client_id: unescape(id),
+            secret: SecretString::from(unescape(secret)),
+        })
+    } else if scheme.eq_ignore_ascii_case("private_key_jwt") {
+        Ok(ClientCredentials::Assertion {
+            jwt: rest.to_owned(),
+        })
+    } else {
+        Err(ApiError::ClientAuthenticationMissing)
+    }
+}
+
+/// Authenticates, and on failure counts it and writes it to the audit log.
+pub async fn authenticate(
+    state: &State,
+    credentials: ClientCredentials,
+) -> Result<RelyingParty, ApiError> {
+    let services = &state.services;
+    match services
+        .client_authenticator
+        .authenticate(&credentials)
+        .await
+    {
+        Ok(rp) => Ok(rp),
+        Err(e) => {
+            let reason = e.reason();
+            state
+                .metrics
+                .client_auth_failures
+                .with_label_values(&[reason])
+                .inc();
+            if !matches!(e, crate::relying_parties::ClientAuthError::Store(_)) {
+                let claimed = ClientAuthenticator::claimed_client_id(&credentials)
+                    .map(|c| c.to_string())
+                    .unwrap_or_else(|| "unknown".into());
+                let method = match credentials {
+                    ClientCredentials::Basic { .. } => "client_secret_basic",
+                    ClientCredentials::Assertion { .. } => "private_key_jwt",
+                };
+                let details = json!({ "client_id": claimed, "method": method, "reason": reason });
+                if let Err(err) = services
+                    .audit
+                    .record(AuditKind::ClientAuthenticationFailed, "gateway", details)
+                    .await
+                {
+                    tracing::warn!(%err, "could not audit a client authentication failure");
+                }
+            }
+            Err(e.into())
+        }
+    }
+}
+
+impl FromRequest for AuthenticatedRp {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<State>().cloned();
+        let credentials = credentials_from(req);
+        Box::pin(async move {
+            let state =
+                state.ok_or_else(|| ApiError::Internal("application state missing".into()))?;
+            authenticate(&state, credentials?)
+                .await
+                .map(AuthenticatedRp)
+        })
+    }
+}

@@ -1,0 +1,153 @@
+//! The one middleware every request passes through: request id, tracing span, access log,
+//! metrics, security headers, and the guarantee that every error body is problem+json.
+
+use std::time::Instant;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{HttpMessage, HttpRequest};
+use tracing::Instrument;
+
+use super::State;
+use super::problem::{ApiError, PROBLEM_JSON, Problem};
+
+/// The id of the current request, also sent back as `X-Request-Id`.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+const API_CSP: &str =
+    "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+/// The docs page runs the vendored Swagger UI from our own origin only.
+const DOCS_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; font-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+/// Accepts a caller's request id only if it is short and plain; otherwise makes one.
+fn request_id_of(req: &ServiceRequest) -> String {
+    req.headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}
+
+fn is_json(res: &ServiceResponse<impl MessageBody>) -> bool {
+    res.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with(PROBLEM_JSON) || ct.starts_with("application/json"))
+}
+
+pub async fn gateway_layer(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let started = Instant::now();
+    let request_id = request_id_of(&req);
+    req.extensions_mut().insert(RequestId(request_id.clone()));
+    let state = req.app_data::<State>().cloned();
+    let method = req.method().to_string();
+    let is_docs = req.path().starts_with("/docs");
+    // Paths may one day carry personal data, so the span records the route template, not the path.
+    let span = tracing::info_span!("request", request_id = %request_id, method = %method);
+
+    let res = next.call(req).instrument(span.clone()).await?;
+
+    let status = res.status();
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let mut res = if (status.is_client_error() || status.is_server_error()) && !is_json(&res) {
+        let allow = res.headers().get(header::ALLOW).cloned();
+        let mut replaced = res.into_response(Problem::for_status(status).response());
+        if let Some(allow) = allow {
+            replaced.headers_mut().insert(header::ALLOW, allow);
+        }
+        replaced
+    } else {
+        res.map_into_boxed_body()
+    };
+
+    let headers = res.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        headers.insert(REQUEST_ID, v);
+    }
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(if is_docs { DOCS_CSP } else { API_CSP }),
+    );
+    // Anything may carry a token or personal data unless a handler says it is cacheable.
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if let Some(state) = &state {
+        if state
+            .services
+            .settings
+            .server
+            .public_url
+            .starts_with("https://")
+        {
+            headers.insert(
+                header::STRICT_TRANSPORT_SECURITY,
+                HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+            );
+        }
+        let code = status.as_u16().to_string();
+        state
+            .metrics
+            .http_requests
+            .with_label_values(&[method.as_str(), route.as_str(), code.as_str()])
+            .inc();
+        state
+            .metrics
+            .http_latency
+            .with_label_values(&[method.as_str(), route.as_str()])
+            .observe(started.elapsed().as_secs_f64());
+    }
+    tracing::info!(
+        parent: &span,
+        status = status.as_u16(),
+        route = %route,
+        latency_us = started.elapsed().as_micros() as u64,
+        "request completed"
+    );
+    Ok(res)
+}
+
+/// Maps JSON body errors to problem details (413 for too large, 415 for a wrong content type).
+pub fn json_error(err: actix_web::error::JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    use actix_web::error::JsonPayloadError as E;
+    let api = match &err {
+        E::Overflow { limit } => ApiError::PayloadTooLarge { limit: *limit },
+        E::OverflowKnownLength { limit, .. } => ApiError::PayloadTooLarge { limit: *limit },
+        E::ContentType => ApiError::UnsupportedMediaType,
+        E::Deserialize(e) => ApiError::bad_request("malformed_body", e.to_string()),
+        _ => ApiError::bad_request("malformed_body", "the body could not be read as JSON"),
+    };
+    api.into()
+}
+
+pub fn query_error(
+    err: actix_web::error::QueryPayloadError,
+    _req: &HttpRequest,
+) -> actix_web::Error {
+    ApiError::bad_request("malformed_query", err.to_string()).into()
+}

@@ -1,0 +1,48 @@
+//! The HTTP layer: routing, extractors, middleware and the mapping of errors to responses.
+//! Handlers parse input, call one service, and map the result; no business rule lives here.
+
+pub mod extractors;
+pub mod metrics;
+pub mod middleware;
+pub mod openapi;
+pub mod problem;
+pub mod routes;
+
+use std::sync::Arc;
+
+use actix_web::web;
+
+use crate::services::Services;
+pub use metrics::Metrics;
+pub use problem::{ApiError, Problem};
+
+/// What every handler can reach.
+pub struct AppState {
+    pub services: Arc<Services>,
+    pub metrics: Metrics,
+}
+
+pub type State = web::Data<AppState>;
+
+/// Registers every route. Dev-only routes exist only in dev mode: in production they are not
+/// hidden but absent (404).
+pub fn configure(cfg: &mut web::ServiceConfig, dev_mode: bool, body_limit: usize) {
+    cfg.app_data(
+        web::JsonConfig::default()
+            .limit(body_limit)
+            .error_handler(middleware::json_error),
+    )
+    .app_data(web::FormConfig::default().limit(body_limit))
+    .app_data(web::PayloadConfig::new(body_limit))
+    .app_data(web::QueryConfig::default().error_handler(middleware::query_error))
+    .service(web::resource("/healthz").route(web::get().to(routes::health::live)))
+    .service(web::resource("/readyz").route(web::get().to(routes::health::ready)))
+    .service(web::resource("/metrics").route(web::get().to(routes::health::metrics)))
+    .service(web::resource("/.well-known/jwks.json").route(web::get().to(routes::jwks::jwks)))
+    .service(web::resource("/v1/clients/me").route(web::get().to(routes::clients::me)))
+    .service(web::resource("/docs").route(web::get().to(openapi::docs_redirect)))
+    .service(openapi::swagger_ui());
+    if dev_mode {
+        cfg.service(web::resource("/dev/personas").route(web::get().to(routes::dev::personas)));
+    }
+}

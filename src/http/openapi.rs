@@ -1,0 +1,69 @@
+//! The OpenAPI document (`/openapi.json`) and the offline docs page (`/docs`, vendored Swagger UI).
+
+use actix_web::HttpResponse;
+use actix_web::http::header;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_swagger_ui::SwaggerUi;
+
+use super::routes;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "client_secret_basic",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Basic).description(Some(
+                "Relying-party client_id and secret, each form-urlencoded (RFC 6749 §2.3.1)",
+            )).build()),
+        );
+        components.add_security_scheme(
+            "private_key_jwt",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "An RFC 7523 client assertion signed with the client's Ed25519 key, sent as \
+                         `Authorization: private_key_jwt <jwt>`: iss = sub = client_id, aud = the issuer \
+                         (one string), exp at most 5 minutes ahead, a single-use jti, alg EdDSA",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "eid-gateway",
+        description = "Electronic-identity authentication gateway (VNeID simulation): level-1/level-2 \
+                       accounts, EdDSA identity tokens, relying-party verification. Errors are RFC 9457 \
+                       problem details with a stable `code`."
+    ),
+    paths(
+        routes::health::live,
+        routes::health::ready,
+        routes::health::metrics,
+        routes::jwks::jwks,
+        routes::clients::me,
+        routes::dev::personas,
+    ),
+    components(schemas(super::Problem)),
+    modifiers(&SecuritySchemes),
+)]
+pub struct ApiDoc;
+
+/// Swagger UI at `/docs/`, serving the document at `/openapi.json`; assets are compiled in.
+pub fn swagger_ui() -> SwaggerUi {
+    SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi())
+}
+
+pub async fn docs_redirect() -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, "/docs/"))
+        .finish()
+}

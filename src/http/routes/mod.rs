@@ -1,0 +1,6 @@
+//! Route handlers, one file per feature.
+
+pub mod clients;
+pub mod dev;
+pub mod health;
+pub mod jwks;

@@ -1,0 +1,40 @@
+//! # eid-gateway
+//!
+//! An electronic-identity authentication gateway modelled on Vietnam's VNeID (Project 06).
+//! Citizens hold level-1 or level-2 identity accounts; the gateway authenticates them and issues
+//! EdDSA-signed identity tokens; relying parties (airlines, hospitals, banks, telecoms) check
+//! them through its APIs. The registry, the chip card and the biometric sensors are simulated,
+//! with real cryptography.
+//!
+//! ## A tour
+//! - [`domain`]: the vocabulary (`PersonalId`, `Level`, `AuthLevel`, `ClientId`, `Person`), built
+//!   only by parsing; no HTTP, no storage.
+//! - [`store`]: the storage primitives behind one trait, with an embedded (redb) and a Redis
+//!   implementation that pass the same contract tests.
+//! - [`registry`], [`relying_parties`], [`audit`]: repositories and rules over the store.
+//! - [`population`], [`biometrics`], [`chip`]: the simulated world (synthetic people, templates,
+//!   the card authority).
+//! - [`keys`], [`tokens`]: key files, the signing keyring, the JWKS and safe JWS handling.
+//! - [`services`]: the services wired together; [`http`]: the thin HTTP layer over them;
+//!   [`startup`]: building and running the gateway; [`cli`]: the `eidgw` command.
+//! - [`clock`]: time is injected everywhere, so expiry is testable without sleeping.
+
+#![forbid(unsafe_code)]
+
+pub mod audit;
+pub mod biometrics;
+pub mod chip;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod keys;
+pub mod population;
+pub mod registry;
+pub mod relying_parties;
+pub mod services;
+pub mod startup;
+pub mod store;
+pub mod telemetry;
+pub mod tokens;

@@ -1,0 +1,11 @@
+//! Relying parties: their registrations (from `config/relying_parties.toml` and the operator
+//! API) and how they authenticate to the gateway.
+
+mod authentication;
+mod registration;
+
+pub use authentication::{ClientAuthError, ClientAuthenticator, ClientCredentials};
+pub use registration::{
+    ClaimName, ClientAuthentication, Permission, RegistryFile, RelyingParties, RelyingParty,
+    StepUpRule,
+};

@@ -1,0 +1,219 @@
+//! Storage behind one trait, with one implementation per backend.
+//!
+//! [`Store`] offers the few primitives every feature is built from, each atomic on its own:
+//! - **records** in named [`Table`]s (registry, accounts, relying parties, …): durable;
+//! - **expiring entries** (challenges, codes, OTPs, replay markers, rate counters): durable too
+//!   (a replay marker that vanished in a crash would re-open a replay), with an expiry decided by
+//!   the injected clock rather than by the backend, so both backends behave the same and tests can
+//!   move time;
+//! - **append-only logs** (the audit chain) with an optimistic "append at sequence N" so several
+//!   gateway instances can share one chain.
+//!
+//! Typed repositories ([`crate::registry`], [`crate::relying_parties`], [`crate::audit`]) are
+//! written once on top of these primitives; only this module knows embedded (redb) from Redis.
+//! The same contract tests run against both (`tests/api/store_contract.rs`).
+
+pub mod embedded;
+pub mod redis;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::clock::Timestamp;
+
+/// Durable record tables. The names are part of the on-disk and in-Redis layout: never rename.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Table {
+    /// Registry personal data, by personal id.
+    People,
+    /// Registry enrolled biometric templates, by personal id.
+    Templates,
+    /// Citizen accounts, by personal id.
+    Accounts,
+    /// Relying-party registrations, by client id.
+    RelyingParties,
+    /// Small singletons: population metadata, dev personas, idempotency markers.
+    Meta,
+}
+
+impl Table {
+    pub const ALL: [Table; 5] = [
+        Table::People,
+        Table::Templates,
+        Table::Accounts,
+        Table::RelyingParties,
+        Table::Meta,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::People => "people",
+            Table::Templates => "templates",
+            Table::Accounts => "accounts",
+            Table::RelyingParties => "relying_parties",
+            Table::Meta => "meta",
+        }
+    }
+}
+
+/// Append-only logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Log {
+    Audit,
+}
+
+impl Log {
+    pub fn name(self) -> &'static str {
+        match self {
+            Log::Audit => "audit",
+        }
+    }
+}
+
+/// What an expiring write does when a live entry already holds the key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutMode {
+    Overwrite,
+    /// Write only if no live entry exists: the single-use primitive (replay markers, `jti`).
+    IfAbsent,
+}
+
+/// The last entry of a log: its sequence number (1-based) and the entry's chain hash.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LogHead {
+    pub seq: u64,
+    pub hash: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The backend cannot be reached or did not answer in time. Callers fail closed (503).
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// Stored bytes do not decode: a bug or tampering, never the caller's fault.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    /// The embedded database file could not be opened, written or committed.
+    #[error("storage failure: {0}")]
+    Storage(String),
+}
+
+/// The storage primitives. Implementations: [`embedded::EmbeddedStore`], [`redis::RedisStore`].
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// `embedded` or `redis`, for logs and `/readyz`.
+    fn backend(&self) -> &'static str;
+
+    /// Succeeds when the backend answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    async fn get(&self, table: Table, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    async fn get_many(
+        &self,
+        table: Table,
+        keys: &[&str],
+    ) -> Result<Vec<Option<Vec<u8>>>, StoreError>;
+    async fn put(&self, table: Table, key: &str, value: Vec<u8>) -> Result<(), StoreError>;
+    /// Writes only if the key is absent; `false` when it was already there.
+    async fn insert_new(&self, table: Table, key: &str, value: Vec<u8>)
+    -> Result<bool, StoreError>;
+    /// Bulk write for imports: not atomic as a whole, each record is.
+    async fn put_many(
+        &self,
+        table: Table,
+        entries: Vec<(String, Vec<u8>)>,
+    ) -> Result<(), StoreError>;
+    /// `true` when something was deleted.
+    async fn delete(&self, table: Table, key: &str) -> Result<bool, StoreError>;
+
+    /// Writes an entry that lives until `expires_at`. With [`PutMode::IfAbsent`], returns `false`
+    /// and changes nothing if a live entry holds the key.
+    async fn put_expiring(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        expires_at: Timestamp,
+        mode: PutMode,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+    async fn get_expiring(&self, key: &str, now: Timestamp) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Reads and deletes in one step: of two concurrent takers, exactly one gets the value.
+    async fn take_expiring(&self, key: &str, now: Timestamp)
+    -> Result<Option<Vec<u8>>, StoreError>;
+    /// Adds one to a counter that lives until `expires_at` (set when the counter is created) and
+    /// returns the new count.
+    async fn increment(
+        &self,
+        key: &str,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<u64, StoreError>;
+
+    async fn log_head(&self, log: Log) -> Result<Option<LogHead>, StoreError>;
+    /// Appends `entry` as number `head.seq` if the log currently ends at `head.seq - 1`;
+    /// `false` (and nothing written) if another writer got there first.
+    async fn append_log(&self, log: Log, entry: Vec<u8>, head: LogHead)
+    -> Result<bool, StoreError>;
+    /// Entries from `from_seq` (1-based, inclusive), at most `limit`, in order, with their
+    /// sequence numbers as stored.
+    async fn read_log(
+        &self,
+        log: Log,
+        from_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError>;
+
+    /// Deletes expired entries and returns how many; a no-op where the backend expires keys
+    /// itself.
+    async fn sweep_expired(&self, now: Timestamp) -> Result<u64, StoreError>;
+}
+
+pub type SharedStore = Arc<dyn Store>;
+
+/// Typed helpers over the byte-level primitives: every record is JSON.
+pub async fn get_json<T: DeserializeOwned>(
+    store: &dyn Store,
+    table: Table,
+    key: &str,
+) -> Result<Option<T>, StoreError> {
+    match store.get(table, key).await? {
+        Some(bytes) => decode(table, &bytes).map(Some),
+        None => Ok(None),
+    }
+}
+
+pub async fn put_json<T: Serialize>(
+    store: &dyn Store,
+    table: Table,
+    key: &str,
+    value: &T,
+) -> Result<(), StoreError> {
+    store.put(table, key, encode(value)?).await
+}
+
+pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(|e| StoreError::Corrupt(format!("cannot encode record: {e}")))
+}
+
+pub fn decode<T: DeserializeOwned>(table: Table, bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        StoreError::Corrupt(format!("record in {} does not decode: {e}", table.name()))
+    })
+}
+
+/// Builds the configured backend.
+pub async fn open(settings: &crate::config::StoreSettings) -> anyhow::Result<SharedStore> {
+    use crate::config::StoreBackend;
+    Ok(match settings.backend {
+        StoreBackend::Embedded => {
+            let path = settings.data_dir.join("eid-gateway.redb");
+            Arc::new(embedded::EmbeddedStore::open(&path)?) as SharedStore
+        }
+        StoreBackend::Redis => {
+            Arc::new(redis::RedisStore::connect(&settings.redis)?) as SharedStore
+        }
+    })
+}

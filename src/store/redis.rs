@@ -1,0 +1,343 @@
+//! The Redis backend, for several gateway instances sharing one state.
+//!
+//! Every key starts with the configured prefix so that several deployments (or test runs) can
+//! share one Redis. Read-modify-write operations are Lua scripts, so they are atomic across
+//! instances. The connection manager is created lazily and reconnects by itself: while Redis is
+//! unreachable every call fails fast with [`StoreError::Unavailable`] (the HTTP layer answers 503,
+//! failing closed), and the first call after Redis returns succeeds again, with no restart.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncCommands, Script};
+use secrecy::ExposeSecret;
+
+use super::{Log, LogHead, PutMode, Store, StoreError, Table};
+use crate::clock::Timestamp;
+use crate::config::RedisSettings;
+
+/// Extra lifetime given to Redis keys beyond their logical expiry, so that instances whose clocks
+/// differ slightly still see the entry until each decides it has expired.
+const TTL_SLACK_MS: i64 = 5_000;
+
+pub struct RedisStore {
+    conn: ConnectionManager,
+    prefix: String,
+    put_expiring: Script,
+    increment: Script,
+    append_log: Script,
+}
+
+fn unavailable(e: redis::RedisError) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+/// Key layout, public so that tests can tamper with stored data the way an attacker would.
+pub mod layout {
+    pub fn record(prefix: &str, table: &str, key: &str) -> String {
+        format!("{prefix}:r:{table}:{key}")
+    }
+    pub fn expiring(prefix: &str, key: &str) -> String {
+        format!("{prefix}:x:{key}")
+    }
+    pub fn log(prefix: &str, name: &str) -> String {
+        format!("{prefix}:log:{name}")
+    }
+    pub fn log_head(prefix: &str, name: &str) -> String {
+        format!("{prefix}:loghead:{name}")
+    }
+}
+
+const PUT_EXPIRING: &str = r"
+local v = redis.call('GET', KEYS[1])
+if v and ARGV[4] == '1' then
+  local p = string.find(v, '|', 1, true)
+  if p and tonumber(string.sub(v, 1, p - 1)) > tonumber(ARGV[2]) then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+return 1
+";
+
+const INCREMENT: &str = r"
+local now = tonumber(ARGV[2])
+local exp = tonumber(ARGV[1])
+local count = 1
+local v = redis.call('GET', KEYS[1])
+if v then
+  local p = string.find(v, '|', 1, true)
+  if p then
+    local e = tonumber(string.sub(v, 1, p - 1))
+    if e > now then
+      exp = e
+      count = tonumber(string.sub(v, p + 1)) + 1
+    end
+  end
+end
+local ttl = math.max(exp - now, 1) + tonumber(ARGV[3])
+redis.call('SET', KEYS[1], string.format('%d|%d', exp, count), 'PX', string.format('%d', ttl))
+return count
+";
+
+const APPEND_LOG: &str = r"
+local cur = redis.call('GET', KEYS[1])
+local seq = 0
+if cur then seq = tonumber(cjson.decode(cur)['seq']) end
+if seq + 1 ~= tonumber(ARGV[1]) then return 0 end
+redis.call('RPUSH', KEYS[2], ARGV[2])
+redis.call('SET', KEYS[1], ARGV[3])
+return 1
+";
+
+fn with_expiry(expires_at: Timestamp, value: &[u8]) -> Vec<u8> {
+    let mut v = format!("{}|", expires_at.millis()).into_bytes();
+    v.extend_from_slice(value);
+    v
+}
+
+/// Splits `expiry|value`, returning the value if it is still live at `now`.
+fn live(raw: Vec<u8>, now: Timestamp) -> Result<Option<Vec<u8>>, StoreError> {
+    let sep = raw
+        .iter()
+        .position(|b| *b == b'|')
+        .ok_or_else(|| StoreError::Corrupt("expiring entry has no expiry".into()))?;
+    let exp: i64 = std::str::from_utf8(&raw[..sep])
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| StoreError::Corrupt("expiring entry has a bad expiry".into()))?;
+    Ok((exp > now.millis()).then(|| raw[sep + 1..].to_vec()))
+}
+
+fn ttl_ms(expires_at: Timestamp, now: Timestamp) -> i64 {
+    (expires_at.millis() - now.millis()).max(1) + TTL_SLACK_MS
+}
+
+impl RedisStore {
+    /// Prepares a lazily-connecting client; never fails because Redis is down.
+    pub fn connect(settings: &RedisSettings) -> Result<Self, StoreError> {
+        let client = redis::Client::open(settings.url.expose_secret())
+            .map_err(|e| StoreError::Unavailable(format!("invalid Redis URL ({:?})", e.kind())))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_millis(settings.connect_timeout_ms)))
+            .set_response_timeout(Some(Duration::from_millis(settings.response_timeout_ms)))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(500));
+        let conn = client
+            .get_connection_manager_lazy(config)
+            .map_err(unavailable)?;
+        Ok(Self {
+            conn,
+            prefix: settings.key_prefix.clone(),
+            put_expiring: Script::new(PUT_EXPIRING),
+            increment: Script::new(INCREMENT),
+            append_log: Script::new(APPEND_LOG),
+        })
+    }
+
+    fn record_key(&self, table: Table, key: &str) -> String {
+        layout::record(&self.prefix, table.name(), key)
+    }
+    fn expiring_key(&self, key: &str) -> String {
+        layout::expiring(&self.prefix, key)
+    }
+}
+
+#[async_trait]
+impl Store for RedisStore {
+    fn backend(&self) -> &'static str {
+        "redis"
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let mut c = self.conn.clone();
+        let _: String = redis::cmd("PING")
+            .query_async(&mut c)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn get(&self, table: Table, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut c = self.conn.clone();
+        c.get(self.record_key(table, key))
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn get_many(
+        &self,
+        table: Table,
+        keys: &[&str],
+    ) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut c = self.conn.clone();
+        let full: Vec<String> = keys.iter().map(|k| self.record_key(table, k)).collect();
+        redis::cmd("MGET")
+            .arg(&full)
+            .query_async(&mut c)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn put(&self, table: Table, key: &str, value: Vec<u8>) -> Result<(), StoreError> {
+        let mut c = self.conn.clone();
+        c.set::<_, _, ()>(self.record_key(table, key), value)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn insert_new(
+        &self,
+        table: Table,
+        key: &str,
+        value: Vec<u8>,
+    ) -> Result<bool, StoreError> {
+        let mut c = self.conn.clone();
+        c.set_nx(self.record_key(table, key), value)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn put_many(
+        &self,
+        table: Table,
+        entries: Vec<(String, Vec<u8>)>,
+    ) -> Result<(), StoreError> {
+        let mut c = self.conn.clone();
+        let mut pipe = redis::pipe();
+        for (k, v) in entries {
+            pipe.set(self.record_key(table, &k), v).ignore();
+        }
+        pipe.query_async::<()>(&mut c).await.map_err(unavailable)
+    }
+
+    async fn delete(&self, table: Table, key: &str) -> Result<bool, StoreError> {
+        let mut c = self.conn.clone();
+        let n: u64 = c
+            .del(self.record_key(table, key))
+            .await
+            .map_err(unavailable)?;
+        Ok(n > 0)
+    }
+
+    async fn put_expiring(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        expires_at: Timestamp,
+        mode: PutMode,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let mut c = self.conn.clone();
+        let written: i64 = self
+            .put_expiring
+            .key(self.expiring_key(key))
+            .arg(with_expiry(expires_at, &value))
+            .arg(now.millis())
+            .arg(ttl_ms(expires_at, now))
+            .arg(if mode == PutMode::IfAbsent { "1" } else { "0" })
+            .invoke_async(&mut c)
+            .await
+            .map_err(unavailable)?;
+        Ok(written == 1)
+    }
+
+    async fn get_expiring(&self, key: &str, now: Timestamp) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut c = self.conn.clone();
+        let raw: Option<Vec<u8>> = c.get(self.expiring_key(key)).await.map_err(unavailable)?;
+        raw.map(|r| live(r, now)).transpose().map(Option::flatten)
+    }
+
+    async fn take_expiring(
+        &self,
+        key: &str,
+        now: Timestamp,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut c = self.conn.clone();
+        let raw: Option<Vec<u8>> = c
+            .get_del(self.expiring_key(key))
+            .await
+            .map_err(unavailable)?;
+        raw.map(|r| live(r, now)).transpose().map(Option::flatten)
+    }
+
+    async fn increment(
+        &self,
+        key: &str,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let mut c = self.conn.clone();
+        self.increment
+            .key(self.expiring_key(key))
+            .arg(expires_at.millis())
+            .arg(now.millis())
+            .arg(TTL_SLACK_MS)
+            .invoke_async(&mut c)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn log_head(&self, log: Log) -> Result<Option<LogHead>, StoreError> {
+        let mut c = self.conn.clone();
+        let raw: Option<Vec<u8>> = c
+            .get(layout::log_head(&self.prefix, log.name()))
+            .await
+            .map_err(unavailable)?;
+        raw.map(|r| super::decode(Table::Meta, &r)).transpose()
+    }
+
+    async fn append_log(
+        &self,
+        log: Log,
+        entry: Vec<u8>,
+        head: LogHead,
+    ) -> Result<bool, StoreError> {
+        let mut c = self.conn.clone();
+        let appended: i64 = self
+            .append_log
+            .key(layout::log_head(&self.prefix, log.name()))
+            .key(layout::log(&self.prefix, log.name()))
+            .arg(head.seq)
+            .arg(entry)
+            .arg(super::encode(&head)?)
+            .invoke_async(&mut c)
+            .await
+            .map_err(unavailable)?;
+        Ok(appended == 1)
+    }
+
+    async fn read_log(
+        &self,
+        log: Log,
+        from_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut c = self.conn.clone();
+        let start = from_seq.max(1) - 1;
+        let stop = start + limit as u64 - 1;
+        let items: Vec<Vec<u8>> = c
+            .lrange(
+                layout::log(&self.prefix, log.name()),
+                start as isize,
+                stop as isize,
+            )
+            .await
+            .map_err(unavailable)?;
+        Ok(items
+            .into_iter()
+            .zip(start + 1..)
+            .map(|(v, seq)| (seq, v))
+            .collect())
+    }
+
+    async fn sweep_expired(&self, _now: Timestamp) -> Result<u64, StoreError> {
+        // Redis expires keys itself (logical expiry plus a little slack).
+        Ok(0)
+    }
+}

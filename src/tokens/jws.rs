@@ -1,0 +1,153 @@
+//! Safe handling of compact JWS before and around signature verification (RFC 8725).
+//!
+//! `jsonwebtoken` checks signatures and time claims but not every header rule this gateway
+//! enforces: it ignores `crit`, and does not forbid keys named by the token itself. So every
+//! token first goes through [`inspect`], which insists on `alg: EdDSA` and refuses `jku`, `jwk`,
+//! `x5u`, `x5c` and `crit`; only then is the signature checked with a key the gateway chose.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::de::DeserializeOwned;
+
+/// Header parameters that let a token choose its own verification key or demand extensions.
+pub const FORBIDDEN_HEADERS: [&str; 5] = ["jku", "jwk", "x5u", "x5c", "crit"];
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JwsError {
+    #[error("not a compact JWS")]
+    Malformed,
+    #[error("header parameter `{0}` is not accepted")]
+    ForbiddenHeader(&'static str),
+    #[error("algorithm `{0}` is not accepted; only EdDSA")]
+    Algorithm(String),
+    #[error("signature does not verify")]
+    BadSignature,
+    #[error("claims do not have the expected form: {0}")]
+    Claims(String),
+}
+
+/// The header fields the gateway reads, after the forbidden ones were refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    pub kid: Option<String>,
+    pub typ: Option<String>,
+}
+
+fn b64_json(segment: &str) -> Result<serde_json::Value, JwsError> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(segment)
+        .map_err(|_| JwsError::Malformed)?;
+    serde_json::from_slice(&bytes).map_err(|_| JwsError::Malformed)
+}
+
+/// Checks the structure and header of a compact JWS and returns the header and the *unverified*
+/// claims (only to find out who claims to have signed it).
+pub fn inspect(token: &str) -> Result<(Header, serde_json::Value), JwsError> {
+    let mut parts = token.split('.');
+    let (Some(h), Some(c), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(JwsError::Malformed);
+    };
+    if h.is_empty() || c.is_empty() || s.is_empty() {
+        return Err(JwsError::Malformed);
+    }
+    let header = b64_json(h)?;
+    let obj = header.as_object().ok_or(JwsError::Malformed)?;
+    if let Some(name) = FORBIDDEN_HEADERS.iter().find(|n| obj.contains_key(**n)) {
+        return Err(JwsError::ForbiddenHeader(name));
+    }
+    match obj.get("alg").and_then(|a| a.as_str()) {
+        Some("EdDSA") => {}
+        Some(other) => return Err(JwsError::Algorithm(other.to_owned())),
+        None => return Err(JwsError::Malformed),
+    }
+    let text = |k: &str| -> Result<Option<String>, JwsError> {
+        match obj.get(k) {
+            None => Ok(None),
+            Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(JwsError::Malformed),
+        }
+    };
+    let parsed = Header {
+        kid: text("kid")?,
+        typ: text("typ")?,
+    };
+    let claims = b64_json(c)?;
+    if !claims.is_object() {
+        return Err(JwsError::Malformed);
+    }
+    Ok((parsed, claims))
+}
+
+/// Verifies the EdDSA signature with `key` and decodes the claims as `T`. Time and audience
+/// checks are the caller's, against the injected clock; nothing here reads the system time.
+pub fn verify_eddsa<T: DeserializeOwned>(token: &str, key: &DecodingKey) -> Result<T, JwsError> {
+    let mut validation = Validation::new(Algorithm::EdDSA);
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.validate_aud = false;
+    validation.required_spec_claims.clear();
+    match jsonwebtoken::decode::<serde_json::Value>(token, key, &validation) {
+        Ok(data) => {
+            serde_json::from_value(data.claims).map_err(|e| JwsError::Claims(e.to_string()))
+        }
+        Err(e) => match e.kind() {
+            jsonwebtoken::errors::ErrorKind::InvalidSignature => Err(JwsError::BadSignature),
+            jsonwebtoken::errors::ErrorKind::InvalidAlgorithm => {
+                Err(JwsError::Algorithm("?".into()))
+            }
+            _ => Err(JwsError::Malformed),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(header: &str, claims: &str) -> String {
+        format!(
+            "{}.{}.c2ln",
+            URL_SAFE_NO_PAD.encode(header),
+            URL_SAFE_NO_PAD.encode(claims)
+        )
+    }
+
+    #[test]
+    fn refuses_every_key_carrying_header_and_crit() {
+        for name in FORBIDDEN_HEADERS {
+            let t = token(&format!(r#"{{"alg":"EdDSA","{name}":"x"}}"#), "{}");
+            assert_eq!(inspect(&t).unwrap_err(), JwsError::ForbiddenHeader(name));
+        }
+    }
+
+    #[test]
+    fn refuses_other_algorithms_and_none() {
+        for alg in ["none", "HS256", "RS256", "ES256", "eddsa"] {
+            let t = token(&format!(r#"{{"alg":"{alg}"}}"#), "{}");
+            assert_eq!(inspect(&t).unwrap_err(), JwsError::Algorithm(alg.into()));
+        }
+    }
+
+    #[test]
+    fn refuses_malformed_structures() {
+        assert_eq!(inspect("a.b").unwrap_err(), JwsError::Malformed);
+        assert_eq!(inspect("a.b.c.d").unwrap_err(), JwsError::Malformed);
+        assert_eq!(
+            inspect(&token(r#"{"alg":"EdDSA"}"#, "[1]")).unwrap_err(),
+            JwsError::Malformed
+        );
+        assert_eq!(
+            inspect(&token(r#"{"alg":"EdDSA","kid":7}"#, "{}")).unwrap_err(),
+            JwsError::Malformed
+        );
+        let no_sig = format!(
+            "{}.{}.",
+            URL_SAFE_NO_PAD.encode(r#"{"alg":"EdDSA"}"#),
+            URL_SAFE_NO_PAD.encode("{}")
+        );
+        assert_eq!(inspect(&no_sig).unwrap_err(), JwsError::Malformed);
+    }
+}

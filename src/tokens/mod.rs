@@ -1,0 +1,7 @@
+//! Token signing and verification: the keyring, the JWKS, and safe JWS handling.
+
+pub mod jwk;
+pub mod jws;
+pub mod keyring;
+
+pub use keyring::{Keyring, KeyringManifest, SharedKeyring};

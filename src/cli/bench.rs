@@ -45,11 +45,15 @@ pub fn run(mut settings: Settings, command: BenchCommand) -> anyhow::Result<()> 
         } => {
             store.apply(&mut settings);
             let file = std::io::BufReader::new(std::fs::File::open(&people)?);
-            // Each line starts {"person":{"personal_id":"…": read the id without parsing the rest.
+            // Read only the id of each line; parsing the whole record (vectors) is not needed.
+            const FIELD: &str = "\"personal_id\":\"";
             let ids: Vec<PersonalId> = file
                 .lines()
                 .map_while(Result::ok)
-                .filter_map(|l| l.get(27..39).and_then(|s| PersonalId::parse(s).ok()))
+                .filter_map(|l| {
+                    let start = l.find(FIELD)? + FIELD.len();
+                    PersonalId::parse(l.get(start..start + 12)?).ok()
+                })
                 .collect();
             anyhow::ensure!(
                 !ids.is_empty(),

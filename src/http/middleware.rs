@@ -51,6 +51,12 @@ pub async fn gateway_layer(
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let started = Instant::now();
     let request_id = request_id_of(&req);
+    // Every endpoint has a body limit, including those that never read a body.
+    let declared_length = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
     req.extensions_mut().insert(RequestId(request_id.clone()));
     let state = req.app_data::<State>().cloned();
     let method = req.method().to_string();
@@ -58,7 +64,22 @@ pub async fn gateway_layer(
     // Paths may one day carry personal data, so the span records the route template, not the path.
     let span = tracing::info_span!("request", request_id = %request_id, method = %method);
 
-    let res = next.call(req).instrument(span.clone()).await?;
+    let limit = state
+        .as_ref()
+        .map(|s| s.services.settings.server.body_limit_bytes);
+    let res = match (declared_length, limit) {
+        (Some(len), Some(limit)) if len > limit => {
+            let (http_req, _) = req.into_parts();
+            let err = ApiError::PayloadTooLarge { limit };
+            ServiceResponse::new(http_req, actix_web::ResponseError::error_response(&err))
+                .map_into_boxed_body()
+        }
+        _ => next
+            .call(req)
+            .instrument(span.clone())
+            .await?
+            .map_into_boxed_body(),
+    };
 
     let status = res.status();
     let route = res

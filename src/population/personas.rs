@@ -23,9 +23,12 @@ fn age(truth: &PersonTruth) -> i32 {
     reference_date().year() - truth.person.birth_date.year()
 }
 
+/// A persona role: its name, what it is ready for, and which people fit it.
+type Role = (&'static str, &'static str, fn(&PersonTruth) -> bool);
+
 /// Picks the personas from a freshly generated population, deterministically.
 pub fn pick(people: &[PersonTruth]) -> Vec<Persona> {
-    let roles: [(&str, &str, fn(&PersonTruth) -> bool); 4] = [
+    let roles: [Role; 4] = [
         (
             "adult",
             "level-1 registration, login and presentations to any relying party",

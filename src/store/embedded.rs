@@ -98,6 +98,19 @@ struct Request {
 pub struct EmbeddedStore {
     db: Arc<Database>,
     writer: mpsc::Sender<Request>,
+    writer_thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for EmbeddedStore {
+    /// Waits for the writer to finish what was queued, so the file is closed (and can be opened
+    /// again, e.g. by a restarted gateway in the same process) once the store is dropped.
+    fn drop(&mut self) {
+        let (closed, _) = mpsc::channel(1);
+        drop(std::mem::replace(&mut self.writer, closed));
+        if let Some(t) = self.writer_thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 fn storage<E: std::fmt::Display>(e: E) -> StoreError {
@@ -132,11 +145,15 @@ impl EmbeddedStore {
         let db = Arc::new(db);
         let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
         let writer_db = Arc::clone(&db);
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("store-writer".into())
             .spawn(move || writer_loop(&writer_db, rx))
             .map_err(storage)?;
-        Ok(Self { db, writer: tx })
+        Ok(Self {
+            db,
+            writer: tx,
+            writer_thread: Some(thread),
+        })
     }
 
     async fn write(&self, op: Op) -> Result<Reply, StoreError> {

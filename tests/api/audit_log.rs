@@ -1,0 +1,258 @@
+//! The hash-chained audit log on both backends: intact chains verify; an edited, removed,
+//! reordered or truncated entry is found, also by `eidgw audit verify`.
+
+use std::sync::Arc;
+
+use eid_gateway::audit::{AuditKind, AuditLog, ChainStatus, verify};
+use eid_gateway::clock::{ManualClock, Timestamp};
+use eid_gateway::store::SharedStore;
+use redb::{ReadableDatabase, ReadableTable};
+use serde_json::json;
+
+use crate::both_backends;
+use crate::helpers::*;
+
+/// A store with five audit entries, and the means to tamper with it as someone with raw access
+/// to the database would.
+struct Fixture {
+    backend: Backend,
+    settings: eid_gateway::config::Settings,
+    store: Option<SharedStore>,
+    _dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    async fn with_entries(backend: Backend, n: u64) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = test_settings(backend, dir.path());
+        let store = eid_gateway::store::open(&settings.store).await.unwrap();
+        let log = AuditLog::new(
+            store.clone(),
+            Arc::new(ManualClock::starting_at(Timestamp::from_secs(
+                1_790_000_000,
+            ))),
+        );
+        for i in 0..n {
+            log.record(
+                AuditKind::ClientAuthenticationFailed,
+                "gateway",
+                json!({ "attempt": i }),
+            )
+            .await
+            .unwrap();
+        }
+        Self {
+            backend,
+            settings,
+            store: Some(store),
+            _dir: dir,
+        }
+    }
+
+    async fn verify(&mut self) -> ChainStatus {
+        if self.store.is_none() {
+            self.store = Some(
+                eid_gateway::store::open(&self.settings.store)
+                    .await
+                    .unwrap(),
+            );
+        }
+        verify(self.store.as_ref().unwrap().as_ref()).await.unwrap()
+    }
+
+    fn redis_keys(&self) -> (redis::Client, String, String) {
+        let prefix = &self.settings.store.redis.key_prefix;
+        (
+            redis::Client::open(redis_url()).unwrap(),
+            eid_gateway::store::redis::layout::log(prefix, "audit"),
+            eid_gateway::store::redis::layout::log_head(prefix, "audit"),
+        )
+    }
+
+    fn db_path(&self) -> std::path::PathBuf {
+        self.settings.store.data_dir.join("eid-gateway.redb")
+    }
+
+    /// Applies `f` to the raw entries (seq → bytes), embedded or Redis alike.
+    async fn tamper(&mut self, f: impl FnOnce(&mut Vec<(u64, Vec<u8>)>)) {
+        match self.backend {
+            Backend::Embedded => {
+                self.store = None; // closes the database
+                let db = redb::Database::create(self.db_path()).unwrap();
+                let table = eid_gateway::store::embedded::layout::log("log:audit");
+                let mut entries: Vec<(u64, Vec<u8>)> = {
+                    let r = db.begin_read().unwrap();
+                    let t = r.open_table(table).unwrap();
+                    t.iter()
+                        .unwrap()
+                        .map(|x| {
+                            let (k, v) = x.unwrap();
+                            (k.value(), v.value().to_vec())
+                        })
+                        .collect()
+                };
+                f(&mut entries);
+                let w = db.begin_write().unwrap();
+                {
+                    let mut t = w.open_table(table).unwrap();
+                    t.retain(|_, _| false).unwrap();
+                    for (seq, bytes) in &entries {
+                        t.insert(*seq, bytes.as_slice()).unwrap();
+                    }
+                }
+                w.commit().unwrap();
+            }
+            Backend::Redis => {
+                let (client, key, _) = self.redis_keys();
+                let mut c = client.get_multiplexed_async_connection().await.unwrap();
+                let raw: Vec<Vec<u8>> = redis::cmd("LRANGE")
+                    .arg(&key)
+                    .arg(0)
+                    .arg(-1)
+                    .query_async(&mut c)
+                    .await
+                    .unwrap();
+                let mut entries: Vec<(u64, Vec<u8>)> =
+                    raw.into_iter().zip(1..).map(|(v, i)| (i, v)).collect();
+                f(&mut entries);
+                let _: () = redis::cmd("DEL")
+                    .arg(&key)
+                    .query_async(&mut c)
+                    .await
+                    .unwrap();
+                for (_, v) in entries {
+                    let _: () = redis::cmd("RPUSH")
+                        .arg(&key)
+                        .arg(v)
+                        .query_async(&mut c)
+                        .await
+                        .unwrap();
+                }
+            }
+        }
+    }
+}
+
+fn edit(bytes: &mut Vec<u8>) {
+    let text = String::from_utf8(bytes.clone())
+        .unwrap()
+        .replace("\"attempt\":2", "\"attempt\":9");
+    *bytes = text.into_bytes();
+}
+
+both_backends!(
+    an_untouched_chain_verifies,
+    an_edited_entry_is_found,
+    a_removed_entry_is_found,
+    reordered_entries_are_found,
+    a_truncated_tail_is_found,
+    concurrent_writers_keep_one_unbroken_chain,
+);
+
+async fn an_untouched_chain_verifies(b: Backend) {
+    let mut f = Fixture::with_entries(b, 5).await;
+    assert_eq!(f.verify().await, ChainStatus::Intact { entries: 5 });
+}
+
+async fn an_edited_entry_is_found(b: Backend) {
+    let mut f = Fixture::with_entries(b, 5).await;
+    f.tamper(|e| edit(&mut e[2].1)).await;
+    assert!(matches!(
+        f.verify().await,
+        ChainStatus::Broken { at_seq: 3, .. }
+    ));
+}
+
+async fn a_removed_entry_is_found(b: Backend) {
+    let mut f = Fixture::with_entries(b, 5).await;
+    f.tamper(|e| {
+        e.remove(1);
+        if b == Backend::Embedded {
+            // Renumber the keys too, as a careful attacker would.
+            for (i, item) in e.iter_mut().enumerate() {
+                item.0 = i as u64 + 1;
+            }
+        }
+    })
+    .await;
+    assert!(matches!(
+        f.verify().await,
+        ChainStatus::Broken { at_seq: 2, .. }
+    ));
+}
+
+async fn reordered_entries_are_found(b: Backend) {
+    let mut f = Fixture::with_entries(b, 5).await;
+    f.tamper(|e| {
+        let (a, c) = (e[1].1.clone(), e[3].1.clone());
+        e[1].1 = c;
+        e[3].1 = a;
+    })
+    .await;
+    assert!(matches!(
+        f.verify().await,
+        ChainStatus::Broken { at_seq: 2, .. }
+    ));
+}
+
+async fn a_truncated_tail_is_found(b: Backend) {
+    let mut f = Fixture::with_entries(b, 5).await;
+    f.tamper(|e| {
+        e.pop();
+    })
+    .await;
+    let status = f.verify().await;
+    assert!(matches!(status, ChainStatus::Broken { .. }), "{status:?}");
+}
+
+async fn concurrent_writers_keep_one_unbroken_chain(b: Backend) {
+    let mut f = Fixture::with_entries(b, 0).await;
+    let store = f.store.clone().unwrap();
+    // Two "instances" with their own AuditLog over the same store.
+    let logs = [
+        AuditLog::new(store.clone(), Arc::new(ManualClock::now_from_system())),
+        AuditLog::new(store.clone(), Arc::new(ManualClock::now_from_system())),
+    ];
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let log = logs[i % 2].clone();
+            tokio::spawn(async move {
+                log.record(AuditKind::GatewayStarted, "gateway", json!({ "i": i }))
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut seqs = Vec::new();
+    for t in tasks {
+        seqs.push(t.await.unwrap());
+    }
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=20).collect::<Vec<u64>>());
+    assert_eq!(f.verify().await, ChainStatus::Intact { entries: 20 });
+}
+
+#[tokio::test]
+async fn the_audit_verify_command_fails_on_a_tampered_log() {
+    let mut f = Fixture::with_entries(Backend::Embedded, 4).await;
+    let run = |data_dir: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_eidgw"))
+            .current_dir(repo())
+            .args(["audit", "verify", "--data-dir"])
+            .arg(data_dir)
+            .output()
+            .unwrap()
+    };
+    f.store = None;
+    let ok = run(&f.settings.store.data_dir);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("intact: 4 entries"));
+    f.tamper(|e| edit(&mut e[2].1)).await;
+    let bad = run(&f.settings.store.data_dir);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("broken at entry 3"));
+}

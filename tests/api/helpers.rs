@@ -1,0 +1,210 @@
+//! Test helpers: a real gateway on a random port per test, with a fresh store (a temporary
+//! directory, or a unique Redis key prefix) and a manual clock.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use eid_gateway::clock::{ManualClock, SharedClock};
+use eid_gateway::config::{Environment, Settings, StoreBackend};
+use eid_gateway::services::Services;
+use eid_gateway::startup::Application;
+use eid_gateway::store::SharedStore;
+
+/// Both backends, so every store-backed behaviour is tested twice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Embedded,
+    Redis,
+}
+
+/// Generates `mod embedded` and `mod redis` versions of an async test taking a [`Backend`].
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test]
+                async fn embedded() {
+                    super::$name($crate::helpers::Backend::Embedded).await
+                }
+                #[tokio::test]
+                async fn redis() {
+                    super::$name($crate::helpers::Backend::Redis).await
+                }
+            }
+        )*
+    };
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The Redis the test script started. Running the Redis half of the suite without it is an
+/// error, not a silent pass.
+pub fn redis_url() -> String {
+    std::env::var("EIDGW_TEST_REDIS_URL").unwrap_or_else(|_| {
+        panic!(
+            "EIDGW_TEST_REDIS_URL is not set: run the suite with scripts/test, which starts a Redis"
+        )
+    })
+}
+
+pub fn init_test_logging() {
+    if std::env::var("TEST_LOG").is_ok() {
+        let _ = tracing_subscriber_init();
+    }
+}
+
+fn tracing_subscriber_init() -> Result<(), ()> {
+    eid_gateway::telemetry::init(&eid_gateway::config::LogSettings {
+        level: "debug".into(),
+        format: eid_gateway::config::LogFormat::Pretty,
+    });
+    Ok(())
+}
+
+/// Dev settings from the repository's config files, pointed at fresh temporary places.
+pub fn test_settings(backend: Backend, dir: &Path) -> Settings {
+    let mut s =
+        Settings::load(&repo().join("config"), Environment::Dev).expect("repository config loads");
+    s.server.port = 0;
+    s.server.workers = 1;
+    s.store.data_dir = dir.join("data");
+    s.keys.dir = dir.join("keys");
+    s.relying_parties.file = repo().join("config/relying_parties.toml");
+    s.registry.dev_seed_count = 200;
+    s.store.backend = match backend {
+        Backend::Embedded => StoreBackend::Embedded,
+        Backend::Redis => StoreBackend::Redis,
+    };
+    s.store.redis.url = redis_url_or_unused(backend).into();
+    s.store.redis.key_prefix = format!("test-{}", uuid::Uuid::new_v4().simple());
+    s
+}
+
+fn redis_url_or_unused(backend: Backend) -> String {
+    match backend {
+        Backend::Redis => redis_url(),
+        Backend::Embedded => "redis://127.0.0.1:1".into(),
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub services: Arc<Services>,
+    pub clock: ManualClock,
+    pub dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+    pub fn store(&self) -> SharedStore {
+        self.services.store.clone()
+    }
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request sent")
+    }
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let settings = test_settings(backend, dir.path());
+    spawn_with(settings, dir).await
+}
+
+pub async fn spawn_with(settings: Settings, dir: tempfile::TempDir) -> TestApp {
+    init_test_logging();
+    let clock = ManualClock::now_from_system();
+    let shared: SharedClock = Arc::new(clock.clone());
+    let app = Application::build_with_clock(settings, shared)
+        .await
+        .expect("gateway builds");
+    let port = app.port();
+    let services = app.services();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
+        services,
+        clock,
+        dir,
+    }
+}
+
+/// The published sandbox secrets (README "Shipped relying parties").
+pub fn sandbox_secret(client_id: &str) -> &'static str {
+    match client_id {
+        "vietsky-air" => "HCoSIskQYjFrDgzwPFkc8oa9fO5F7CAm_In003o657g",
+        "hanoi-general-hospital" => "ecait3cnTTVDWk1YvoKdK8ku-659gd5A0Gk5i6be97s",
+        "mekong-telecom" => "n9NY1JjMU3r4Jx5ik1jqPaUWBQWEWsdYfC3ZTbr0zrY",
+        "public-services-portal" => "F3TqjW5j6qqjgPJYppCGu00tYqPZ98sF6vHPRxj7Cy4",
+        other => panic!("no sandbox secret for {other}"),
+    }
+}
+
+/// The sandbox private key of `lotus-bank` (private_key_jwt).
+pub fn lotus_bank_key_pem() -> String {
+    std::fs::read_to_string(repo().join("config/sandbox/lotus-bank.ed25519.pem"))
+        .expect("sandbox key")
+}
+
+/// Signs a client assertion with `pem` (Ed25519, PKCS#8) and a chosen header.
+pub fn sign_assertion(
+    header: jsonwebtoken::Header,
+    claims: &serde_json::Value,
+    pem: &str,
+) -> String {
+    use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
+    let der = ed25519_dalek::SigningKey::from_pkcs8_pem(pem)
+        .expect("ed25519 pem")
+        .to_pkcs8_der()
+        .expect("der");
+    let key = jsonwebtoken::EncodingKey::from_ed_der(der.as_bytes());
+    jsonwebtoken::encode(&header, claims, &key).expect("signs")
+}
+
+pub fn eddsa_header() -> jsonwebtoken::Header {
+    jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA)
+}
+
+/// A correct assertion for `lotus-bank` at the app's current time.
+pub fn lotus_claims(app: &TestApp) -> serde_json::Value {
+    let now = app.clock_now_secs();
+    serde_json::json!({
+        "iss": "lotus-bank",
+        "sub": "lotus-bank",
+        "aud": app.services.issuer(),
+        "iat": now,
+        "exp": now + 120,
+        "jti": uuid::Uuid::new_v4().to_string(),
+    })
+}
+
+impl TestApp {
+    pub fn clock_now_secs(&self) -> i64 {
+        use eid_gateway::clock::Clock;
+        self.clock.now().secs()
+    }
+}
+
+/// A fresh Ed25519 key pair as PKCS#8 PEM (for "signed by another key" tests).
+pub fn random_ed25519_pem() -> String {
+    use ed25519_dalek::pkcs8::{EncodePrivateKey, spki::der::pem::LineEnding};
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).expect("random");
+    ed25519_dalek::SigningKey::from_bytes(&seed)
+        .to_pkcs8_pem(LineEnding::LF)
+        .expect("pem")
+        .to_string()
+}

@@ -1,0 +1,17 @@
+//! The integration suite: one binary, one file per feature. Store-backed tests run twice, on the
+//! embedded store and on Redis (`both_backends!`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod helpers;
+
+mod audit_log;
+mod client_authentication;
+mod configuration;
+mod deployment;
+mod durability;
+mod http_basics;
+mod keys_and_jwks;
+mod redis_outage;
+mod registry;
+mod store_contract;

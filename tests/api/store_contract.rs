@@ -1,0 +1,287 @@
+//! The storage contract, run against both backends: the same answers from each.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use eid_gateway::clock::Timestamp;
+use eid_gateway::config::{Environment, Settings};
+use eid_gateway::store::{Log, LogHead, PutMode, SharedStore, Table};
+
+use crate::both_backends;
+use crate::helpers::{Backend, test_settings};
+
+async fn open(backend: Backend) -> (SharedStore, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let settings: Settings = test_settings(backend, dir.path());
+    let _ = Environment::Dev;
+    (
+        eid_gateway::store::open(&settings.store).await.unwrap(),
+        dir,
+    )
+}
+
+fn t(ms: i64) -> Timestamp {
+    Timestamp::from_millis(1_800_000_000_000 + ms)
+}
+
+both_backends!(
+    records_are_written_read_and_deleted,
+    insert_new_writes_only_once,
+    get_many_answers_in_order_with_gaps,
+    expiring_entries_expire_by_the_injected_clock,
+    if_absent_refuses_a_live_entry_but_not_an_expired_one,
+    take_is_single_use_even_under_concurrency,
+    concurrent_if_absent_writes_let_exactly_one_through,
+    counters_count_within_their_window_and_restart_after,
+    log_appends_at_the_expected_sequence_only,
+);
+
+async fn records_are_written_read_and_deleted(b: Backend) {
+    let (s, _d) = open(b).await;
+    assert_eq!(s.get(Table::Accounts, "a").await.unwrap(), None);
+    s.put(Table::Accounts, "a", b"one".to_vec()).await.unwrap();
+    s.put(Table::Accounts, "a", b"two".to_vec()).await.unwrap();
+    assert_eq!(
+        s.get(Table::Accounts, "a").await.unwrap().as_deref(),
+        Some(&b"two"[..])
+    );
+    assert_eq!(
+        s.get(Table::People, "a").await.unwrap(),
+        None,
+        "tables are separate"
+    );
+    assert!(s.delete(Table::Accounts, "a").await.unwrap());
+    assert!(!s.delete(Table::Accounts, "a").await.unwrap());
+    assert_eq!(s.get(Table::Accounts, "a").await.unwrap(), None);
+}
+
+async fn insert_new_writes_only_once(b: Backend) {
+    let (s, _d) = open(b).await;
+    assert!(
+        s.insert_new(Table::Meta, "k", b"first".to_vec())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.insert_new(Table::Meta, "k", b"second".to_vec())
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        s.get(Table::Meta, "k").await.unwrap().as_deref(),
+        Some(&b"first"[..])
+    );
+}
+
+async fn get_many_answers_in_order_with_gaps(b: Backend) {
+    let (s, _d) = open(b).await;
+    s.put_many(
+        Table::People,
+        vec![("1".into(), b"a".to_vec()), ("3".into(), b"c".to_vec())],
+    )
+    .await
+    .unwrap();
+    let got = s.get_many(Table::People, &["3", "2", "1"]).await.unwrap();
+    assert_eq!(got, vec![Some(b"c".to_vec()), None, Some(b"a".to_vec())]);
+    assert!(s.get_many(Table::People, &[]).await.unwrap().is_empty());
+}
+
+async fn expiring_entries_expire_by_the_injected_clock(b: Backend) {
+    let (s, _d) = open(b).await;
+    assert!(
+        s.put_expiring(
+            "otp",
+            b"123456".to_vec(),
+            t(60_000),
+            PutMode::Overwrite,
+            t(0)
+        )
+        .await
+        .unwrap()
+    );
+    assert_eq!(
+        s.get_expiring("otp", t(59_999)).await.unwrap().as_deref(),
+        Some(&b"123456"[..])
+    );
+    assert_eq!(s.get_expiring("otp", t(60_000)).await.unwrap(), None);
+    assert_eq!(
+        s.take_expiring("otp", t(60_001)).await.unwrap(),
+        None,
+        "an expired entry cannot be taken"
+    );
+}
+
+async fn if_absent_refuses_a_live_entry_but_not_an_expired_one(b: Backend) {
+    let (s, _d) = open(b).await;
+    assert!(
+        s.put_expiring("jti", vec![], t(1_000), PutMode::IfAbsent, t(0))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.put_expiring("jti", vec![], t(5_000), PutMode::IfAbsent, t(500))
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.put_expiring("jti", vec![], t(5_000), PutMode::IfAbsent, t(1_000))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.put_expiring("jti", vec![], t(9_000), PutMode::IfAbsent, t(4_000))
+            .await
+            .unwrap()
+    );
+}
+
+async fn take_is_single_use_even_under_concurrency(b: Backend) {
+    let (s, _d) = open(b).await;
+    s.put_expiring(
+        "challenge",
+        b"c".to_vec(),
+        t(60_000),
+        PutMode::Overwrite,
+        t(0),
+    )
+    .await
+    .unwrap();
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let s = Arc::clone(&s);
+            tokio::spawn(async move { s.take_expiring("challenge", t(1)).await.unwrap() })
+        })
+        .collect();
+    let mut winners = 0;
+    for task in tasks {
+        if task.await.unwrap().is_some() {
+            winners += 1;
+        }
+    }
+    assert_eq!(winners, 1);
+}
+
+async fn concurrent_if_absent_writes_let_exactly_one_through(b: Backend) {
+    let (s, _d) = open(b).await;
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let s = Arc::clone(&s);
+            tokio::spawn(async move {
+                s.put_expiring("replay", vec![], t(60_000), PutMode::IfAbsent, t(0))
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut firsts = 0;
+    for task in tasks {
+        if task.await.unwrap() {
+            firsts += 1;
+        }
+    }
+    assert_eq!(firsts, 1);
+}
+
+async fn counters_count_within_their_window_and_restart_after(b: Backend) {
+    let (s, _d) = open(b).await;
+    assert_eq!(s.increment("rl", t(1_000), t(0)).await.unwrap(), 1);
+    assert_eq!(s.increment("rl", t(1_000), t(10)).await.unwrap(), 2);
+    // The window's end is fixed when the counter is created.
+    assert_eq!(s.increment("rl", t(9_000), t(20)).await.unwrap(), 3);
+    assert_eq!(
+        s.increment("rl", t(2_000), t(1_000)).await.unwrap(),
+        1,
+        "a new window starts at 1"
+    );
+}
+
+async fn log_appends_at_the_expected_sequence_only(b: Backend) {
+    let (s, _d) = open(b).await;
+    assert_eq!(s.log_head(Log::Audit).await.unwrap(), None);
+    let head = |seq: u64| LogHead {
+        seq,
+        hash: format!("h{seq}"),
+    };
+    assert!(
+        s.append_log(Log::Audit, b"e1".to_vec(), head(1))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.append_log(Log::Audit, b"dup".to_vec(), head(1))
+            .await
+            .unwrap(),
+        "seq 1 is taken"
+    );
+    assert!(
+        !s.append_log(Log::Audit, b"gap".to_vec(), head(3))
+            .await
+            .unwrap(),
+        "no gaps"
+    );
+    assert!(
+        s.append_log(Log::Audit, b"e2".to_vec(), head(2))
+            .await
+            .unwrap()
+    );
+    assert_eq!(s.log_head(Log::Audit).await.unwrap(), Some(head(2)));
+    let all = s.read_log(Log::Audit, 1, 10).await.unwrap();
+    assert_eq!(all, vec![(1, b"e1".to_vec()), (2, b"e2".to_vec())]);
+    assert_eq!(
+        s.read_log(Log::Audit, 2, 10).await.unwrap(),
+        vec![(2, b"e2".to_vec())]
+    );
+}
+
+#[tokio::test]
+async fn the_embedded_store_sweeps_expired_entries() {
+    let (s, _d) = open(Backend::Embedded).await;
+    s.put_expiring("old", vec![1], t(10), PutMode::Overwrite, t(0))
+        .await
+        .unwrap();
+    s.put_expiring("new", vec![2], t(10_000), PutMode::Overwrite, t(0))
+        .await
+        .unwrap();
+    // Rewritten with a later expiry: must survive a sweep at the old expiry.
+    s.put_expiring("moved", vec![3], t(10), PutMode::Overwrite, t(0))
+        .await
+        .unwrap();
+    s.put_expiring("moved", vec![4], t(10_000), PutMode::Overwrite, t(1))
+        .await
+        .unwrap();
+    assert_eq!(s.sweep_expired(t(100)).await.unwrap(), 1);
+    assert_eq!(s.get_expiring("new", t(100)).await.unwrap(), Some(vec![2]));
+    assert_eq!(
+        s.get_expiring("moved", t(100)).await.unwrap(),
+        Some(vec![4])
+    );
+}
+
+#[tokio::test]
+async fn an_acknowledged_embedded_write_is_there_after_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.redb");
+    {
+        let s = eid_gateway::store::embedded::EmbeddedStore::open(&path).unwrap();
+        use eid_gateway::store::Store;
+        s.put(Table::Accounts, "kept", b"yes".to_vec())
+            .await
+            .unwrap();
+        s.put_expiring("marker", vec![], t(60_000), PutMode::IfAbsent, t(0))
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let s = eid_gateway::store::embedded::EmbeddedStore::open(&path).unwrap();
+    use eid_gateway::store::Store;
+    assert_eq!(
+        s.get(Table::Accounts, "kept").await.unwrap(),
+        Some(b"yes".to_vec())
+    );
+    assert!(
+        !s.put_expiring("marker", vec![], t(60_000), PutMode::IfAbsent, t(1))
+            .await
+            .unwrap(),
+        "replay markers survive a restart"
+    );
+}

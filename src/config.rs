@@ -1,7 +1,7 @@
 //! Typed configuration, layered: `config/default.toml` → `config/{environment}.toml` →
 //! `EIDGW__SECTION__KEY` environment variables (→ command-line flags, applied by the CLI).
 //!
-//! The environment is chosen by `EIDGW_ENV` (`dev` unless set). Every section denies unknown
+//! The environment is chosen by `--env` or `EIDGW_ENV` (`dev` unless set). Every section denies unknown
 //! keys and [`Settings::validate`] checks values, so a typo or a bad value stops the gateway at
 //! start with a message naming the key, instead of being silently ignored.
 
@@ -23,18 +23,6 @@ impl Environment {
         match self {
             Environment::Dev => "dev",
             Environment::Production => "production",
-        }
-    }
-
-    /// From `EIDGW_ENV`; `dev` when unset.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        match std::env::var("EIDGW_ENV").as_deref() {
-            Err(_) | Ok("dev") => Ok(Environment::Dev),
-            Ok("production") => Ok(Environment::Production),
-            Ok(other) => Err(ConfigError::Invalid {
-                key: "EIDGW_ENV".into(),
-                message: format!("must be `dev` or `production`, not `{other}`"),
-            }),
         }
     }
 }

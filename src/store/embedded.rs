@@ -33,6 +33,9 @@ pub mod layout {
         TableDefinition::new(name)
     }
     pub const LOG_HEADS: TableDefinition<&str, &[u8]> = TableDefinition::new("log_heads");
+    /// (list name, position) → entry, and list name → length.
+    pub const LISTS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("lists");
+    pub const LIST_LENGTHS: TableDefinition<&str, u64> = TableDefinition::new("list_lengths");
 }
 
 /// How many queued writes one commit may gather.
@@ -77,6 +80,10 @@ enum Op {
         log: Log,
         entry: Vec<u8>,
         head: LogHead,
+    },
+    ListPush {
+        list: String,
+        value: Vec<u8>,
     },
     Sweep {
         now: Timestamp,
@@ -138,6 +145,8 @@ impl EmbeddedStore {
         txn.open_table(layout::EXPIRING).map_err(storage)?;
         txn.open_table(layout::EXPIRING_BY_TIME).map_err(storage)?;
         txn.open_table(layout::LOG_HEADS).map_err(storage)?;
+        txn.open_table(layout::LISTS).map_err(storage)?;
+        txn.open_table(layout::LIST_LENGTHS).map_err(storage)?;
         txn.open_table(layout::log(&log_table_name(Log::Audit)))
             .map_err(storage)?;
         txn.commit().map_err(storage)?;
@@ -380,6 +389,21 @@ fn apply(txn: &WriteTransaction, op: Op) -> Result<Reply, StoreError> {
             t.insert(head.seq, entry.as_slice()).map_err(storage)?;
             Ok(Reply::Flag(true))
         }
+        Op::ListPush { list, value } => {
+            let mut lengths = txn.open_table(layout::LIST_LENGTHS).map_err(storage)?;
+            let position = lengths
+                .get(list.as_str())
+                .map_err(storage)?
+                .map(|v| v.value())
+                .unwrap_or(0)
+                + 1;
+            lengths.insert(list.as_str(), position).map_err(storage)?;
+            drop(lengths);
+            let mut t = txn.open_table(layout::LISTS).map_err(storage)?;
+            t.insert((list.as_str(), position), value.as_slice())
+                .map_err(storage)?;
+            Ok(Reply::Count(position))
+        }
         Op::Sweep { now } => {
             let mut idx = txn.open_table(layout::EXPIRING_BY_TIME).map_err(storage)?;
             let expired: Vec<(i64, String)> = idx
@@ -601,6 +625,39 @@ impl Store for EmbeddedStore {
         for item in t.range(from_seq..).map_err(storage)?.take(limit) {
             let (k, v) = item.map_err(storage)?;
             out.push((k.value(), v.value().to_vec()));
+        }
+        Ok(out)
+    }
+
+    async fn list_push(&self, list: &str, value: Vec<u8>) -> Result<u64, StoreError> {
+        match self
+            .write(Op::ListPush {
+                list: list.to_owned(),
+                value,
+            })
+            .await?
+        {
+            Reply::Count(n) => Ok(n),
+            _ => Err(unexpected()),
+        }
+    }
+
+    async fn list_range(
+        &self,
+        list: &str,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let t = txn.open_table(layout::LISTS).map_err(storage)?;
+        let mut out = Vec::new();
+        for item in t
+            .range((list, from.max(1))..=(list, u64::MAX))
+            .map_err(storage)?
+            .take(limit)
+        {
+            let (k, v) = item.map_err(storage)?;
+            out.push((k.value().1, v.value().to_vec()));
         }
         Ok(out)
     }

@@ -6,6 +6,7 @@
 //!   (a replay marker that vanished in a crash would re-open a replay), with an expiry decided by
 //!   the injected clock rather than by the backend, so both backends behave the same and tests can
 //!   move time;
+//! - **lists** (usage history): append and read a range, per named list;
 //! - **append-only logs** (the audit chain) with an optimistic "append at sequence N" so several
 //!   gateway instances can share one chain.
 //!
@@ -163,6 +164,17 @@ pub trait Store: Send + Sync + 'static {
         &self,
         log: Log,
         from_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError>;
+
+    /// Appends to the named list (a citizen's usage history, …) and returns the entry's 1-based
+    /// position.
+    async fn list_push(&self, list: &str, value: Vec<u8>) -> Result<u64, StoreError>;
+    /// Entries of a list from position `from` (1-based, inclusive), at most `limit`, in order.
+    async fn list_range(
+        &self,
+        list: &str,
+        from: u64,
         limit: usize,
     ) -> Result<Vec<(u64, Vec<u8>)>, StoreError>;
 

@@ -44,6 +44,9 @@ pub mod layout {
     pub fn log(prefix: &str, name: &str) -> String {
         format!("{prefix}:log:{name}")
     }
+    pub fn list(prefix: &str, name: &str) -> String {
+        format!("{prefix}:list:{name}")
+    }
     pub fn log_head(prefix: &str, name: &str) -> String {
         format!("{prefix}:loghead:{name}")
     }
@@ -324,6 +327,40 @@ impl Store for RedisStore {
         let items: Vec<Vec<u8>> = c
             .lrange(
                 layout::log(&self.prefix, log.name()),
+                start as isize,
+                stop as isize,
+            )
+            .await
+            .map_err(unavailable)?;
+        Ok(items
+            .into_iter()
+            .zip(start + 1..)
+            .map(|(v, seq)| (seq, v))
+            .collect())
+    }
+
+    async fn list_push(&self, list: &str, value: Vec<u8>) -> Result<u64, StoreError> {
+        let mut c = self.conn.clone();
+        c.rpush(layout::list(&self.prefix, list), value)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn list_range(
+        &self,
+        list: &str,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut c = self.conn.clone();
+        let start = from.max(1) - 1;
+        let stop = start + limit as u64 - 1;
+        let items: Vec<Vec<u8>> = c
+            .lrange(
+                layout::list(&self.prefix, list),
                 start as isize,
                 stop as isize,
             )

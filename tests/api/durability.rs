@@ -43,6 +43,17 @@ async fn wait_ready(client: &reqwest::Client, base: &str) {
     panic!("gateway did not become ready");
 }
 
+async fn personas_of(client: &reqwest::Client, base: &str) -> serde_json::Value {
+    client
+        .get(format!("{base}/dev/personas"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn acknowledged_writes_survive_kill_9_and_a_restart() {
     let dir = tempfile::tempdir().unwrap();
@@ -56,14 +67,7 @@ async fn acknowledged_writes_survive_kill_9_and_a_restart() {
 
     let gw = start(dir.path(), port);
     wait_ready(&client, &base).await;
-    let personas: serde_json::Value = client
-        .get(format!("{base}/dev/personas"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let personas: serde_json::Value = personas_of(&client, &base).await;
     // Each refused authentication is written to the audit log before the 401 is sent.
     for _ in 0..5 {
         let r = client
@@ -78,14 +82,7 @@ async fn acknowledged_writes_survive_kill_9_and_a_restart() {
 
     let gw = start(dir.path(), port);
     wait_ready(&client, &base).await;
-    let again: serde_json::Value = client
-        .get(format!("{base}/dev/personas"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let again: serde_json::Value = personas_of(&client, &base).await;
     assert_eq!(personas, again, "the registry was kept, not re-seeded");
     drop(gw);
 

@@ -105,6 +105,15 @@ impl TestApp {
     pub fn store(&self) -> SharedStore {
         self.services.store.clone()
     }
+    /// `GET /v1/clients/me` authenticated as a sandbox client with its published secret.
+    pub async fn me_as(&self, client_id: &str) -> reqwest::Response {
+        self.client
+            .get(self.url("/v1/clients/me"))
+            .basic_auth(client_id, Some(sandbox_secret(client_id)))
+            .send()
+            .await
+            .expect("request sent")
+    }
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client
             .get(self.url(path))

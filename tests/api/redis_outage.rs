@@ -46,6 +46,16 @@ impl Drop for RedisProcess {
     }
 }
 
+/// Settings pointing at a Redis on `port` (which may not be running), with short timeouts.
+fn settings_for_redis_on(port: u16) -> (eid_gateway::config::Settings, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = test_settings(Backend::Redis, dir.path());
+    settings.store.redis.url = format!("redis://127.0.0.1:{port}").into();
+    settings.store.redis.connect_timeout_ms = 200;
+    settings.store.redis.response_timeout_ms = 500;
+    (settings, dir)
+}
+
 async fn eventually(app: &TestApp, path: &str, status: u16) -> bool {
     for _ in 0..100 {
         if app.get(path).await.status().as_u16() == status {
@@ -67,13 +77,7 @@ async fn assert_fails_closed(app: &TestApp) {
         "no internal details"
     );
     // A relying party cannot be authenticated without state: 503, never a success.
-    let me = app
-        .client
-        .get(app.url("/v1/clients/me"))
-        .basic_auth("vietsky-air", Some(sandbox_secret("vietsky-air")))
-        .send()
-        .await
-        .unwrap();
+    let me = app.me_as("vietsky-air").await;
     assert_eq!(me.status(), 503);
     // Stateless endpoints keep answering.
     assert_eq!(app.get("/healthz").await.status(), 200);
@@ -83,11 +87,7 @@ async fn assert_fails_closed(app: &TestApp) {
 #[tokio::test]
 async fn a_gateway_started_while_redis_is_down_fails_closed_then_recovers() {
     let port = free_port();
-    let dir = tempfile::tempdir().unwrap();
-    let mut settings = test_settings(Backend::Redis, dir.path());
-    settings.store.redis.url = format!("redis://127.0.0.1:{port}").into();
-    settings.store.redis.connect_timeout_ms = 200;
-    settings.store.redis.response_timeout_ms = 500;
+    let (settings, dir) = settings_for_redis_on(port);
     let redis_dir = tempfile::tempdir().unwrap();
     let app = spawn_with(settings, dir).await;
     assert_fails_closed(&app).await;
@@ -100,13 +100,7 @@ async fn a_gateway_started_while_redis_is_down_fails_closed_then_recovers() {
     // The background preparation syncs the relying parties once Redis is back.
     let mut ok = false;
     for _ in 0..60 {
-        let me = app
-            .client
-            .get(app.url("/v1/clients/me"))
-            .basic_auth("vietsky-air", Some(sandbox_secret("vietsky-air")))
-            .send()
-            .await
-            .unwrap();
+        let me = app.me_as("vietsky-air").await;
         if me.status() == 200 {
             ok = true;
             break;
@@ -121,11 +115,7 @@ async fn losing_redis_mid_run_fails_closed_and_its_return_heals_the_gateway() {
     let port = free_port();
     let redis_dir = tempfile::tempdir().unwrap();
     let redis = RedisProcess::start(port, redis_dir.path());
-    let dir = tempfile::tempdir().unwrap();
-    let mut settings = test_settings(Backend::Redis, dir.path());
-    settings.store.redis.url = format!("redis://127.0.0.1:{port}").into();
-    settings.store.redis.connect_timeout_ms = 200;
-    settings.store.redis.response_timeout_ms = 500;
+    let (settings, dir) = settings_for_redis_on(port);
     // Wait for this Redis to accept connections before building.
     for _ in 0..50 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {

@@ -34,7 +34,42 @@ both_backends!(
     concurrent_if_absent_writes_let_exactly_one_through,
     counters_count_within_their_window_and_restart_after,
     log_appends_at_the_expected_sequence_only,
+    lists_append_in_order_and_stay_separate,
 );
+
+async fn lists_append_in_order_and_stay_separate(b: Backend) {
+    let (s, _d) = open(b).await;
+    assert!(s.list_range("history:a", 1, 10).await.unwrap().is_empty());
+    assert_eq!(s.list_push("history:a", b"1".to_vec()).await.unwrap(), 1);
+    assert_eq!(s.list_push("history:b", b"x".to_vec()).await.unwrap(), 1);
+    assert_eq!(s.list_push("history:a", b"2".to_vec()).await.unwrap(), 2);
+    assert_eq!(s.list_push("history:a", b"3".to_vec()).await.unwrap(), 3);
+    assert_eq!(
+        s.list_range("history:a", 2, 10).await.unwrap(),
+        vec![(2, b"2".to_vec()), (3, b"3".to_vec())]
+    );
+    assert_eq!(
+        s.list_range("history:a", 1, 1).await.unwrap(),
+        vec![(1, b"1".to_vec())]
+    );
+    assert_eq!(
+        s.list_range("history:b", 1, 10).await.unwrap(),
+        vec![(1, b"x".to_vec())]
+    );
+    // Concurrent appends each get their own position.
+    let tasks: Vec<_> = (0..10)
+        .map(|i| {
+            let s = Arc::clone(&s);
+            tokio::spawn(async move { s.list_push("history:c", vec![i]).await.unwrap() })
+        })
+        .collect();
+    let mut positions = Vec::new();
+    for t in tasks {
+        positions.push(t.await.unwrap());
+    }
+    positions.sort_unstable();
+    assert_eq!(positions, (1..=10).collect::<Vec<u64>>());
+}
 
 async fn records_are_written_read_and_deleted(b: Backend) {
     let (s, _d) = open(b).await;

@@ -46,6 +46,7 @@ pub struct Settings {
     pub tokens: TokenSettings,
     pub registry: RegistrySettings,
     pub biometrics: BiometricSettings,
+    pub security: SecuritySettings,
     pub relying_parties: RelyingPartySettings,
     pub log: LogSettings,
 }
@@ -129,6 +130,29 @@ pub struct BiometricSettings {
     /// Standard deviation, per dimension, of the noise the registry's enrolment adds to the true
     /// vector.
     pub enrolment_noise: f32,
+    /// Standard deviation, per dimension, of a sensor's capture noise.
+    pub capture_noise: f32,
+    /// Cosine similarity at or above which a face capture matches.
+    pub face_threshold: f32,
+    /// Cosine similarity at or above which a fingerprint capture matches.
+    pub fingerprint_threshold: f32,
+}
+
+/// Secrets hashing and brute-force protection.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecuritySettings {
+    /// argon2id memory cost (KiB), iterations and lanes for passwords and passcodes.
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+    pub argon2_parallelism: u32,
+    /// Hashes computed at once (0 = one per core); more wait their turn.
+    pub hash_concurrency: usize,
+    /// Consecutive wrong secrets before a back-off, and the first back-off (doubling after).
+    pub lockout_threshold: u32,
+    pub lockout_base_secs: u64,
+    /// Requests per minute one IP may make to the citizen login and registration endpoints.
+    pub ip_requests_per_minute: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -271,8 +295,38 @@ impl Settings {
                 "must be between 1 and 300 seconds",
             );
         }
-        if !(self.biometrics.enrolment_noise > 0.0 && self.biometrics.enrolment_noise < 1.0) {
-            return invalid("biometrics.enrolment_noise", "must be between 0 and 1");
+        let b = &self.biometrics;
+        for (key, v) in [
+            ("biometrics.enrolment_noise", b.enrolment_noise),
+            ("biometrics.capture_noise", b.capture_noise),
+            ("biometrics.face_threshold", b.face_threshold),
+            ("biometrics.fingerprint_threshold", b.fingerprint_threshold),
+        ] {
+            if !(v > 0.0 && v < 1.0) {
+                return invalid(key, "must be between 0 and 1");
+            }
+        }
+        let sec = &self.security;
+        if sec.argon2_iterations == 0
+            || sec.argon2_parallelism == 0
+            || sec.argon2_memory_kib < 8 * sec.argon2_parallelism
+        {
+            return invalid(
+                "security.argon2_memory_kib",
+                "argon2 needs iterations >= 1, parallelism >= 1, memory >= 8 KiB per lane",
+            );
+        }
+        if self.mode == Mode::Production && sec.argon2_memory_kib < 19_456 {
+            return invalid(
+                "security.argon2_memory_kib",
+                "must be at least 19456 (OWASP) in production",
+            );
+        }
+        if sec.lockout_threshold == 0 || sec.lockout_base_secs == 0 {
+            return invalid(
+                "security.lockout_threshold",
+                "threshold and base back-off must be positive",
+            );
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return invalid("log.level", "is not a valid tracing filter");

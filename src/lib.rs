@@ -21,19 +21,23 @@
 
 #![forbid(unsafe_code)]
 
+pub mod accounts;
 pub mod audit;
 pub mod biometrics;
+pub mod challenges;
 pub mod chip;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod identity;
 pub mod keys;
 pub mod population;
 pub mod registry;
 pub mod relying_parties;
 pub mod services;
+pub mod sms;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

@@ -6,12 +6,18 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 
+use crate::accounts::hashing::{Argon2Policy, SecretHasher};
+use crate::accounts::{Accounts, LockoutPolicy};
 use crate::audit::AuditLog;
+use crate::biometrics::Matcher;
+use crate::biometrics::liveness::Liveness;
+use crate::challenges::Challenges;
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::keys::{KeyDir, PairwiseSecret};
 use crate::registry::Registry;
 use crate::relying_parties::{ClientAuthenticator, RelyingParties};
+use crate::sms::{Otps, SmsOutbox};
 use crate::store::SharedStore;
 use crate::tokens::{Keyring, SharedKeyring};
 
@@ -26,6 +32,14 @@ pub struct Services {
     pub relying_parties: RelyingParties,
     pub client_authenticator: ClientAuthenticator,
     pub audit: AuditLog,
+    pub accounts: Accounts,
+    pub hasher: SecretHasher,
+    pub lockout: LockoutPolicy,
+    pub challenges: Challenges,
+    pub liveness: Liveness,
+    pub matcher: Matcher,
+    pub otps: Otps,
+    pub sms: SmsOutbox,
 }
 
 impl Services {
@@ -48,7 +62,33 @@ impl Services {
             Duration::from_secs(settings.tokens.leeway_secs),
             Duration::from_secs(settings.tokens.client_assertion_max_lifetime_secs),
         );
+        let sec = &settings.security;
+        let policy = Argon2Policy {
+            memory_kib: sec.argon2_memory_kib,
+            iterations: sec.argon2_iterations,
+            parallelism: sec.argon2_parallelism,
+        };
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        let concurrency = if sec.hash_concurrency == 0 {
+            cores
+        } else {
+            sec.hash_concurrency
+        };
+        let challenges = Challenges::new(store.clone(), clock.clone());
         Ok(Self {
+            accounts: Accounts::new(store.clone()),
+            hasher: SecretHasher::new(policy, concurrency)?,
+            lockout: LockoutPolicy {
+                threshold: sec.lockout_threshold,
+                base: Duration::from_secs(sec.lockout_base_secs),
+            },
+            liveness: Liveness::new(challenges.clone()),
+            challenges,
+            matcher: Matcher::from_settings(&settings.biometrics),
+            otps: Otps::new(store.clone(), clock.clone()),
+            sms: SmsOutbox::new(store.clone(), clock.clone(), settings.is_dev()),
             registry: Registry::new(store.clone()),
             audit: AuditLog::new(store.clone(), clock.clone()),
             relying_parties,

@@ -26,6 +26,9 @@ pub enum AuditKind {
     PopulationImported,
     RelyingPartyRegistered,
     ClientAuthenticationFailed,
+    AccountRegistered,
+    AccountLocked,
+    LoginFailed,
 }
 
 /// The hashed part of an entry. Field order is the canonical order.

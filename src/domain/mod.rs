@@ -3,6 +3,7 @@
 //! Each type can only be built by parsing or from valid parts, so code that holds one need not
 //! re-check it.
 
+mod auth;
 mod client_id;
 mod level;
 mod person;
@@ -10,6 +11,7 @@ mod personal_id;
 mod phone;
 pub mod province;
 
+pub use auth::{AuthMethod, Category, auth_level};
 pub use client_id::{ClientId, ClientIdError};
 pub use level::{AuthLevel, Level};
 pub use person::{CardRecord, CardStatus, Person};

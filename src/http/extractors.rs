@@ -117,3 +117,32 @@ impl FromRequest for AuthenticatedRp {
         })
     }
 }
+
+/// A citizen's app session (`Authorization: Bearer <session token>`).
+pub struct CitizenSession {
+    pub session: crate::identity::session::Session,
+    pub account: crate::accounts::Account,
+}
+
+impl FromRequest for CitizenSession {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<State>().cloned();
+        let token = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(|t| t.trim().to_owned());
+        Box::pin(async move {
+            let state =
+                state.ok_or_else(|| ApiError::Internal("application state missing".into()))?;
+            let token = token.ok_or(crate::identity::session::SessionError::InvalidSession)?;
+            let (session, account) =
+                crate::identity::session::authenticate(&state.services, &token).await?;
+            Ok(CitizenSession { session, account })
+        })
+    }
+}

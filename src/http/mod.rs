@@ -5,7 +5,9 @@ pub mod extractors;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
+pub mod outcomes;
 pub mod problem;
+pub mod rate_limit;
 pub mod routes;
 
 use std::sync::Arc;
@@ -40,9 +42,13 @@ pub fn configure(cfg: &mut web::ServiceConfig, dev_mode: bool, body_limit: usize
     .service(web::resource("/metrics").route(web::get().to(routes::health::metrics)))
     .service(web::resource("/.well-known/jwks.json").route(web::get().to(routes::jwks::jwks)))
     .service(web::resource("/v1/clients/me").route(web::get().to(routes::clients::me)))
+    .service(web::resource("/v1/verify").route(web::post().to(routes::verify::verify)))
+    .service(web::resource("/v1/presentations").route(web::post().to(routes::citizen::present)))
+    .service(web::scope("/v1/citizen").configure(routes::citizen::configure))
     .service(web::resource("/docs").route(web::get().to(openapi::docs_redirect)))
     .service(openapi::swagger_ui());
     if dev_mode {
-        cfg.service(web::resource("/dev/personas").route(web::get().to(routes::dev::personas)));
+        cfg.service(web::resource("/dev/personas").route(web::get().to(routes::dev::personas)))
+            .service(web::resource("/dev/sms").route(web::get().to(routes::dev::sms)));
     }
 }

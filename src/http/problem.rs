@@ -90,6 +90,13 @@ pub enum ApiError {
     StoreUnavailable(StoreError),
     #[error("internal error: {0}")]
     Internal(String),
+    /// A business outcome with its own status and stable code.
+    #[error("{code}: {detail}")]
+    Outcome {
+        status: u16,
+        code: &'static str,
+        detail: String,
+    },
 }
 
 impl From<StoreError> for ApiError {
@@ -154,6 +161,11 @@ impl ApiError {
             ),
             // Opaque on purpose: the cause goes to the log, never to the client.
             ApiError::Internal(_) => Problem::for_status(S::INTERNAL_SERVER_ERROR),
+            ApiError::Outcome { status, code, detail } => {
+                let s = S::from_u16(*status).unwrap_or(S::BAD_REQUEST);
+                let title = Problem::for_status(s).title;
+                Problem::new(s, code, &title, Some(detail.clone()))
+            }
         }
     }
 }

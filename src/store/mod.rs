@@ -38,15 +38,18 @@ pub enum Table {
     RelyingParties,
     /// Small singletons: population metadata, dev personas, idempotency markers.
     Meta,
+    /// Pairwise subject → personal id, by sector.
+    Subjects,
 }
 
 impl Table {
-    pub const ALL: [Table; 5] = [
+    pub const ALL: [Table; 6] = [
         Table::People,
         Table::Templates,
         Table::Accounts,
         Table::RelyingParties,
         Table::Meta,
+        Table::Subjects,
     ];
 
     pub fn name(self) -> &'static str {
@@ -56,6 +59,7 @@ impl Table {
             Table::Accounts => "accounts",
             Table::RelyingParties => "relying_parties",
             Table::Meta => "meta",
+            Table::Subjects => "subjects",
         }
     }
 }

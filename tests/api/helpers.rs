@@ -74,6 +74,9 @@ pub fn test_settings(backend: Backend, dir: &Path) -> Settings {
     s.keys.dir = dir.join("keys");
     s.relying_parties.file = repo().join("config/relying_parties.toml");
     s.registry.dev_seed_count = 200;
+    // Weak argon2 parameters keep the suite fast; the policy itself is unit-tested.
+    s.security.argon2_memory_kib = 8;
+    s.security.argon2_iterations = 1;
     s.store.backend = match backend {
         Backend::Embedded => StoreBackend::Embedded,
         Backend::Redis => StoreBackend::Redis,

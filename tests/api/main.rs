@@ -6,6 +6,8 @@
 mod helpers;
 
 mod audit_log;
+mod citizen;
+mod citizen_flows;
 mod client_authentication;
 mod configuration;
 mod deployment;
@@ -15,3 +17,4 @@ mod keys_and_jwks;
 mod redis_outage;
 mod registry;
 mod store_contract;
+mod verification;

@@ -14,3 +14,23 @@ use crate::population::Persona;
 pub async fn personas(state: State) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(state.services.registry.personas().await?))
 }
+
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+pub struct SmsQuery {
+    /// The phone number whose messages to show.
+    pub phone: String,
+}
+
+/// The simulated SMS outbox (dev mode only; absent in production).
+#[utoipa::path(get, path = "/dev/sms", tag = "sandbox", params(SmsQuery), responses(
+    (status = 200, body = Vec<crate::sms::SmsMessage>),
+    (status = 404, description = "Production mode", body = crate::http::Problem, content_type = "application/problem+json"),
+))]
+pub async fn sms(
+    state: State,
+    q: actix_web::web::Query<SmsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let phone = crate::domain::PhoneNumber::parse(&q.phone)
+        .map_err(|e| ApiError::bad_request("invalid_phone", e.to_string()))?;
+    Ok(HttpResponse::Ok().json(state.services.sms.messages(&phone, 20).await?))
+}

@@ -1,6 +1,8 @@
 //! Route handlers, one file per feature.
 
+pub mod citizen;
 pub mod clients;
 pub mod dev;
 pub mod health;
 pub mod jwks;
+pub mod verify;

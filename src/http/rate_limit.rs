@@ -1,0 +1,50 @@
+//! Per-client and per-IP rate limits: fixed one-minute windows counted in the store, so every
+//! instance shares them. Over the limit: `429` with `Retry-After`.
+
+use actix_web::HttpRequest;
+
+use super::{ApiError, State};
+use crate::relying_parties::RelyingParty;
+
+const WINDOW_SECS: i64 = 60;
+
+async fn check(state: &State, key: &str, limit: u32) -> Result<(), ApiError> {
+    let now = state.services.clock.now();
+    let window = now.secs().div_euclid(WINDOW_SECS);
+    let window_end = crate::clock::Timestamp::from_secs((window + 1) * WINDOW_SECS);
+    let count = state
+        .services
+        .store
+        .increment(&format!("rate:{key}:{window}"), window_end, now)
+        .await?;
+    if count > u64::from(limit) {
+        return Err(ApiError::RateLimited {
+            retry_after_secs: now.until(window_end).as_secs().max(1),
+        });
+    }
+    Ok(())
+}
+
+/// The relying party's registered quota per minute.
+pub async fn per_client(state: &State, rp: &RelyingParty) -> Result<(), ApiError> {
+    check(
+        state,
+        &format!("client:{}", rp.client_id),
+        rp.rate_quota_per_minute,
+    )
+    .await
+}
+
+/// The configured limit per client IP on the citizen endpoints (login, registration).
+pub async fn per_ip(state: &State, req: &HttpRequest) -> Result<(), ApiError> {
+    let ip = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    check(
+        state,
+        &format!("ip:{ip}"),
+        state.services.settings.security.ip_requests_per_minute,
+    )
+    .await
+}

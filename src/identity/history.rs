@@ -1,0 +1,54 @@
+//! The citizen's usage history: who verified or received what, when, for which purpose.
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::PersonalId;
+use crate::store::{SharedStore, StoreError, Table, decode, encode};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct UsageEntry {
+    pub at: i64,
+    pub client_id: String,
+    pub relying_party: String,
+    /// What happened: `verify`, …
+    pub action: String,
+    /// Names of the claims the relying party received.
+    pub claims: Vec<String>,
+    pub verification_id: String,
+}
+
+fn list(id: &PersonalId) -> String {
+    format!("history:{}", id.as_str())
+}
+
+pub async fn record(
+    store: &SharedStore,
+    id: &PersonalId,
+    entry: &UsageEntry,
+) -> Result<(), StoreError> {
+    store.list_push(&list(id), encode(entry)?).await.map(|_| ())
+}
+
+/// The most recent entries, newest first.
+pub async fn recent(
+    store: &SharedStore,
+    id: &PersonalId,
+    limit: usize,
+) -> Result<Vec<UsageEntry>, StoreError> {
+    let mut all = Vec::new();
+    let mut from = 1;
+    loop {
+        let page = store.list_range(&list(id), from, 1_000).await?;
+        let n = page.len();
+        for (_, raw) in page {
+            all.push(decode::<UsageEntry>(Table::Meta, &raw)?);
+        }
+        if n < 1_000 {
+            break;
+        }
+        from += 1_000;
+    }
+    all.reverse();
+    all.truncate(limit);
+    Ok(all)
+}

@@ -1,0 +1,134 @@
+//! Presentation tokens: what the citizen's app shows as a QR to a relying party. One minute,
+//! one audience, the relying party's nonce, no personal data, single use.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::pairwise;
+use super::session::Session;
+use crate::accounts::Account;
+use crate::challenges::random_token;
+use crate::domain::{AuthMethod, ClientId, Level};
+use crate::services::Services;
+use crate::store::StoreError;
+
+pub const PRESENTATION_TYP: &str = "eid-presentation+jwt";
+pub const PRESENTATION_TTL: Duration = Duration::from_secs(60);
+
+/// The claims of a presentation token (SPEC §4): identity level, factors, pairwise subject.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PresentationClaims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: String,
+    pub auth_time: i64,
+    pub acr: String,
+    pub amr: Vec<AuthMethod>,
+    pub auth_level: u8,
+    pub nonce: String,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PresentationRequest {
+    /// The relying party that will verify the token (its `client_id`).
+    pub client_id: String,
+    /// The relying party's nonce (1–128 characters).
+    pub nonce: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PresentationIssued {
+    pub token: String,
+    pub expires_in: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PresentationError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("unknown relying party")]
+    UnknownRelyingParty,
+    #[error("the account is locked")]
+    AccountLocked,
+    #[error("this relying party requires an identity level {required} account")]
+    LevelTooLow { required: u8 },
+    #[error("this relying party requires authentication level {required}; step up with {with}")]
+    StepUpRequired { required: u8, with: &'static str },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot sign: {0}")]
+    Signing(String),
+}
+
+fn acr(level: Level) -> String {
+    level.acr().to_owned()
+}
+
+pub async fn issue(
+    services: &Services,
+    session: &Session,
+    account: &Account,
+    req: PresentationRequest,
+) -> Result<PresentationIssued, PresentationError> {
+    if req.nonce.is_empty() || req.nonce.len() > 128 {
+        return Err(PresentationError::Invalid(
+            "nonce must have 1 to 128 characters".into(),
+        ));
+    }
+    let client_id =
+        ClientId::parse(&req.client_id).map_err(|e| PresentationError::Invalid(e.to_string()))?;
+    let rp = services
+        .relying_parties
+        .get(&client_id)
+        .await?
+        .ok_or(PresentationError::UnknownRelyingParty)?;
+    if account.is_locked() {
+        return Err(PresentationError::AccountLocked);
+    }
+    if account.level < rp.min_level {
+        return Err(PresentationError::LevelTooLow {
+            required: rp.min_level.into(),
+        });
+    }
+    let level = session.auth_level();
+    if level < rp.min_auth_level {
+        let required = rp.min_auth_level.get();
+        let with = if required >= 3 {
+            "a live face capture (and the passcode for level 4)"
+        } else {
+            "the passcode"
+        };
+        return Err(PresentationError::StepUpRequired { required, with });
+    }
+    let now = services.clock.now();
+    let sub = pairwise::subject(&services.pairwise_secret, &rp.sector, &session.personal_id);
+    pairwise::remember(&services.store, &rp.sector, &sub, &session.personal_id).await?;
+    let claims = PresentationClaims {
+        iss: services.issuer().to_owned(),
+        sub,
+        aud: rp.client_id.to_string(),
+        iat: now.secs(),
+        exp: now.plus(PRESENTATION_TTL).secs(),
+        jti: random_token()?,
+        auth_time: session.auth_time.secs(),
+        acr: acr(account.level),
+        amr: session.methods.iter().copied().collect(),
+        auth_level: level.get(),
+        nonce: req.nonce,
+    };
+    let token = services
+        .keyring
+        .load()
+        .sign(PRESENTATION_TYP, &claims)
+        .map_err(|e| PresentationError::Signing(e.to_string()))?;
+    Ok(PresentationIssued {
+        token,
+        expires_in: PRESENTATION_TTL.as_secs(),
+    })
+}

@@ -1,0 +1,379 @@
+//! Citizen login from the bound device, app sessions, and step-up inside a session.
+//!
+//! Login needs the password and a signature by the bound device key over a fresh server nonce.
+//! Unknown account, wrong password, wrong device and locked account give the same answer after the
+//! same work (a dummy hash is verified when there is no account). A session is a record in the
+//! store (so every instance sees it, and a device change or lock ends it) referenced by a signed
+//! token of its own `typ`, accepted only by the citizen API.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ed25519_dalek::Signature;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::accounts::Account;
+use crate::audit::AuditKind;
+use crate::biometrics::BiometricError;
+use crate::biometrics::liveness::Capture;
+use crate::challenges::{ChallengeError, random_token};
+use crate::clock::Timestamp;
+use crate::domain::{AuthLevel, AuthMethod, PersonalId, auth_level};
+use crate::services::Services;
+use crate::store::{PutMode, StoreError, Table, decode, encode};
+use crate::tokens::jwk::parse_ed25519_public_key;
+use crate::tokens::jws;
+
+pub const SESSION_TYP: &str = "eid-session+jwt";
+pub const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
+const LOGIN_CHALLENGE_TTL: Duration = Duration::from_secs(60);
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("{detail}")]
+    Invalid { code: &'static str, detail: String },
+    /// Unknown account, wrong password or device, locked or backing off: one answer for all.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    #[error("the session is not valid")]
+    InvalidSession,
+    #[error("wrong passcode")]
+    WrongPasscode,
+    #[error(transparent)]
+    Biometric(#[from] BiometricError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Hash(#[from] crate::accounts::hashing::HashError),
+    #[error("cannot sign: {0}")]
+    Signing(String),
+}
+
+impl From<ChallengeError> for SessionError {
+    fn from(e: ChallengeError) -> Self {
+        match e {
+            ChallengeError::Store(s) => SessionError::Store(s),
+            _ => SessionError::InvalidCredentials,
+        }
+    }
+}
+
+/// A session as stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Session {
+    pub sid: String,
+    pub personal_id: PersonalId,
+    pub methods: BTreeSet<AuthMethod>,
+    pub auth_time: Timestamp,
+    pub epoch: u64,
+    pub expires_at: Timestamp,
+}
+
+impl Session {
+    pub fn auth_level(&self) -> AuthLevel {
+        auth_level(&self.methods)
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct SessionClaims {
+    iss: String,
+    aud: String,
+    sid: String,
+    iat: i64,
+    exp: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct LoginChallenge {
+    pub challenge_id: String,
+    pub nonce: String,
+    pub expires_at: i64,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub personal_id: String,
+    #[schema(value_type = String)]
+    pub password: SecretString,
+    pub challenge_id: String,
+    /// base64url Ed25519 signature by the bound device over [`login_message`].
+    pub device_signature: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SessionIssued {
+    pub session_token: String,
+    pub expires_in: u64,
+    pub level: u8,
+    pub auth_level: u8,
+    pub amr: Vec<AuthMethod>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StepUpRequest {
+    #[schema(value_type = Option<String>)]
+    pub passcode: Option<SecretString>,
+    pub face_capture: Option<Capture>,
+}
+
+/// What the device signs to log in.
+pub fn login_message(nonce: &str) -> Vec<u8> {
+    format!("eid-gateway login v1\n{nonce}").into_bytes()
+}
+
+fn session_key(sid: &str) -> String {
+    format!("session:{sid}")
+}
+
+/// The liveness-challenge requester for step-up inside a session.
+pub fn liveness_requester(sid: &str) -> String {
+    format!("session:{sid}")
+}
+
+pub async fn login_challenge(
+    services: &Services,
+    personal_id: &str,
+) -> Result<LoginChallenge, SessionError> {
+    let id = PersonalId::parse(personal_id).map_err(|e| SessionError::Invalid {
+        code: "invalid_personal_id",
+        detail: e.to_string(),
+    })?;
+    let nonce = random_token()?;
+    let (challenge_id, expires_at) = services
+        .challenges
+        .issue(
+            "login",
+            &format!("login:{}", id.as_str()),
+            LOGIN_CHALLENGE_TTL,
+            &nonce,
+        )
+        .await?;
+    Ok(LoginChallenge {
+        challenge_id,
+        nonce,
+        expires_at: expires_at.secs(),
+    })
+}
+
+fn device_signature_ok(account: &Account, nonce: &str, signature: &str) -> bool {
+    let Ok(key) = parse_ed25519_public_key(&account.device.public_key) else {
+        return false;
+    };
+    let Some(sig) = URL_SAFE_NO_PAD
+        .decode(signature.trim_end_matches('='))
+        .ok()
+        .and_then(|b| Signature::from_slice(&b).ok())
+    else {
+        return false;
+    };
+    key.verify_strict(&login_message(nonce), &sig).is_ok()
+}
+
+pub async fn login(
+    services: &Services,
+    req: LoginRequest,
+) -> Result<(SessionIssued, Session), SessionError> {
+    let id = PersonalId::parse(&req.personal_id).map_err(|e| SessionError::Invalid {
+        code: "invalid_personal_id",
+        detail: e.to_string(),
+    })?;
+    let now = services.clock.now();
+    let account = services.accounts.get(&id).await?;
+    // Always one argon2 verification, whatever the account's state.
+    let password_ok = services
+        .hasher
+        .verify(
+            &req.password,
+            account.as_ref().map(|a| a.password_hash.as_str()),
+        )
+        .await?;
+    let nonce: Option<String> = match services
+        .challenges
+        .consume(
+            "login",
+            &req.challenge_id,
+            &format!("login:{}", id.as_str()),
+        )
+        .await
+    {
+        Ok(n) => Some(n),
+        Err(ChallengeError::Store(e)) => return Err(e.into()),
+        Err(_) => None,
+    };
+    let Some(mut account) = account else {
+        return Err(SessionError::InvalidCredentials);
+    };
+    if account.is_locked() || account.in_backoff(now) {
+        return Err(SessionError::InvalidCredentials);
+    }
+    let device_ok = nonce.is_some_and(|n| device_signature_ok(&account, &n, &req.device_signature));
+    if !password_ok || !device_ok {
+        account.record_failure(now, services.lockout);
+        services.accounts.save(&account).await?;
+        services
+            .audit
+            .record(AuditKind::LoginFailed, "citizen", json!({ "personal_id": id.masked(), "password_ok": password_ok, "device_ok": device_ok }))
+            .await?;
+        return Err(SessionError::InvalidCredentials);
+    }
+    if account.failures != Default::default() {
+        account.record_success();
+        services.accounts.save(&account).await?;
+    }
+    let session = Session {
+        sid: random_token()?,
+        personal_id: id,
+        methods: [AuthMethod::Pwd, AuthMethod::Swk].into_iter().collect(),
+        auth_time: now,
+        epoch: account.session_epoch,
+        expires_at: now.plus(SESSION_TTL),
+    };
+    save(services, &session).await?;
+    let token = sign(services, &session)?;
+    Ok((issued(&session, &account, token), session))
+}
+
+fn issued(session: &Session, account: &Account, token: String) -> SessionIssued {
+    SessionIssued {
+        session_token: token,
+        expires_in: SESSION_TTL.as_secs(),
+        level: account.level.into(),
+        auth_level: session.auth_level().get(),
+        amr: session.methods.iter().copied().collect(),
+    }
+}
+
+async fn save(services: &Services, session: &Session) -> Result<(), StoreError> {
+    let now = services.clock.now();
+    services
+        .store
+        .put_expiring(
+            &session_key(&session.sid),
+            encode(session)?,
+            session.expires_at,
+            PutMode::Overwrite,
+            now,
+        )
+        .await
+        .map(|_| ())
+}
+
+fn sign(services: &Services, session: &Session) -> Result<String, SessionError> {
+    let claims = SessionClaims {
+        iss: services.issuer().to_owned(),
+        aud: services.issuer().to_owned(),
+        sid: session.sid.clone(),
+        iat: session.auth_time.secs(),
+        exp: session.expires_at.secs(),
+    };
+    services
+        .keyring
+        .load()
+        .sign(SESSION_TYP, &claims)
+        .map_err(|e| SessionError::Signing(e.to_string()))
+}
+
+/// Resolves a session token: signature by a known key, `typ`, issuer, the stored session, and
+/// the account's session epoch (a device change ends older sessions).
+pub async fn authenticate(
+    services: &Services,
+    token: &str,
+) -> Result<(Session, Account), SessionError> {
+    let (header, _) = jws::inspect(token).map_err(|_| SessionError::InvalidSession)?;
+    if header.typ.as_deref() != Some(SESSION_TYP) {
+        return Err(SessionError::InvalidSession);
+    }
+    let keyring = services.keyring.load();
+    let key = header
+        .kid
+        .as_deref()
+        .and_then(|k| keyring.decoding_key(k))
+        .ok_or(SessionError::InvalidSession)?;
+    let claims: SessionClaims =
+        jws::verify_eddsa(token, key).map_err(|_| SessionError::InvalidSession)?;
+    let now = services.clock.now();
+    if claims.iss != services.issuer()
+        || claims.aud != services.issuer()
+        || claims.exp <= now.secs()
+    {
+        return Err(SessionError::InvalidSession);
+    }
+    let raw = services
+        .store
+        .get_expiring(&session_key(&claims.sid), now)
+        .await?
+        .ok_or(SessionError::InvalidSession)?;
+    let session: Session = decode(Table::Meta, &raw)?;
+    let account = services
+        .accounts
+        .get(&session.personal_id)
+        .await?
+        .ok_or(SessionError::InvalidSession)?;
+    if account.session_epoch != session.epoch {
+        return Err(SessionError::InvalidSession);
+    }
+    Ok((session, account))
+}
+
+/// Adds a factor inside the session: the passcode (`pin`) or a live face capture (`face`).
+pub async fn step_up(
+    services: &Services,
+    mut session: Session,
+    mut account: Account,
+    req: StepUpRequest,
+) -> Result<SessionIssued, SessionError> {
+    let now = services.clock.now();
+    match (req.passcode, req.face_capture) {
+        (Some(passcode), None) => {
+            if account.in_backoff(now) || account.is_locked() {
+                return Err(SessionError::WrongPasscode);
+            }
+            if !services
+                .hasher
+                .verify(&passcode, Some(&account.passcode_hash))
+                .await?
+            {
+                account.record_failure(now, services.lockout);
+                services.accounts.save(&account).await?;
+                return Err(SessionError::WrongPasscode);
+            }
+            session.methods.insert(AuthMethod::Pin);
+        }
+        (None, Some(capture)) => {
+            let device = parse_ed25519_public_key(&account.device.public_key)
+                .map_err(|_| SessionError::InvalidSession)?;
+            let template = services
+                .liveness
+                .verify(&capture, &liveness_requester(&session.sid), &device)
+                .await?;
+            let enrolled = services
+                .registry
+                .templates(&session.personal_id)
+                .await?
+                .ok_or(SessionError::InvalidSession)?;
+            services.matcher.face(&template, &enrolled.face)?;
+            session.methods.insert(AuthMethod::Face);
+        }
+        _ => {
+            return Err(SessionError::Invalid {
+                code: "invalid_step_up",
+                detail: "send exactly one of passcode or face_capture".into(),
+            });
+        }
+    }
+    if account.failures != Default::default() {
+        account.record_success();
+        services.accounts.save(&account).await?;
+    }
+    session.auth_time = now;
+    save(services, &session).await?;
+    let token = sign(services, &session)?;
+    Ok(issued(&session, &account, token))
+}

@@ -1,0 +1,225 @@
+//! `POST /v1/verify`: a relying party checks a presentation token. Every way a token can be
+//! wrong has its own reason code; a token passes only if all checks pass, and then only once.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::Datelike;
+use serde::{Deserialize, Serialize};
+
+use super::history::{self, UsageEntry};
+use super::pairwise;
+use super::presentation::{PRESENTATION_TYP, PresentationClaims};
+use crate::challenges::random_token;
+use crate::domain::{AuthMethod, Level, Person};
+use crate::relying_parties::{ClaimName, RelyingParty};
+use crate::services::Services;
+use crate::store::{PutMode, StoreError};
+use crate::tokens::jws::{self, JwsError};
+
+/// Why a token is not valid (SPEC §5.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    Malformed,
+    BadSignature,
+    UnknownKey,
+    WrongType,
+    Expired,
+    NotYetValid,
+    WrongIssuer,
+    WrongAudience,
+    NonceMismatch,
+    Replayed,
+    AccountLocked,
+    LevelTooLow,
+    AuthLevelTooLow,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyRequest {
+    pub token: String,
+    #[serde(default)]
+    pub nonce: Option<String>,
+}
+
+/// The answer: `{"valid": true, …}` or `{"valid": false, "reason": …}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum VerifyResponse {
+    Valid(ValidToken),
+    Invalid { valid: bool, reason: Reason },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ValidToken {
+    pub valid: bool,
+    pub level: u8,
+    pub auth_level: u8,
+    pub amr: Vec<AuthMethod>,
+    pub sub: String,
+    pub auth_time: i64,
+    /// Only what this relying party may receive.
+    #[schema(value_type = Object)]
+    pub claims: BTreeMap<String, serde_json::Value>,
+    pub verification_id: String,
+}
+
+fn invalid(reason: Reason) -> VerifyResponse {
+    VerifyResponse::Invalid {
+        valid: false,
+        reason,
+    }
+}
+
+/// The claims from the registry this relying party may receive.
+pub fn release_claims(
+    rp: &RelyingParty,
+    person: &Person,
+    today: chrono::NaiveDate,
+) -> BTreeMap<String, serde_json::Value> {
+    use serde_json::json;
+    let mut out = BTreeMap::new();
+    for claim in &rp.allowed_claims {
+        let (name, value) = match claim {
+            ClaimName::PersonalId => ("personal_id", json!(person.personal_id.as_str())),
+            ClaimName::FullName => ("full_name", json!(person.full_name)),
+            ClaimName::BirthDate => ("birth_date", json!(person.birth_date)),
+            ClaimName::Sex => ("sex", json!(person.sex)),
+            ClaimName::Nationality => ("nationality", json!(person.nationality)),
+            ClaimName::Ethnicity => ("ethnicity", json!(person.ethnicity)),
+            ClaimName::Religion => ("religion", json!(person.religion)),
+            ClaimName::Hometown => ("hometown", json!(person.hometown)),
+            ClaimName::PermanentAddress => ("permanent_address", json!(person.permanent_address)),
+            ClaimName::Phone => ("phone", json!(person.phone.as_str())),
+            ClaimName::HealthInsuranceNumber => (
+                "health_insurance_number",
+                json!(person.health_insurance_number),
+            ),
+            ClaimName::AgeOver18 => {
+                let b = person.birth_date;
+                let mut age = today.year() - b.year();
+                if (today.month(), today.day()) < (b.month(), b.day()) {
+                    age -= 1;
+                }
+                ("age_over_18", json!(age >= 18))
+            }
+        };
+        out.insert(name.to_owned(), value);
+    }
+    out
+}
+
+pub async fn verify(
+    services: &Services,
+    rp: &RelyingParty,
+    req: &VerifyRequest,
+) -> Result<VerifyResponse, StoreError> {
+    let (header, _) = match jws::inspect(&req.token) {
+        Ok(x) => x,
+        Err(JwsError::Algorithm(_)) => return Ok(invalid(Reason::BadSignature)),
+        Err(_) => return Ok(invalid(Reason::Malformed)),
+    };
+    let keyring = services.keyring.load();
+    let Some(key) = header.kid.as_deref().and_then(|k| keyring.decoding_key(k)) else {
+        return Ok(invalid(Reason::UnknownKey));
+    };
+    let claims: PresentationClaims = match jws::verify_eddsa(&req.token, key) {
+        Ok(c) => c,
+        Err(JwsError::BadSignature) => return Ok(invalid(Reason::BadSignature)),
+        Err(JwsError::Claims(_)) => {
+            // A genuine token of another kind has other claims: say so, rather than "malformed".
+            if header.typ.as_deref() != Some(PRESENTATION_TYP) {
+                return Ok(invalid(Reason::WrongType));
+            }
+            return Ok(invalid(Reason::Malformed));
+        }
+        Err(_) => return Ok(invalid(Reason::Malformed)),
+    };
+    if header.typ.as_deref() != Some(PRESENTATION_TYP) {
+        return Ok(invalid(Reason::WrongType));
+    }
+    if claims.iss != services.issuer() {
+        return Ok(invalid(Reason::WrongIssuer));
+    }
+    if claims.aud != rp.client_id.as_str() {
+        return Ok(invalid(Reason::WrongAudience));
+    }
+    let now = services.clock.now();
+    let leeway = services.settings.tokens.leeway_secs as i64;
+    if claims.exp + leeway <= now.secs() {
+        return Ok(invalid(Reason::Expired));
+    }
+    if claims.iat > now.secs() + leeway {
+        return Ok(invalid(Reason::NotYetValid));
+    }
+    if req.nonce.as_ref().is_some_and(|n| *n != claims.nonce) {
+        return Ok(invalid(Reason::NonceMismatch));
+    }
+    let Some(personal_id) = pairwise::resolve(&services.store, &rp.sector, &claims.sub).await?
+    else {
+        return Ok(invalid(Reason::Malformed));
+    };
+    let Some(account) = services.accounts.get(&personal_id).await? else {
+        return Ok(invalid(Reason::Malformed));
+    };
+    if account.is_locked() {
+        return Ok(invalid(Reason::AccountLocked));
+    }
+    let level = match claims.acr.as_str() {
+        "urn:vn:eid:level:2" => Level::Two,
+        "urn:vn:eid:level:1" => Level::One,
+        _ => return Ok(invalid(Reason::Malformed)),
+    };
+    if level < rp.min_level {
+        return Ok(invalid(Reason::LevelTooLow));
+    }
+    if claims.auth_level < rp.min_auth_level.get() {
+        return Ok(invalid(Reason::AuthLevelTooLow));
+    }
+    // Single use, across every instance: the first verification claims the jti.
+    let exp =
+        crate::clock::Timestamp::from_secs(claims.exp).plus(Duration::from_secs(leeway as u64));
+    let first = services
+        .store
+        .put_expiring(
+            &format!("presentation-used:{}", claims.jti),
+            Vec::new(),
+            exp,
+            PutMode::IfAbsent,
+            now,
+        )
+        .await?;
+    if !first {
+        return Ok(invalid(Reason::Replayed));
+    }
+    let person = services.registry.person(&personal_id).await?;
+    let released = person
+        .map(|p| release_claims(rp, &p, now.to_datetime().date_naive()))
+        .unwrap_or_default();
+    let verification_id = random_token()?;
+    history::record(
+        &services.store,
+        &personal_id,
+        &UsageEntry {
+            at: now.secs(),
+            client_id: rp.client_id.to_string(),
+            relying_party: rp.name.clone(),
+            action: "verify".into(),
+            claims: released.keys().cloned().collect(),
+            verification_id: verification_id.clone(),
+        },
+    )
+    .await?;
+    Ok(VerifyResponse::Valid(ValidToken {
+        valid: true,
+        level: level.into(),
+        auth_level: claims.auth_level,
+        amr: claims.amr,
+        sub: claims.sub,
+        auth_time: claims.auth_time,
+        claims: released,
+        verification_id,
+    }))
+}

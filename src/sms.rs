@@ -1,0 +1,178 @@
+//! Simulated SMS delivery and one-time passwords.
+//!
+//! In dev mode messages land in an outbox readable at `GET /dev/sms?phone=…` (and by the `sim`
+//! commands); in production nothing is kept, since an OTP at rest is a secret. OTPs are 6 digits,
+//! live 5 minutes, allow at most 5 attempts (counted atomically across instances) and are
+//! single use; only their SHA-256 digest is stored.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::clock::{SharedClock, Timestamp};
+use crate::domain::PhoneNumber;
+use crate::store::{PutMode, SharedStore, StoreError, Table, decode, encode};
+
+pub const OTP_TTL: Duration = Duration::from_secs(300);
+pub const OTP_MAX_ATTEMPTS: u64 = 5;
+
+/// A message in the dev outbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SmsMessage {
+    pub at: i64,
+    pub text: String,
+}
+
+#[derive(Clone)]
+pub struct SmsOutbox {
+    store: SharedStore,
+    clock: SharedClock,
+    /// Only dev mode keeps messages.
+    keep: bool,
+}
+
+impl SmsOutbox {
+    pub fn new(store: SharedStore, clock: SharedClock, keep: bool) -> Self {
+        Self { store, clock, keep }
+    }
+
+    fn list(phone: &PhoneNumber) -> String {
+        format!("sms:{}", phone.as_str())
+    }
+
+    pub async fn send(&self, to: &PhoneNumber, text: String) -> Result<(), StoreError> {
+        tracing::info!(to = %to.masked(), "SMS sent");
+        if self.keep {
+            let msg = SmsMessage {
+                at: self.clock.now().secs(),
+                text,
+            };
+            self.store.list_push(&Self::list(to), encode(&msg)?).await?;
+        }
+        Ok(())
+    }
+
+    /// The most recent messages to `phone`, newest first.
+    pub async fn messages(
+        &self,
+        phone: &PhoneNumber,
+        limit: usize,
+    ) -> Result<Vec<SmsMessage>, StoreError> {
+        let mut all = Vec::new();
+        let mut from = 1;
+        loop {
+            let page = self.store.list_range(&Self::list(phone), from, 500).await?;
+            let n = page.len();
+            for (_, raw) in page {
+                all.push(decode::<SmsMessage>(Table::Meta, &raw)?);
+            }
+            if n < 500 {
+                break;
+            }
+            from += 500;
+        }
+        all.reverse();
+        all.truncate(limit);
+        Ok(all)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OtpError {
+    /// Wrong code, or no live code (expired, used, never sent): indistinguishable on purpose.
+    #[error("otp_invalid")]
+    Invalid,
+    #[error("otp_attempts_exceeded")]
+    TooManyAttempts,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredOtp {
+    digest: String,
+}
+
+#[derive(Clone)]
+pub struct Otps {
+    store: SharedStore,
+    clock: SharedClock,
+}
+
+fn digest(purpose: &str, code: &str) -> String {
+    hex::encode(Sha256::digest(format!("{purpose}\n{code}").as_bytes()))
+}
+
+impl Otps {
+    pub fn new(store: SharedStore, clock: SharedClock) -> Self {
+        Self { store, clock }
+    }
+
+    fn key(purpose: &str) -> String {
+        format!("otp:{purpose}")
+    }
+
+    fn attempts_key(purpose: &str) -> String {
+        format!("otp-attempts:{purpose}")
+    }
+
+    /// A fresh 6-digit code for `purpose` (replacing any earlier one); the caller sends it.
+    pub async fn issue(&self, purpose: &str) -> Result<String, StoreError> {
+        let mut b = [0u8; 4];
+        getrandom::fill(&mut b).map_err(|e| StoreError::Storage(e.to_string()))?;
+        let code = format!("{:06}", u32::from_le_bytes(b) % 1_000_000);
+        let now = self.clock.now();
+        let expires = now.plus(OTP_TTL);
+        let stored = StoredOtp {
+            digest: digest(purpose, &code),
+        };
+        self.store
+            .put_expiring(
+                &Self::key(purpose),
+                encode(&stored)?,
+                expires,
+                PutMode::Overwrite,
+                now,
+            )
+            .await?;
+        self.store
+            .take_expiring(&Self::attempts_key(purpose), now)
+            .await?;
+        Ok(code)
+    }
+
+    /// Checks `code` without using it up; every call counts as an attempt.
+    pub async fn check(&self, purpose: &str, code: &str) -> Result<(), OtpError> {
+        let now: Timestamp = self.clock.now();
+        let attempts = self
+            .store
+            .increment(&Self::attempts_key(purpose), now.plus(OTP_TTL), now)
+            .await?;
+        if attempts > OTP_MAX_ATTEMPTS {
+            self.store.take_expiring(&Self::key(purpose), now).await?;
+            return Err(OtpError::TooManyAttempts);
+        }
+        let Some(raw) = self.store.get_expiring(&Self::key(purpose), now).await? else {
+            return Err(OtpError::Invalid);
+        };
+        let stored: StoredOtp = decode(Table::Meta, &raw)?;
+        let ok: bool = stored
+            .digest
+            .as_bytes()
+            .ct_eq(digest(purpose, code).as_bytes())
+            .into();
+        if ok { Ok(()) } else { Err(OtpError::Invalid) }
+    }
+
+    /// Uses the code up (after [`Otps::check`] succeeded and the flow completed).
+    pub async fn consume(&self, purpose: &str) -> Result<bool, StoreError> {
+        let now = self.clock.now();
+        Ok(self
+            .store
+            .take_expiring(&Self::key(purpose), now)
+            .await?
+            .is_some())
+    }
+}

@@ -49,6 +49,17 @@ pub struct Settings {
     pub security: SecuritySettings,
     pub relying_parties: RelyingPartySettings,
     pub log: LogSettings,
+    /// Operator (enrolment officer) credentials for the operator API.
+    #[serde(default)]
+    pub operators: Vec<OperatorCredential>,
+}
+
+/// An operator's id and the SHA-256 digest (hex) of their generated 256-bit secret.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorCredential {
+    pub id: String,
+    pub secret_sha256: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -327,6 +338,22 @@ impl Settings {
                 "security.lockout_threshold",
                 "threshold and base back-off must be positive",
             );
+        }
+        for op in &self.operators {
+            let ok_id = !op.id.is_empty()
+                && op.id.len() <= 64
+                && op
+                    .id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+            let ok_digest = op.secret_sha256.len() == 64
+                && op.secret_sha256.bytes().all(|b| b.is_ascii_hexdigit());
+            if !ok_id || !ok_digest {
+                return invalid(
+                    "operators",
+                    "each operator needs an id (letters, digits, -_.) and a 64-hex-digit secret_sha256",
+                );
+            }
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return invalid("log.level", "is not a valid tracing filter");

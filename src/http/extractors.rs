@@ -146,3 +146,45 @@ impl FromRequest for CitizenSession {
         })
     }
 }
+
+/// An operator (enrolment officer) authenticated with HTTP Basic against the configured
+/// operator credentials; the id is recorded with every action in the audit log.
+pub struct AuthenticatedOperator(pub String);
+
+impl FromRequest for AuthenticatedOperator {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        use sha2::Digest;
+        use subtle::ConstantTimeEq;
+        let result = (|| {
+            let state = req
+                .app_data::<State>()
+                .ok_or_else(|| ApiError::Internal("application state missing".into()))?;
+            let ClientCredentials::Basic { client_id, secret } = credentials_from(req)? else {
+                return Err(ApiError::ClientAuthenticationMissing);
+            };
+            let presented: [u8; 32] =
+                sha2::Sha256::digest(secrecy::ExposeSecret::expose_secret(&secret).as_bytes())
+                    .into();
+            let mut found = None;
+            for op in &state.services.settings.operators {
+                let expected: [u8; 32] = hex::decode(&op.secret_sha256)
+                    .ok()
+                    .and_then(|v| v.try_into().ok())
+                    .unwrap_or([0; 32]);
+                let same: bool = presented.ct_eq(&expected).into();
+                if same && op.id == client_id {
+                    found = Some(op.id.clone());
+                }
+            }
+            found.map(AuthenticatedOperator).ok_or(ApiError::Outcome {
+                status: 401,
+                code: "invalid_operator",
+                detail: "unknown operator or wrong secret".into(),
+            })
+        })();
+        std::future::ready(result)
+    }
+}

@@ -20,6 +20,23 @@ impl Modify for SecuritySchemes {
             )).build()),
         );
         components.add_security_scheme(
+            "session",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").description(Some(
+                "The citizen app's session token (typ eid-session+jwt) from POST /v1/citizen/login",
+            )).build()),
+        );
+        components.add_security_scheme(
+            "operator_basic",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Basic)
+                    .description(Some(
+                        "Operator id and secret from the gateway's configuration",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
             "private_key_jwt",
             SecurityScheme::Http(
                 HttpBuilder::new()
@@ -51,6 +68,19 @@ impl Modify for SecuritySchemes {
         routes::jwks::jwks,
         routes::clients::me,
         routes::dev::personas,
+        routes::dev::sms,
+        routes::verify::verify,
+        routes::citizen::start_registration,
+        routes::citizen::registration_liveness,
+        routes::citizen::complete_registration,
+        routes::citizen::login_challenge,
+        routes::citizen::login,
+        routes::citizen::session_liveness,
+        routes::citizen::step_up,
+        routes::citizen::present,
+        routes::citizen::history,
+        routes::citizen::lock,
+        routes::operator::lock_account,
     ),
     components(schemas(super::Problem)),
     modifiers(&SecuritySchemes),

@@ -220,3 +220,17 @@ pub fn random_ed25519_pem() -> String {
         .expect("pem")
         .to_string()
 }
+
+/// A second gateway instance sharing the first one's keys and store (same Redis key prefix), as
+/// behind a load balancer.
+pub async fn spawn_second(first: &TestApp) -> TestApp {
+    let mut settings = (*first.services.settings).clone();
+    settings.server.port = 0;
+    let dir = tempfile::tempdir().expect("temp dir");
+    settings.store.data_dir = dir.path().join("data");
+    spawn_with(settings, dir).await
+}
+
+/// The sandbox operator of `config/dev.toml`.
+pub const DEV_OPERATOR: (&str, &str) =
+    ("dev-officer", "2ihdeO14OmlXIOhtvY8zBvhrVbba_mlpbuK-5NEbenw");

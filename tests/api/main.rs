@@ -14,6 +14,7 @@ mod deployment;
 mod durability;
 mod http_basics;
 mod keys_and_jwks;
+mod operations;
 mod redis_outage;
 mod registry;
 mod store_contract;

@@ -5,4 +5,5 @@ pub mod clients;
 pub mod dev;
 pub mod health;
 pub mod jwks;
+pub mod operator;
 pub mod verify;

@@ -2,10 +2,13 @@
 
 mod audit;
 mod bench;
+mod client;
 mod config_check;
 mod keys;
 mod population;
+mod rp;
 mod serve;
+mod sim;
 
 use std::path::PathBuf;
 
@@ -65,6 +68,10 @@ pub enum Command {
         #[command(subcommand)]
         command: audit::AuditCommand,
     },
+    /// Act as the citizen's app against a running gateway.
+    Sim(sim::SimArgs),
+    /// Act as a relying party against a running gateway.
+    Rp(rp::RpArgs),
     /// Measure performance figures.
     Bench {
         #[command(subcommand)]
@@ -117,5 +124,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Config { command } => config_check::run(load, command),
         Command::Audit { command } => audit::run(load()?, command),
         Command::Bench { command } => bench::run(load()?, command),
+        Command::Sim(args) => sim::run(args),
+        Command::Rp(args) => rp::run(args),
     }
 }

@@ -19,3 +19,4 @@ mod redis_outage;
 mod registry;
 mod store_contract;
 mod verification;
+mod walkthrough;

@@ -1,0 +1,403 @@
+//! `eidgw sim …`: the citizen's VNeID app, simulated. Keeps a wallet directory (device key,
+//! secrets, session) and plays the citizen's body from the people file (true biometrics plus
+//! sensor noise).
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use clap::{Args, Subcommand};
+use ed25519_dalek::{Signer, SigningKey};
+use rand::SeedableRng;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::client::{GatewayClient, output};
+use crate::biometrics::Template;
+use crate::biometrics::liveness::{Action, signed_message};
+use crate::population::PersonTruth;
+
+#[derive(Debug, Args)]
+pub struct SimArgs {
+    /// The gateway's base URL.
+    #[arg(
+        long,
+        global = true,
+        default_value = "http://127.0.0.1:8080",
+        env = "EIDGW_GATEWAY"
+    )]
+    pub gateway: String,
+    /// The app's wallet directory.
+    #[arg(long, global = true, default_value = "wallet", env = "EIDGW_WALLET")]
+    pub wallet: PathBuf,
+    /// Print one JSON document on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: SimCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SimCommand {
+    /// Register a level-1 account for a person of the people file.
+    Register {
+        #[arg(long)]
+        personal_id: String,
+        /// The people file (the dev seed writes data/people.jsonl).
+        #[arg(long, default_value = "data/people.jsonl")]
+        people: PathBuf,
+        /// Generated and kept in the wallet when omitted.
+        #[arg(long)]
+        password: Option<String>,
+        #[arg(long)]
+        passcode: Option<String>,
+    },
+    /// Log in from the wallet's device.
+    Login,
+    /// Raise the session's authentication level with the passcode or a live face capture.
+    StepUp {
+        #[arg(long, conflicts_with = "face")]
+        passcode: bool,
+        #[arg(long)]
+        face: bool,
+    },
+    /// Show a presentation token (and its QR code) for a relying party.
+    Present {
+        #[arg(long)]
+        rp: String,
+        #[arg(long)]
+        nonce: String,
+    },
+    /// The usage history.
+    History,
+    /// Lock the account.
+    Lock,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Wallet {
+    personal_id: String,
+    device_seed: String,
+    password: String,
+    passcode: String,
+    people_file: PathBuf,
+    #[serde(default)]
+    session_token: Option<String>,
+}
+
+fn wallet_file(dir: &Path) -> PathBuf {
+    dir.join("wallet.json")
+}
+
+fn load(dir: &Path) -> anyhow::Result<Wallet> {
+    let text = crate::keys::read_private(&wallet_file(dir))
+        .map_err(|e| anyhow::anyhow!("{e} (run `eidgw sim register` first)"))?;
+    Ok(serde_json::from_str(secrecy::ExposeSecret::expose_secret(
+        &text,
+    ))?)
+}
+
+fn save(dir: &Path, w: &Wallet) -> anyhow::Result<()> {
+    crate::keys::write_private(&wallet_file(dir), &serde_json::to_vec_pretty(w)?)?;
+    Ok(())
+}
+
+fn device(w: &Wallet) -> anyhow::Result<SigningKey> {
+    let seed: [u8; 32] = URL_SAFE_NO_PAD
+        .decode(&w.device_seed)?
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("the wallet's device key is damaged"))?;
+    Ok(SigningKey::from_bytes(&seed))
+}
+
+fn find_person(people: &Path, id: &str) -> anyhow::Result<PersonTruth> {
+    use std::io::BufRead;
+    let file =
+        std::fs::File::open(people).map_err(|e| anyhow::anyhow!("{}: {e}", people.display()))?;
+    for line in std::io::BufReader::new(file).lines() {
+        let line = line?;
+        if line.contains(id) {
+            let truth: PersonTruth = serde_json::from_str(&line)?;
+            if truth.person.personal_id.as_str() == id {
+                return Ok(truth);
+            }
+        }
+    }
+    anyhow::bail!(
+        "{} is not in {}",
+        crate::domain::PersonalId::parse(id)
+            .map(|p| p.masked())
+            .unwrap_or_default(),
+        people.display()
+    )
+}
+
+fn random_secret(bytes: usize) -> anyhow::Result<String> {
+    let mut b = vec![0u8; bytes];
+    getrandom::fill(&mut b).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(URL_SAFE_NO_PAD.encode(b))
+}
+
+fn random_passcode() -> anyhow::Result<String> {
+    loop {
+        let mut b = [0u8; 4];
+        getrandom::fill(&mut b).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let code = format!("{:06}", u32::from_le_bytes(b) % 1_000_000);
+        if crate::accounts::secrets_policy::check_passcode(&code).is_ok() {
+            return Ok(code);
+        }
+    }
+}
+
+/// A live capture: the true face plus sensor noise, answering the challenge, signed.
+fn face_capture(
+    truth: &PersonTruth,
+    challenge: &Value,
+    device: &SigningKey,
+) -> anyhow::Result<Value> {
+    let mut rng = rand_chacha::ChaCha12Rng::seed_from_u64(rand::random());
+    let template: Template = truth.face.with_noise(&mut rng, 0.06);
+    let actions: Vec<Action> = serde_json::from_value(challenge["actions"].clone())?;
+    let encoded = template.to_base64();
+    let nonce = challenge["nonce"]
+        .as_str()
+        .ok_or_else(|| anyhow::anyhow!("challenge without nonce"))?;
+    let sig = device.sign(&signed_message(nonce, &encoded, &actions));
+    Ok(json!({
+        "challenge_id": challenge["challenge_id"],
+        "actions": actions,
+        "template": encoded,
+        "signature": URL_SAFE_NO_PAD.encode(sig.to_bytes()),
+    }))
+}
+
+fn qr(text: &str) -> String {
+    match qrcode::QrCode::new(text.as_bytes()) {
+        Ok(code) => code
+            .render::<qrcode::render::unicode::Dense1x2>()
+            .dark_color(qrcode::render::unicode::Dense1x2::Light)
+            .light_color(qrcode::render::unicode::Dense1x2::Dark)
+            .build(),
+        Err(e) => format!("(no QR code: {e})"),
+    }
+}
+
+pub fn run(args: SimArgs) -> anyhow::Result<()> {
+    super::runtime()?.block_on(run_async(args))
+}
+
+async fn run_async(args: SimArgs) -> anyhow::Result<()> {
+    let gw = GatewayClient::new(&args.gateway)?;
+    let dir = &args.wallet;
+    match args.command {
+        SimCommand::Register {
+            personal_id,
+            people,
+            password,
+            passcode,
+        } => {
+            let truth = find_person(&people, &personal_id)?;
+            let mut seed = [0u8; 32];
+            getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let dev = SigningKey::from_bytes(&seed);
+            let wallet = Wallet {
+                personal_id: personal_id.clone(),
+                device_seed: URL_SAFE_NO_PAD.encode(seed),
+                password: match password {
+                    Some(p) => p,
+                    None => random_secret(18)?,
+                },
+                passcode: match passcode {
+                    Some(p) => p,
+                    None => random_passcode()?,
+                },
+                people_file: people.clone(),
+                session_token: None,
+            };
+            let p = &truth.person;
+            let started = gw
+                .post(
+                    "/v1/citizen/registrations",
+                    &json!({
+                        "personal_id": p.personal_id.as_str(),
+                        "full_name": p.full_name,
+                        "birth_date": p.birth_date,
+                        "phone": p.phone.as_str(),
+                        "device_public_key": URL_SAFE_NO_PAD.encode(dev.verifying_key().as_bytes()),
+                    }),
+                    None,
+                )
+                .await?;
+            let reg = started["registration_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            // The phone receives the OTP: read it from the dev outbox.
+            let sms = gw
+                .get(&format!("/dev/sms?phone={}", p.phone.as_str()), None)
+                .await?;
+            let text = sms.get(0).and_then(|m| m["text"].as_str()).ok_or_else(|| {
+                anyhow::anyhow!("no OTP arrived (do the details match the registry?)")
+            })?;
+            let otp = text
+                .split(|c: char| !c.is_ascii_digit())
+                .find(|w| w.len() == 6)
+                .unwrap_or_default()
+                .to_owned();
+            let challenge = gw
+                .post(
+                    &format!("/v1/citizen/registrations/{reg}/liveness-challenge"),
+                    &json!({}),
+                    None,
+                )
+                .await?;
+            let capture = face_capture(&truth, &challenge, &dev)?;
+            let done = gw
+                .post(
+                    &format!("/v1/citizen/registrations/{reg}/complete"),
+                    &json!({ "otp": otp, "password": wallet.password, "passcode": wallet.passcode, "face_capture": capture }),
+                    None,
+                )
+                .await?;
+            std::fs::create_dir_all(dir)?;
+            save(dir, &wallet)?;
+            output(args.json, &done, || {
+                format!(
+                    "registered {} at level {}; wallet in {}",
+                    p.full_name,
+                    done["level"],
+                    dir.display()
+                )
+            });
+        }
+        SimCommand::Login => {
+            let mut w = load(dir)?;
+            let dev = device(&w)?;
+            let ch = gw
+                .post(
+                    "/v1/citizen/login/challenge",
+                    &json!({ "personal_id": w.personal_id }),
+                    None,
+                )
+                .await?;
+            let nonce = ch["nonce"].as_str().unwrap_or_default();
+            let sig = dev.sign(&crate::identity::session::login_message(nonce));
+            let s = gw
+                .post(
+                    "/v1/citizen/login",
+                    &json!({
+                        "personal_id": w.personal_id,
+                        "password": w.password,
+                        "challenge_id": ch["challenge_id"],
+                        "device_signature": URL_SAFE_NO_PAD.encode(sig.to_bytes()),
+                    }),
+                    None,
+                )
+                .await?;
+            w.session_token = s["session_token"].as_str().map(str::to_owned);
+            save(dir, &w)?;
+            let summary =
+                json!({ "level": s["level"], "auth_level": s["auth_level"], "amr": s["amr"] });
+            output(args.json, &summary, || {
+                format!(
+                    "logged in: level {}, auth level {}, amr {}",
+                    s["level"], s["auth_level"], s["amr"]
+                )
+            });
+        }
+        SimCommand::StepUp { passcode, face } => {
+            let mut w = load(dir)?;
+            let token = w.session_token.clone();
+            let s = if face || !passcode {
+                let truth = find_person(&w.people_file, &w.personal_id)?;
+                let ch = gw
+                    .post(
+                        "/v1/citizen/session/liveness-challenge",
+                        &json!({}),
+                        token.as_deref(),
+                    )
+                    .await?;
+                let capture = face_capture(&truth, &ch, &device(&w)?)?;
+                gw.post(
+                    "/v1/citizen/session/step-up",
+                    &json!({ "face_capture": capture }),
+                    token.as_deref(),
+                )
+                .await?
+            } else {
+                gw.post(
+                    "/v1/citizen/session/step-up",
+                    &json!({ "passcode": w.passcode }),
+                    token.as_deref(),
+                )
+                .await?
+            };
+            w.session_token = s["session_token"].as_str().map(str::to_owned);
+            save(dir, &w)?;
+            let summary =
+                json!({ "level": s["level"], "auth_level": s["auth_level"], "amr": s["amr"] });
+            output(args.json, &summary, || {
+                format!(
+                    "stepped up: auth level {}, amr {}",
+                    s["auth_level"], s["amr"]
+                )
+            });
+        }
+        SimCommand::Present { rp, nonce } => {
+            let w = load(dir)?;
+            let p = gw
+                .post(
+                    "/v1/presentations",
+                    &json!({ "client_id": rp, "nonce": nonce }),
+                    w.session_token.as_deref(),
+                )
+                .await?;
+            let token = p["token"].as_str().unwrap_or_default().to_owned();
+            output(args.json, &p, || {
+                format!(
+                    "{}\n{token}\n(valid {} s, once)",
+                    qr(&token),
+                    p["expires_in"]
+                )
+            });
+        }
+        SimCommand::History => {
+            let w = load(dir)?;
+            let h = gw
+                .get("/v1/citizen/history", w.session_token.as_deref())
+                .await?;
+            output(args.json, &h, || {
+                let empty = Vec::new();
+                let rows: Vec<String> = h
+                    .as_array()
+                    .unwrap_or(&empty)
+                    .iter()
+                    .map(|e| {
+                        let at = crate::clock::Timestamp::from_secs(e["at"].as_i64().unwrap_or(0));
+                        format!(
+                            "{at}  {:<24} {:<8} {}",
+                            e["client_id"].as_str().unwrap_or(""),
+                            e["action"].as_str().unwrap_or(""),
+                            e["claims"]
+                        )
+                    })
+                    .collect();
+                if rows.is_empty() {
+                    "no usage yet".into()
+                } else {
+                    rows.join("\n")
+                }
+            });
+        }
+        SimCommand::Lock => {
+            let w = load(dir)?;
+            let r = gw
+                .post("/v1/citizen/lock", &json!({}), w.session_token.as_deref())
+                .await?;
+            output(args.json, &r, || {
+                "account locked: every token of this citizen now fails verification".into()
+            });
+        }
+    }
+    Ok(())
+}

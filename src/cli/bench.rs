@@ -2,6 +2,7 @@
 
 use std::io::BufRead;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use clap::Subcommand;
@@ -16,6 +17,69 @@ use crate::registry::Registry;
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
+    /// False-match and false-non-match rates at the configured thresholds, and a picture of the
+    /// genuine and impostor score distributions.
+    Biometrics {
+        #[arg(long, default_value_t = 5_000)]
+        genuine: usize,
+        #[arg(long, default_value_t = 50_000)]
+        impostor: usize,
+        /// Where to write the SVG picture.
+        #[arg(long, default_value = "biometric-scores.svg")]
+        out: PathBuf,
+    },
+    /// The bare jsonwebtoken EdDSA decode-and-validate rate.
+    Jwt {
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+    },
+    /// The bare argon2id verification rate with the configured parameters.
+    Argon2 {
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+    },
+    /// Sign presentation tokens like a real one, each with its own jti (keys from `keys.dir`).
+    Mint {
+        #[arg(long)]
+        template: String,
+        #[arg(long)]
+        count: usize,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Load `POST /v1/verify` of a running gateway with minted tokens.
+    VerifyLoad {
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        gateway: String,
+        #[arg(long)]
+        rp: String,
+        #[arg(long)]
+        secret: String,
+        #[arg(long)]
+        tokens: PathBuf,
+        #[arg(long, default_value_t = 32)]
+        connections: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Requests per second; maximum throughput when omitted.
+        #[arg(long)]
+        rate: Option<f64>,
+    },
+    /// Load password login (challenge + login) of a running gateway with a `sim` wallet.
+    LoginLoad {
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        gateway: String,
+        #[arg(long)]
+        wallet: PathBuf,
+        #[arg(long, default_value_t = 8)]
+        connections: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
     /// Random registry lookups against an imported population: p50/p99 latency.
     Registry {
         /// The people file that was imported (to know which ids exist).
@@ -37,7 +101,157 @@ fn percentile(sorted: &[u128], p: f64) -> f64 {
 }
 
 pub fn run(mut settings: Settings, command: BenchCommand) -> anyhow::Result<()> {
+    use super::bench_load as bl;
     match command {
+        BenchCommand::Biometrics {
+            genuine,
+            impostor,
+            out,
+        } => {
+            use crate::biometrics::calibration::*;
+            let b = &settings.biometrics;
+            let noise = NoiseModel {
+                enrolment: b.enrolment_noise,
+                capture: b.capture_noise,
+            };
+            let g = genuine_scores(genuine, 1, noise);
+            let i = impostor_scores(impostor, 2, noise);
+            let rates = measure(&g, &i, b.face_threshold);
+            plot_svg(&out, &g, &i, b.face_threshold).map_err(anyhow::Error::msg)?;
+            println!(
+                "threshold {:.2}: FMR {:.2e} ({} of {} impostor pairs), FNMR {:.2e} ({} of {} genuine pairs); picture: {}",
+                rates.threshold,
+                rates.fmr(),
+                rates.false_matches,
+                rates.impostor_pairs,
+                rates.fnmr(),
+                rates.false_non_matches,
+                rates.genuine_pairs,
+                out.display()
+            );
+            Ok(())
+        }
+        BenchCommand::Jwt { threads, seconds } => {
+            println!(
+                "{}",
+                serde_json::json!({ "bare_jwt_per_second": bl::bare_jwt_rate(threads, seconds)?, "threads": threads })
+            );
+            Ok(())
+        }
+        BenchCommand::Argon2 { threads, seconds } => {
+            let s = &settings.security;
+            let policy = crate::accounts::hashing::Argon2Policy {
+                memory_kib: s.argon2_memory_kib,
+                iterations: s.argon2_iterations,
+                parallelism: s.argon2_parallelism,
+            };
+            println!(
+                "{}",
+                serde_json::json!({ "bare_argon2_verify_per_second": bl::bare_argon2_rate(policy, threads, seconds)?, "threads": threads })
+            );
+            Ok(())
+        }
+        BenchCommand::Mint {
+            template,
+            count,
+            out,
+        } => {
+            let tokens = bl::mint(&settings.keys.dir, &template, count)?;
+            std::fs::write(&out, tokens.join("\n") + "\n")?;
+            Ok(())
+        }
+        BenchCommand::VerifyLoad {
+            gateway,
+            rp,
+            secret,
+            tokens,
+            connections,
+            seconds,
+            rate,
+        } => {
+            let tokens: Arc<Vec<String>> = Arc::new(
+                std::fs::read_to_string(&tokens)?
+                    .lines()
+                    .map(str::to_owned)
+                    .collect(),
+            );
+            let url = format!("{}/v1/verify", gateway.trim_end_matches('/'));
+            let work: bl::Work = Arc::new(move |client: reqwest::Client, i: usize| {
+                let (url, rp, secret, tokens) =
+                    (url.clone(), rp.clone(), secret.clone(), tokens.clone());
+                Box::pin(async move {
+                    let Some(token) = tokens.get(i) else {
+                        return false;
+                    };
+                    match client
+                        .post(&url)
+                        .basic_auth(&rp, Some(&secret))
+                        .json(&serde_json::json!({ "token": token }))
+                        .send()
+                        .await
+                    {
+                        Ok(r) => r
+                            .json::<serde_json::Value>()
+                            .await
+                            .map(|v| v["valid"] == true)
+                            .unwrap_or(false),
+                        Err(_) => false,
+                    }
+                })
+            });
+            let summary = super::runtime()?.block_on(bl::load(
+                work,
+                connections,
+                std::time::Duration::from_secs(seconds),
+                rate,
+            ));
+            println!("{}", summary.json());
+            Ok(())
+        }
+        BenchCommand::LoginLoad {
+            gateway,
+            wallet,
+            connections,
+            seconds,
+        } => {
+            use base64::Engine;
+            use ed25519_dalek::Signer;
+            let w = super::sim::load(&wallet)?;
+            let key = Arc::new(super::sim::device(&w)?);
+            let (id, password) = (w.personal_id.clone(), w.password.clone());
+            let base = gateway.trim_end_matches('/').to_owned();
+            let work: bl::Work = Arc::new(move |client: reqwest::Client, _| {
+                let (base, id, password, key) =
+                    (base.clone(), id.clone(), password.clone(), key.clone());
+                Box::pin(async move {
+                    let Ok(r) = client
+                        .post(format!("{base}/v1/citizen/login/challenge"))
+                        .json(&serde_json::json!({ "personal_id": id }))
+                        .send()
+                        .await
+                    else {
+                        return false;
+                    };
+                    let Ok(ch) = r.json::<serde_json::Value>().await else {
+                        return false;
+                    };
+                    let sig = key.sign(&crate::identity::session::login_message(
+                        ch["nonce"].as_str().unwrap_or_default(),
+                    ));
+                    let body = serde_json::json!({ "personal_id": id, "password": password, "challenge_id": ch["challenge_id"],
+                        "device_signature": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sig.to_bytes()) });
+                    matches!(client.post(format!("{base}/v1/citizen/login")).json(&body).send().await, Ok(r) if r.status().as_u16() == 201)
+                })
+            });
+            let summary = super::runtime()?.block_on(bl::load(
+                work,
+                connections,
+                std::time::Duration::from_secs(seconds),
+                None,
+            ));
+            println!("{}", summary.json());
+            Ok(())
+        }
         BenchCommand::Registry {
             people,
             lookups,

@@ -2,6 +2,7 @@
 
 mod audit;
 mod bench;
+mod bench_load;
 mod client;
 mod config_check;
 mod keys;

@@ -75,10 +75,10 @@ pub enum SimCommand {
 }
 
 #[derive(Serialize, Deserialize)]
-struct Wallet {
-    personal_id: String,
+pub(crate) struct Wallet {
+    pub(crate) personal_id: String,
     device_seed: String,
-    password: String,
+    pub(crate) password: String,
     passcode: String,
     people_file: PathBuf,
     #[serde(default)]
@@ -89,7 +89,7 @@ fn wallet_file(dir: &Path) -> PathBuf {
     dir.join("wallet.json")
 }
 
-fn load(dir: &Path) -> anyhow::Result<Wallet> {
+pub(crate) fn load(dir: &Path) -> anyhow::Result<Wallet> {
     let text = crate::keys::read_private(&wallet_file(dir))
         .map_err(|e| anyhow::anyhow!("{e} (run `eidgw sim register` first)"))?;
     Ok(serde_json::from_str(secrecy::ExposeSecret::expose_secret(
@@ -102,7 +102,7 @@ fn save(dir: &Path, w: &Wallet) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn device(w: &Wallet) -> anyhow::Result<SigningKey> {
+pub(crate) fn device(w: &Wallet) -> anyhow::Result<SigningKey> {
     let seed: [u8; 32] = URL_SAFE_NO_PAD
         .decode(&w.device_seed)?
         .try_into()

@@ -24,6 +24,9 @@ pub struct PresentationClaims {
     pub sub: String,
     pub aud: String,
     pub iat: i64,
+    /// Not set by this gateway; honoured if present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
     pub exp: i64,
     pub jti: String,
     pub auth_time: i64,
@@ -114,6 +117,7 @@ pub async fn issue(
         sub,
         aud: rp.client_id.to_string(),
         iat: now.secs(),
+        nbf: None,
         exp: now.plus(PRESENTATION_TTL).secs(),
         jti: random_token()?,
         auth_time: session.auth_time.secs(),

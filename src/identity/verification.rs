@@ -151,7 +151,7 @@ pub async fn verify(
     if claims.exp + leeway <= now.secs() {
         return Ok(invalid(Reason::Expired));
     }
-    if claims.iat > now.secs() + leeway {
+    if claims.iat > now.secs() + leeway || claims.nbf.is_some_and(|n| n > now.secs() + leeway) {
         return Ok(invalid(Reason::NotYetValid));
     }
     if req.nonce.as_ref().is_some_and(|n| *n != claims.nonce) {

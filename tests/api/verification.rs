@@ -316,6 +316,8 @@ async fn forged_and_confused_tokens_are_refused(b: Backend) {
         ("exp", None),
         ("exp", Some(json!("tomorrow"))),
         ("iat", Some(json!(true))),
+        ("nbf", Some(json!("soon"))),
+        ("nbf", Some(json!([1]))),
     ] {
         let mut bad = claims.clone();
         match value {
@@ -330,6 +332,9 @@ async fn forged_and_confused_tokens_are_refused(b: Backend) {
             "{name}"
         );
     }
+    let mut later = claims.clone();
+    later["nbf"] = json!(app.clock_now_secs() + 120);
+    assert_eq!(reason(&app, &mint(&app, "eid-presentation+jwt", &later)).await, "not_yet_valid");
     let mut other_issuer = claims.clone();
     other_issuer["iss"] = json!("https://evil.example");
     assert_eq!(

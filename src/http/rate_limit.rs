@@ -15,7 +15,7 @@ async fn check(state: &State, key: &str, limit: u32) -> Result<(), ApiError> {
     let count = state
         .services
         .store
-        .increment(&format!("rate:{key}:{window}"), window_end, now)
+        .count_request(&format!("rate:{key}:{window}"), window_end, now)
         .await?;
     if count > u64::from(limit) {
         return Err(ApiError::RateLimited {

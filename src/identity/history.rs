@@ -17,7 +17,8 @@ pub struct UsageEntry {
     pub verification_id: String,
 }
 
-fn list(id: &PersonalId) -> String {
+/// The store list holding a citizen's history.
+pub fn list(id: &PersonalId) -> String {
     format!("history:{}", id.as_str())
 }
 

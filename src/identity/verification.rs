@@ -14,7 +14,7 @@ use crate::challenges::random_token;
 use crate::domain::{AuthMethod, Level, Person};
 use crate::relying_parties::{ClaimName, RelyingParty};
 use crate::services::Services;
-use crate::store::{PutMode, StoreError};
+use crate::store::{StoreError, encode};
 use crate::tokens::jws::{self, JwsError};
 
 /// Why a token is not valid (SPEC §5.1).
@@ -178,40 +178,37 @@ pub async fn verify(
     if claims.auth_level < rp.min_auth_level.get() {
         return Ok(invalid(Reason::AuthLevelTooLow));
     }
-    // Single use, across every instance: the first verification claims the jti.
+    let person = services.registry.person(&personal_id).await?;
+    let released = person
+        .map(|p| release_claims(rp, &p, now.to_datetime().date_naive()))
+        .unwrap_or_default();
+    let verification_id = random_token()?;
+    let entry = UsageEntry {
+        at: now.secs(),
+        client_id: rp.client_id.to_string(),
+        relying_party: rp.name.clone(),
+        action: "verify".into(),
+        claims: released.keys().cloned().collect(),
+        verification_id: verification_id.clone(),
+    };
+    // Single use across every instance, and the history entry with it, in one atomic write:
+    // the first verification claims the jti.
     let exp =
         crate::clock::Timestamp::from_secs(claims.exp).plus(Duration::from_secs(leeway as u64));
+    let marker = format!("presentation-used:{}", claims.jti);
     let first = services
         .store
-        .put_expiring(
-            &format!("presentation-used:{}", claims.jti),
-            Vec::new(),
+        .claim_and_append(
+            &marker,
             exp,
-            PutMode::IfAbsent,
+            &history::list(&personal_id),
+            encode(&entry)?,
             now,
         )
         .await?;
     if !first {
         return Ok(invalid(Reason::Replayed));
     }
-    let person = services.registry.person(&personal_id).await?;
-    let released = person
-        .map(|p| release_claims(rp, &p, now.to_datetime().date_naive()))
-        .unwrap_or_default();
-    let verification_id = random_token()?;
-    history::record(
-        &services.store,
-        &personal_id,
-        &UsageEntry {
-            at: now.secs(),
-            client_id: rp.client_id.to_string(),
-            relying_party: rp.name.clone(),
-            action: "verify".into(),
-            claims: released.keys().cloned().collect(),
-            verification_id: verification_id.clone(),
-        },
-    )
-    .await?;
     Ok(VerifyResponse::Valid(ValidToken {
         valid: true,
         level: level.into(),

@@ -85,6 +85,13 @@ enum Op {
         list: String,
         value: Vec<u8>,
     },
+    ClaimAndAppend {
+        marker: String,
+        marker_expires: Timestamp,
+        list: String,
+        entry: Vec<u8>,
+        now: Timestamp,
+    },
     Sweep {
         now: Timestamp,
     },
@@ -104,6 +111,8 @@ struct Request {
 
 pub struct EmbeddedStore {
     db: Arc<Database>,
+    /// Rate counters: (window end, count). Volatile by design (see `Store::count_request`).
+    counters: std::sync::Mutex<std::collections::HashMap<String, (Timestamp, u64)>>,
     writer: mpsc::Sender<Request>,
     writer_thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -160,6 +169,7 @@ impl EmbeddedStore {
             .map_err(storage)?;
         Ok(Self {
             db,
+            counters: Default::default(),
             writer: tx,
             writer_thread: Some(thread),
         })
@@ -387,6 +397,20 @@ fn apply(txn: &WriteTransaction, op: Op) -> Result<Reply, StoreError> {
             let name = log_table_name(log);
             let mut t = txn.open_table(layout::log(&name)).map_err(storage)?;
             t.insert(head.seq, entry.as_slice()).map_err(storage)?;
+            Ok(Reply::Flag(true))
+        }
+        Op::ClaimAndAppend {
+            marker,
+            marker_expires,
+            list,
+            entry,
+            now,
+        } => {
+            if live_expiring(txn, &marker, now)?.is_some() {
+                return Ok(Reply::Flag(false));
+            }
+            write_expiring(txn, &marker, marker_expires, &[])?;
+            apply(txn, Op::ListPush { list, value: entry })?;
             Ok(Reply::Flag(true))
         }
         Op::ListPush { list, value } => {
@@ -627,6 +651,48 @@ impl Store for EmbeddedStore {
             out.push((k.value(), v.value().to_vec()));
         }
         Ok(out)
+    }
+
+    async fn count_request(
+        &self,
+        key: &str,
+        window_end: Timestamp,
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let mut counters = self
+            .counters
+            .lock()
+            .map_err(|_| StoreError::Storage("rate counters poisoned".into()))?;
+        if counters.len() > 100_000 {
+            counters.retain(|_, (end, _)| *end > now);
+        }
+        let slot = counters.entry(key.to_owned()).or_insert((window_end, 0));
+        if slot.0 <= now {
+            *slot = (window_end, 0);
+        }
+        slot.1 += 1;
+        Ok(slot.1)
+    }
+
+    async fn claim_and_append(
+        &self,
+        marker: &str,
+        marker_expires: Timestamp,
+        list: &str,
+        entry: Vec<u8>,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let op = Op::ClaimAndAppend {
+            marker: marker.to_owned(),
+            marker_expires,
+            list: list.to_owned(),
+            entry,
+            now,
+        };
+        match self.write(op).await? {
+            Reply::Flag(b) => Ok(b),
+            _ => Err(unexpected()),
+        }
     }
 
     async fn list_push(&self, list: &str, value: Vec<u8>) -> Result<u64, StoreError> {

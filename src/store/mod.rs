@@ -157,6 +157,29 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
     ) -> Result<u64, StoreError>;
 
+    /// Counts a request in a rate window ending at `window_end`. Shared by every instance on
+    /// Redis; the embedded store keeps these counters in memory (a restart only forgives a
+    /// minute of traffic), which spares a disk write per request.
+    async fn count_request(
+        &self,
+        key: &str,
+        window_end: Timestamp,
+        now: Timestamp,
+    ) -> Result<u64, StoreError>;
+
+    /// The single-use claim with its record, in one atomic write: if no live entry holds
+    /// `marker`, writes it (until `marker_expires`) and appends `entry` to `list`, returning
+    /// `true`; otherwise changes nothing and returns `false`. (A verified token is marked used and
+    /// written to the citizen's history together, or neither.)
+    async fn claim_and_append(
+        &self,
+        marker: &str,
+        marker_expires: Timestamp,
+        list: &str,
+        entry: Vec<u8>,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+
     async fn log_head(&self, log: Log) -> Result<Option<LogHead>, StoreError>;
     /// Appends `entry` as number `head.seq` if the log currently ends at `head.seq - 1`;
     /// `false` (and nothing written) if another writer got there first.

@@ -27,6 +27,7 @@ pub struct RedisStore {
     put_expiring: Script,
     increment: Script,
     append_log: Script,
+    claim_and_append: Script,
 }
 
 fn unavailable(e: redis::RedisError) -> StoreError {
@@ -82,6 +83,17 @@ redis.call('SET', KEYS[1], string.format('%d|%d', exp, count), 'PX', string.form
 return count
 ";
 
+const CLAIM_AND_APPEND: &str = r"
+local v = redis.call('GET', KEYS[1])
+if v then
+  local p = string.find(v, '|', 1, true)
+  if p and tonumber(string.sub(v, 1, p - 1)) > tonumber(ARGV[2]) then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+redis.call('RPUSH', KEYS[2], ARGV[4])
+return 1
+";
+
 const APPEND_LOG: &str = r"
 local cur = redis.call('GET', KEYS[1])
 local seq = 0
@@ -134,6 +146,7 @@ impl RedisStore {
             put_expiring: Script::new(PUT_EXPIRING),
             increment: Script::new(INCREMENT),
             append_log: Script::new(APPEND_LOG),
+            claim_and_append: Script::new(CLAIM_AND_APPEND),
         })
     }
 
@@ -337,6 +350,38 @@ impl Store for RedisStore {
             .zip(start + 1..)
             .map(|(v, seq)| (seq, v))
             .collect())
+    }
+
+    async fn count_request(
+        &self,
+        key: &str,
+        window_end: Timestamp,
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
+        self.increment(key, window_end, now).await
+    }
+
+    async fn claim_and_append(
+        &self,
+        marker: &str,
+        marker_expires: Timestamp,
+        list: &str,
+        entry: Vec<u8>,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let mut c = self.conn.clone();
+        let claimed: i64 = self
+            .claim_and_append
+            .key(self.expiring_key(marker))
+            .key(layout::list(&self.prefix, list))
+            .arg(with_expiry(marker_expires, &[]))
+            .arg(now.millis())
+            .arg(ttl_ms(marker_expires, now))
+            .arg(entry)
+            .invoke_async(&mut c)
+            .await
+            .map_err(unavailable)?;
+        Ok(claimed == 1)
     }
 
     async fn list_push(&self, list: &str, value: Vec<u8>) -> Result<u64, StoreError> {

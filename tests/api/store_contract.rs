@@ -320,3 +320,59 @@ async fn an_acknowledged_embedded_write_is_there_after_reopening() {
         "replay markers survive a restart"
     );
 }
+
+both_backends!(
+    claim_and_append_is_single_use_and_all_or_nothing,
+    request_counters_count_per_window
+);
+
+async fn claim_and_append_is_single_use_and_all_or_nothing(b: Backend) {
+    let (s, _d) = open(b).await;
+    let tasks: Vec<_> = (0..12)
+        .map(|i| {
+            let s = Arc::clone(&s);
+            tokio::spawn(async move {
+                s.claim_and_append("used:jti-1", t(60_000), "hist:a", vec![i], t(0))
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut winners = 0;
+    for task in tasks {
+        if task.await.unwrap() {
+            winners += 1;
+        }
+    }
+    assert_eq!(winners, 1);
+    assert_eq!(
+        s.list_range("hist:a", 1, 100).await.unwrap().len(),
+        1,
+        "only the winner's entry"
+    );
+    // After the marker expires the key can be claimed again.
+    assert!(
+        s.claim_and_append("used:jti-1", t(120_000), "hist:a", vec![99], t(60_000))
+            .await
+            .unwrap()
+    );
+    assert_eq!(s.list_range("hist:a", 1, 100).await.unwrap().len(), 2);
+}
+
+async fn request_counters_count_per_window(b: Backend) {
+    let (s, _d) = open(b).await;
+    assert_eq!(s.count_request("rate:x", t(1_000), t(0)).await.unwrap(), 1);
+    assert_eq!(
+        s.count_request("rate:x", t(1_000), t(500)).await.unwrap(),
+        2
+    );
+    assert_eq!(
+        s.count_request("rate:y", t(1_000), t(500)).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        s.count_request("rate:x", t(2_000), t(1_000)).await.unwrap(),
+        1,
+        "a new window"
+    );
+}

@@ -334,7 +334,10 @@ async fn forged_and_confused_tokens_are_refused(b: Backend) {
     }
     let mut later = claims.clone();
     later["nbf"] = json!(app.clock_now_secs() + 120);
-    assert_eq!(reason(&app, &mint(&app, "eid-presentation+jwt", &later)).await, "not_yet_valid");
+    assert_eq!(
+        reason(&app, &mint(&app, "eid-presentation+jwt", &later)).await,
+        "not_yet_valid"
+    );
     let mut other_issuer = claims.clone();
     other_issuer["iss"] = json!("https://evil.example");
     assert_eq!(

@@ -198,18 +198,39 @@ impl RegistryFile {
 #[derive(Clone)]
 pub struct RelyingParties {
     store: SharedStore,
+    /// Registrations read in the last few seconds: every relying-party request authenticates, and
+    /// registrations change rarely. A change reaches every instance within `CACHE_TTL`.
+    cache: std::sync::Arc<std::sync::RwLock<std::collections::HashMap<ClientId, (std::time::Instant, RelyingParty)>>>,
 }
+
+const CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl RelyingParties {
     pub fn new(store: SharedStore) -> Self {
-        Self { store }
+        Self { store, cache: Default::default() }
     }
 
     pub async fn get(&self, id: &ClientId) -> Result<Option<RelyingParty>, StoreError> {
-        get_json(self.store.as_ref(), Table::RelyingParties, id.as_str()).await
+        if let Ok(cache) = self.cache.read()
+            && let Some((at, rp)) = cache.get(id)
+            && at.elapsed() < CACHE_TTL
+        {
+            return Ok(Some(rp.clone()));
+        }
+        let found: Option<RelyingParty> = get_json(self.store.as_ref(), Table::RelyingParties, id.as_str()).await?;
+        if let (Some(rp), Ok(mut cache)) = (&found, self.cache.write()) {
+            if cache.len() > 10_000 {
+                cache.clear();
+            }
+            cache.insert(id.clone(), (std::time::Instant::now(), rp.clone()));
+        }
+        Ok(found)
     }
 
     pub async fn register(&self, rp: &RelyingParty) -> Result<(), StoreError> {
+        if let Ok(mut cache) = self.cache.write() {
+            cache.remove(&rp.client_id);
+        }
         put_json(
             self.store.as_ref(),
             Table::RelyingParties,

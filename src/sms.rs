@@ -60,22 +60,7 @@ impl SmsOutbox {
         phone: &PhoneNumber,
         limit: usize,
     ) -> Result<Vec<SmsMessage>, StoreError> {
-        let mut all = Vec::new();
-        let mut from = 1;
-        loop {
-            let page = self.store.list_range(&Self::list(phone), from, 500).await?;
-            let n = page.len();
-            for (_, raw) in page {
-                all.push(decode::<SmsMessage>(Table::Meta, &raw)?);
-            }
-            if n < 500 {
-                break;
-            }
-            from += 500;
-        }
-        all.reverse();
-        all.truncate(limit);
-        Ok(all)
+        crate::store::newest(self.store.as_ref(), &Self::list(phone), limit).await
     }
 }
 

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::PersonalId;
-use crate::store::{SharedStore, StoreError, Table, decode, encode};
+use crate::store::{SharedStore, StoreError, encode};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UsageEntry {
@@ -36,20 +36,5 @@ pub async fn recent(
     id: &PersonalId,
     limit: usize,
 ) -> Result<Vec<UsageEntry>, StoreError> {
-    let mut all = Vec::new();
-    let mut from = 1;
-    loop {
-        let page = store.list_range(&list(id), from, 1_000).await?;
-        let n = page.len();
-        for (_, raw) in page {
-            all.push(decode::<UsageEntry>(Table::Meta, &raw)?);
-        }
-        if n < 1_000 {
-            break;
-        }
-        from += 1_000;
-    }
-    all.reverse();
-    all.truncate(limit);
-    Ok(all)
+    crate::store::newest(store.as_ref(), &list(id), limit).await
 }

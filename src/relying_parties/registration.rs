@@ -200,14 +200,19 @@ pub struct RelyingParties {
     store: SharedStore,
     /// Registrations read in the last few seconds: every relying-party request authenticates, and
     /// registrations change rarely. A change reaches every instance within `CACHE_TTL`.
-    cache: std::sync::Arc<std::sync::RwLock<std::collections::HashMap<ClientId, (std::time::Instant, RelyingParty)>>>,
+    cache: std::sync::Arc<
+        std::sync::RwLock<std::collections::HashMap<ClientId, (std::time::Instant, RelyingParty)>>,
+    >,
 }
 
 const CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl RelyingParties {
     pub fn new(store: SharedStore) -> Self {
-        Self { store, cache: Default::default() }
+        Self {
+            store,
+            cache: Default::default(),
+        }
     }
 
     pub async fn get(&self, id: &ClientId) -> Result<Option<RelyingParty>, StoreError> {
@@ -217,7 +222,8 @@ impl RelyingParties {
         {
             return Ok(Some(rp.clone()));
         }
-        let found: Option<RelyingParty> = get_json(self.store.as_ref(), Table::RelyingParties, id.as_str()).await?;
+        let found: Option<RelyingParty> =
+            get_json(self.store.as_ref(), Table::RelyingParties, id.as_str()).await?;
         if let (Some(rp), Ok(mut cache)) = (&found, self.cache.write()) {
             if cache.len() > 10_000 {
                 cache.clear();

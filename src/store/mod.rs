@@ -233,6 +233,31 @@ pub async fn put_json<T: Serialize>(
     store.put(table, key, encode(value)?).await
 }
 
+/// The newest `limit` entries of a list, newest first, decoded.
+pub async fn newest<T: DeserializeOwned>(
+    store: &dyn Store,
+    list: &str,
+    limit: usize,
+) -> Result<Vec<T>, StoreError> {
+    const PAGE: usize = 1_000;
+    let mut all = Vec::new();
+    let mut from = 1;
+    loop {
+        let page = store.list_range(list, from, PAGE).await?;
+        let n = page.len();
+        for (_, raw) in page {
+            all.push(decode::<T>(Table::Meta, &raw)?);
+        }
+        if n < PAGE {
+            break;
+        }
+        from += PAGE as u64;
+    }
+    all.reverse();
+    all.truncate(limit);
+    Ok(all)
+}
+
 pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
     serde_json::to_vec(value).map_err(|e| StoreError::Corrupt(format!("cannot encode record: {e}")))
 }

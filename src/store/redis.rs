@@ -156,6 +156,30 @@ impl RedisStore {
     fn expiring_key(&self, key: &str) -> String {
         layout::expiring(&self.prefix, key)
     }
+
+    /// `LRANGE` from 1-based position `from`, with each item's position.
+    async fn numbered_range(
+        &self,
+        key: &str,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut c = self.conn.clone();
+        let start = from.max(1) - 1;
+        let stop = start + limit as u64 - 1;
+        let items: Vec<Vec<u8>> = c
+            .lrange(key, start as isize, stop as isize)
+            .await
+            .map_err(unavailable)?;
+        Ok(items
+            .into_iter()
+            .zip(start + 1..)
+            .map(|(v, seq)| (seq, v))
+            .collect())
+    }
 }
 
 #[async_trait]
@@ -331,25 +355,8 @@ impl Store for RedisStore {
         from_seq: u64,
         limit: usize,
     ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
-        if limit == 0 {
-            return Ok(Vec::new());
-        }
-        let mut c = self.conn.clone();
-        let start = from_seq.max(1) - 1;
-        let stop = start + limit as u64 - 1;
-        let items: Vec<Vec<u8>> = c
-            .lrange(
-                layout::log(&self.prefix, log.name()),
-                start as isize,
-                stop as isize,
-            )
+        self.numbered_range(&layout::log(&self.prefix, log.name()), from_seq, limit)
             .await
-            .map_err(unavailable)?;
-        Ok(items
-            .into_iter()
-            .zip(start + 1..)
-            .map(|(v, seq)| (seq, v))
-            .collect())
     }
 
     async fn count_request(
@@ -397,25 +404,8 @@ impl Store for RedisStore {
         from: u64,
         limit: usize,
     ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
-        if limit == 0 {
-            return Ok(Vec::new());
-        }
-        let mut c = self.conn.clone();
-        let start = from.max(1) - 1;
-        let stop = start + limit as u64 - 1;
-        let items: Vec<Vec<u8>> = c
-            .lrange(
-                layout::list(&self.prefix, list),
-                start as isize,
-                stop as isize,
-            )
+        self.numbered_range(&layout::list(&self.prefix, list), from, limit)
             .await
-            .map_err(unavailable)?;
-        Ok(items
-            .into_iter()
-            .zip(start + 1..)
-            .map(|(v, seq)| (seq, v))
-            .collect())
     }
 
     async fn sweep_expired(&self, _now: Timestamp) -> Result<u64, StoreError> {

@@ -200,10 +200,10 @@ pub struct RelyingParties {
     store: SharedStore,
     /// Registrations read in the last few seconds: every relying-party request authenticates, and
     /// registrations change rarely. A change reaches every instance within `CACHE_TTL`.
-    cache: std::sync::Arc<
-        std::sync::RwLock<std::collections::HashMap<ClientId, (std::time::Instant, RelyingParty)>>,
-    >,
+    cache: std::sync::Arc<std::sync::RwLock<RegistrationCache>>,
 }
+
+type RegistrationCache = std::collections::HashMap<ClientId, (std::time::Instant, RelyingParty)>;
 
 const CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
 

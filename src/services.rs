@@ -39,6 +39,7 @@ pub struct Services {
     pub liveness: Liveness,
     pub matcher: Matcher,
     pub otps: Otps,
+    pub subjects: crate::identity::pairwise::SubjectDirectory,
     pub sms: SmsOutbox,
 }
 
@@ -88,6 +89,7 @@ impl Services {
             challenges,
             matcher: Matcher::from_settings(&settings.biometrics),
             otps: Otps::new(store.clone(), clock.clone()),
+            subjects: crate::identity::pairwise::SubjectDirectory::new(store.clone()),
             sms: SmsOutbox::new(store.clone(), clock.clone(), settings.is_dev()),
             registry: Registry::new(store.clone()),
             audit: AuditLog::new(store.clone(), clock.clone()),

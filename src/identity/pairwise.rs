@@ -56,6 +56,61 @@ pub async fn resolve(
         .and_then(|s| PersonalId::parse(&s).ok()))
 }
 
+/// The subject → citizen directory with an in-process cache. The mapping never changes (a
+/// subject is an HMAC of the sector and the id), so a cached answer is never stale.
+#[derive(Clone)]
+pub struct SubjectDirectory {
+    store: SharedStore,
+    cache: std::sync::Arc<std::sync::RwLock<std::collections::HashMap<String, PersonalId>>>,
+}
+
+const CACHE_LIMIT: usize = 200_000;
+
+impl SubjectDirectory {
+    pub fn new(store: SharedStore) -> Self {
+        Self {
+            store,
+            cache: Default::default(),
+        }
+    }
+
+    fn cache(&self, k: String, id: &PersonalId) {
+        if let Ok(mut c) = self.cache.write() {
+            if c.len() >= CACHE_LIMIT {
+                c.clear();
+            }
+            c.insert(k, id.clone());
+        }
+    }
+
+    pub async fn remember(
+        &self,
+        sector: &str,
+        sub: &str,
+        id: &PersonalId,
+    ) -> Result<(), StoreError> {
+        let k = key(sector, sub);
+        if self.cache.read().is_ok_and(|c| c.contains_key(&k)) {
+            return Ok(());
+        }
+        remember(&self.store, sector, sub, id).await?;
+        self.cache(k, id);
+        Ok(())
+    }
+
+    pub async fn resolve(&self, sector: &str, sub: &str) -> Result<Option<PersonalId>, StoreError> {
+        let k = key(sector, sub);
+        if let Some(id) = self.cache.read().ok().and_then(|c| c.get(&k).cloned()) {
+            return Ok(Some(id));
+        }
+        let found = resolve(&self.store, sector, sub).await?;
+        if let Some(id) = &found {
+            self.cache(k, id);
+        }
+        Ok(found)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

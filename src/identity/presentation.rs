@@ -111,7 +111,10 @@ pub async fn issue(
     }
     let now = services.clock.now();
     let sub = pairwise::subject(&services.pairwise_secret, &rp.sector, &session.personal_id);
-    pairwise::remember(&services.store, &rp.sector, &sub, &session.personal_id).await?;
+    services
+        .subjects
+        .remember(&rp.sector, &sub, &session.personal_id)
+        .await?;
     let claims = PresentationClaims {
         iss: services.issuer().to_owned(),
         sub,

@@ -286,7 +286,7 @@ pub async fn authenticate(
     services: &Services,
     token: &str,
 ) -> Result<(Session, Account), SessionError> {
-    let (header, _) = jws::inspect(token).map_err(|_| SessionError::InvalidSession)?;
+    let header = jws::inspect_header(token).map_err(|_| SessionError::InvalidSession)?;
     if header.typ.as_deref() != Some(SESSION_TYP) {
         return Err(SessionError::InvalidSession);
     }

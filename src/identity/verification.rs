@@ -8,7 +8,6 @@ use chrono::Datelike;
 use serde::{Deserialize, Serialize};
 
 use super::history::{self, UsageEntry};
-use super::pairwise;
 use super::presentation::{PRESENTATION_TYP, PresentationClaims};
 use crate::challenges::random_token;
 use crate::domain::{AuthMethod, Level, Person};
@@ -116,7 +115,7 @@ pub async fn verify(
     rp: &RelyingParty,
     req: &VerifyRequest,
 ) -> Result<VerifyResponse, StoreError> {
-    let (header, _) = match jws::inspect(&req.token) {
+    let header = match jws::inspect_header(&req.token) {
         Ok(x) => x,
         Err(JwsError::Algorithm(_)) => return Ok(invalid(Reason::BadSignature)),
         Err(_) => return Ok(invalid(Reason::Malformed)),
@@ -157,8 +156,7 @@ pub async fn verify(
     if req.nonce.as_ref().is_some_and(|n| *n != claims.nonce) {
         return Ok(invalid(Reason::NonceMismatch));
     }
-    let Some(personal_id) = pairwise::resolve(&services.store, &rp.sector, &claims.sub).await?
-    else {
+    let Some(personal_id) = services.subjects.resolve(&rp.sector, &claims.sub).await? else {
         return Ok(invalid(Reason::Malformed));
     };
     let Some(account) = services.accounts.get(&personal_id).await? else {

@@ -41,9 +41,25 @@ fn b64_json(segment: &str) -> Result<serde_json::Value, JwsError> {
     serde_json::from_slice(&bytes).map_err(|_| JwsError::Malformed)
 }
 
+/// Checks the structure and header of a compact JWS; the claims are left for after the signature
+/// check.
+pub fn inspect_header(token: &str) -> Result<Header, JwsError> {
+    let (header, _) = split_and_check(token)?;
+    Ok(header)
+}
+
 /// Checks the structure and header of a compact JWS and returns the header and the *unverified*
 /// claims (only to find out who claims to have signed it).
 pub fn inspect(token: &str) -> Result<(Header, serde_json::Value), JwsError> {
+    let (header, claims_segment) = split_and_check(token)?;
+    let claims = b64_json(claims_segment)?;
+    if !claims.is_object() {
+        return Err(JwsError::Malformed);
+    }
+    Ok((header, claims))
+}
+
+fn split_and_check(token: &str) -> Result<(Header, &str), JwsError> {
     let mut parts = token.split('.');
     let (Some(h), Some(c), Some(s), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -74,11 +90,7 @@ pub fn inspect(token: &str) -> Result<(Header, serde_json::Value), JwsError> {
         kid: text("kid")?,
         typ: text("typ")?,
     };
-    let claims = b64_json(c)?;
-    if !claims.is_object() {
-        return Err(JwsError::Malformed);
-    }
-    Ok((parsed, claims))
+    Ok((parsed, c))
 }
 
 /// Verifies the EdDSA signature with `key` and decodes the claims as `T`. Time and audience

@@ -193,7 +193,10 @@ pub async fn verify(
     // the first verification claims the jti.
     let exp =
         crate::clock::Timestamp::from_secs(claims.exp).plus(Duration::from_secs(leeway as u64));
-    let marker = format!("presentation-used:{}", claims.jti);
+    // Keyed by expiry first: markers then arrive in time order, so the embedded B-tree appends
+    // instead of rewriting a random leaf per verification. `exp` is signed, so a token always
+    // maps to the same marker.
+    let marker = format!("presentation-used:{:012}:{}", claims.exp, claims.jti);
     let first = services
         .store
         .claim_and_append(

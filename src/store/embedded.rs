@@ -41,6 +41,9 @@ pub mod layout {
 /// How many queued writes one commit may gather.
 const MAX_BATCH: usize = 1024;
 
+/// How long the writer waits for more writes before committing a batch.
+const LINGER: std::time::Duration = std::time::Duration::from_micros(300);
+
 enum Op {
     Put {
         table: Table,
@@ -198,9 +201,15 @@ impl EmbeddedStore {
 fn writer_loop(db: &Database, mut rx: mpsc::Receiver<Request>) {
     while let Some(first) = rx.blocking_recv() {
         let mut batch = vec![first];
+        // Linger a moment so that concurrent writers share the commit: one commit costs about
+        // the same for one operation as for hundreds.
+        let linger_until = std::time::Instant::now() + LINGER;
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
                 Ok(r) => batch.push(r),
+                Err(_) if std::time::Instant::now() < linger_until => {
+                    std::thread::sleep(LINGER / 6)
+                }
                 Err(_) => break,
             }
         }

@@ -66,17 +66,26 @@ impl SecretHasher {
         self.policy
     }
 
-    pub async fn hash(&self, secret: &SecretString) -> Result<String, HashError> {
+    /// Runs `work` on the blocking pool once a hashing permit is free.
+    async fn bounded<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> Result<T, HashError> + Send + 'static,
+    ) -> Result<T, HashError> {
         let _permit = self
             .permits
             .acquire()
             .await
             .map_err(|e| HashError(e.to_string()))?;
-        let policy = self.policy;
-        let secret = secret.clone();
-        tokio::task::spawn_blocking(move || hash_now(&policy, secret.expose_secret()))
+        tokio::task::spawn_blocking(work)
             .await
             .map_err(|e| HashError(e.to_string()))?
+    }
+
+    pub async fn hash(&self, secret: &SecretString) -> Result<String, HashError> {
+        let policy = self.policy;
+        let secret = secret.clone();
+        self.bounded(move || hash_now(&policy, secret.expose_secret()))
+            .await
     }
 
     /// `true` if `secret` matches `phc`; with no stored hash, checks a dummy and answers `false`.
@@ -85,26 +94,21 @@ impl SecretHasher {
         secret: &SecretString,
         phc: Option<&str>,
     ) -> Result<bool, HashError> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|e| HashError(e.to_string()))?;
         let policy = self.policy;
         let (target, real) = match phc {
             Some(h) => (h.to_owned(), true),
             None => (self.dummy.as_ref().clone(), false),
         };
         let secret = secret.clone();
-        let ok = tokio::task::spawn_blocking(move || -> Result<bool, HashError> {
-            let parsed = PasswordHash::new(&target).map_err(|e| HashError(e.to_string()))?;
-            Ok(policy
-                .argon2()?
-                .verify_password(secret.expose_secret().as_bytes(), &parsed)
-                .is_ok())
-        })
-        .await
-        .map_err(|e| HashError(e.to_string()))??;
+        let ok = self
+            .bounded(move || -> Result<bool, HashError> {
+                let parsed = PasswordHash::new(&target).map_err(|e| HashError(e.to_string()))?;
+                Ok(policy
+                    .argon2()?
+                    .verify_password(secret.expose_secret().as_bytes(), &parsed)
+                    .is_ok())
+            })
+            .await?;
         Ok(ok && real)
     }
 }

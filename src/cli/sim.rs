@@ -171,6 +171,26 @@ fn face_capture(
     }))
 }
 
+/// Keeps the session the gateway issued in the wallet and reports its strength.
+fn keep_session(
+    dir: &Path,
+    w: &mut Wallet,
+    issued: &Value,
+    json: bool,
+    what: &str,
+) -> anyhow::Result<()> {
+    w.session_token = issued["session_token"].as_str().map(str::to_owned);
+    save(dir, w)?;
+    let summary = json!({ "level": issued["level"], "auth_level": issued["auth_level"], "amr": issued["amr"] });
+    output(json, &summary, || {
+        format!(
+            "{what}: level {}, auth level {}, amr {}",
+            issued["level"], issued["auth_level"], issued["amr"]
+        )
+    });
+    Ok(())
+}
+
 fn qr(text: &str) -> String {
     match qrcode::QrCode::new(text.as_bytes()) {
         Ok(code) => code
@@ -294,16 +314,7 @@ async fn run_async(args: SimArgs) -> anyhow::Result<()> {
                     None,
                 )
                 .await?;
-            w.session_token = s["session_token"].as_str().map(str::to_owned);
-            save(dir, &w)?;
-            let summary =
-                json!({ "level": s["level"], "auth_level": s["auth_level"], "amr": s["amr"] });
-            output(args.json, &summary, || {
-                format!(
-                    "logged in: level {}, auth level {}, amr {}",
-                    s["level"], s["auth_level"], s["amr"]
-                )
-            });
+            keep_session(dir, &mut w, &s, args.json, "logged in")?;
         }
         SimCommand::StepUp { passcode, face } => {
             let mut w = load(dir)?;
@@ -332,16 +343,7 @@ async fn run_async(args: SimArgs) -> anyhow::Result<()> {
                 )
                 .await?
             };
-            w.session_token = s["session_token"].as_str().map(str::to_owned);
-            save(dir, &w)?;
-            let summary =
-                json!({ "level": s["level"], "auth_level": s["auth_level"], "amr": s["amr"] });
-            output(args.json, &summary, || {
-                format!(
-                    "stepped up: auth level {}, amr {}",
-                    s["auth_level"], s["amr"]
-                )
-            });
+            keep_session(dir, &mut w, &s, args.json, "stepped up")?;
         }
         SimCommand::Present { rp, nonce } => {
             let w = load(dir)?;

@@ -1,8 +1,10 @@
 -- wrk script for scripts/bench-verify: every request verifies a different, unused presentation
 -- token (tokens are single use), each wrk thread taking its own share of the token file.
 -- Usage: wrk -s scripts/verify.lua URL/v1/verify -- TOKENS_FILE AUTH_HEADER THREADS [DELAY_MS]
--- With DELAY_MS each connection waits that long between requests: a fixed offered load of
--- connections * 1000 / DELAY_MS requests per second.
+-- With DELAY_MS each connection waits a random, exponentially distributed time with that mean
+-- between requests: an offered load of about connections * 1000 / DELAY_MS requests per second
+-- arriving independently, as real clients do. (A fixed pause would make every connection fire
+-- in step, and the bursts would measure the load generator rather than the gateway.)
 local counter = 0
 local threads = {}
 
@@ -21,6 +23,7 @@ function init(args)
   next_index = id + 1
   step = tonumber(args[3])
   delay_ms = tonumber(args[4] or "0")
+  math.randomseed(os.time() * 1000 + id)
   valid = 0
   invalid = 0
 end
@@ -34,7 +37,8 @@ function request()
 end
 
 function delay()
-  return delay_ms
+  if delay_ms == 0 then return 0 end
+  return math.floor(-math.log(1 - math.random()) * delay_ms + 0.5)
 end
 
 function response(status, headers, body)

@@ -12,7 +12,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, ReadableTable, WriteTransaction};
-use tokio::sync::{mpsc, oneshot};
+use std::sync::mpsc;
+
+use tokio::sync::oneshot;
 
 use super::{Log, LogHead, PutMode, Store, StoreError, Table};
 use crate::clock::Timestamp;
@@ -124,7 +126,7 @@ impl Drop for EmbeddedStore {
     /// Waits for the writer to finish what was queued, so the file is closed (and can be opened
     /// again, e.g. by a restarted gateway in the same process) once the store is dropped.
     fn drop(&mut self) {
-        let (closed, _) = mpsc::channel(1);
+        let (closed, _) = mpsc::channel();
         drop(std::mem::replace(&mut self.writer, closed));
         if let Some(t) = self.writer_thread.take() {
             let _ = t.join();
@@ -164,7 +166,9 @@ impl EmbeddedStore {
         txn.commit().map_err(storage)?;
 
         let db = Arc::new(db);
-        let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
+        // Unbounded: every queued write has a request waiting on it, so the HTTP layer's own
+        // limits bound the queue; a bounded channel would block an async worker when full.
+        let (tx, rx) = mpsc::channel();
         let writer_db = Arc::clone(&db);
         let thread = std::thread::Builder::new()
             .name("store-writer".into())
@@ -182,7 +186,6 @@ impl EmbeddedStore {
         let (reply, answer) = oneshot::channel();
         self.writer
             .send(Request { op, reply })
-            .await
             .map_err(|_| StoreError::Storage("writer thread has stopped".into()))?;
         answer
             .await
@@ -198,18 +201,22 @@ impl EmbeddedStore {
     }
 }
 
-fn writer_loop(db: &Database, mut rx: mpsc::Receiver<Request>) {
-    while let Some(first) = rx.blocking_recv() {
+fn writer_loop(db: &Database, rx: mpsc::Receiver<Request>) {
+    while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         // Linger a moment so that concurrent writers share the commit: one commit costs about
         // the same for one operation as for hundreds.
         let linger_until = std::time::Instant::now() + LINGER;
         while batch.len() < MAX_BATCH {
+            let left = linger_until.saturating_duration_since(std::time::Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(r) => batch.push(r),
+                Err(_) => break,
+            }
+        }
+        while batch.len() < MAX_BATCH {
             match rx.try_recv() {
                 Ok(r) => batch.push(r),
-                Err(_) if std::time::Instant::now() < linger_until => {
-                    std::thread::sleep(LINGER / 6)
-                }
                 Err(_) => break,
             }
         }
@@ -481,7 +488,7 @@ impl Store for EmbeddedStore {
         let txn = self.db.begin_read().map_err(storage)?;
         txn.open_table(layout::records(Table::Meta.name()))
             .map_err(storage)?;
-        if self.writer.is_closed() {
+        if self.writer_thread.as_ref().is_none_or(|t| t.is_finished()) {
             return Err(StoreError::Storage("writer thread has stopped".into()));
         }
         Ok(())

@@ -60,6 +60,10 @@ pub struct Settings {
 pub struct OperatorCredential {
     pub id: String,
     pub secret_sha256: String,
+    /// The Ed25519 public key (base64url) of the operator's enrolment kiosk, which signs face
+    /// and fingerprint captures.
+    #[serde(default)]
+    pub kiosk_public_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -164,6 +168,9 @@ pub struct SecuritySettings {
     pub lockout_base_secs: u64,
     /// Requests per minute one IP may make to the citizen login and registration endpoints.
     pub ip_requests_per_minute: u32,
+    /// Whether a citizen may raise their account to level 2 from the app (chip read with
+    /// active authentication + live face), rather than only in person.
+    pub level2_from_app: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -12,6 +12,7 @@ use crate::audit::AuditLog;
 use crate::biometrics::Matcher;
 use crate::biometrics::liveness::Liveness;
 use crate::challenges::Challenges;
+use crate::chip::{CardIssuer, Chips, TrustStore};
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::keys::{KeyDir, PairwiseSecret};
@@ -41,6 +42,8 @@ pub struct Services {
     pub otps: Otps,
     pub subjects: crate::identity::pairwise::SubjectDirectory,
     pub sms: SmsOutbox,
+    pub chips: Chips,
+    pub card_issuer: CardIssuer,
 }
 
 impl Services {
@@ -78,7 +81,16 @@ impl Services {
             sec.hash_concurrency
         };
         let challenges = Challenges::new(store.clone(), clock.clone());
+        let registry = Registry::new(store.clone());
+        let chips = Chips::new(
+            TrustStore::load(&keys.trust_store())?,
+            registry.clone(),
+            challenges.clone(),
+            clock.clone(),
+        );
         Ok(Self {
+            chips,
+            card_issuer: CardIssuer::new(keys.card_authority()),
             accounts: Accounts::new(store.clone()),
             hasher: SecretHasher::new(policy, concurrency)?,
             lockout: LockoutPolicy {
@@ -91,7 +103,7 @@ impl Services {
             otps: Otps::new(store.clone(), clock.clone()),
             subjects: crate::identity::pairwise::SubjectDirectory::new(store.clone()),
             sms: SmsOutbox::new(store.clone(), clock.clone(), settings.is_dev()),
-            registry: Registry::new(store.clone()),
+            registry,
             audit: AuditLog::new(store.clone(), clock.clone()),
             relying_parties,
             client_authenticator,

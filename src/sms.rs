@@ -16,6 +16,8 @@ use crate::domain::PhoneNumber;
 use crate::store::{PutMode, SharedStore, StoreError, Table, decode, encode};
 
 pub const OTP_TTL: Duration = Duration::from_secs(300);
+/// How long an activation code from an in-person enrolment stays usable.
+pub const ACTIVATION_TTL: Duration = Duration::from_secs(72 * 3600);
 pub const OTP_MAX_ATTEMPTS: u64 = 5;
 
 /// A message in the dev outbox.
@@ -105,11 +107,17 @@ impl Otps {
 
     /// A fresh 6-digit code for `purpose` (replacing any earlier one); the caller sends it.
     pub async fn issue(&self, purpose: &str) -> Result<String, StoreError> {
+        self.issue_for(purpose, OTP_TTL).await
+    }
+
+    /// A fresh 6-digit code for `purpose` that lives `ttl` (e.g. an activation code handed over
+    /// at an enrolment desk); five wrong tries use it up, as for an OTP.
+    pub async fn issue_for(&self, purpose: &str, ttl: Duration) -> Result<String, StoreError> {
         let mut b = [0u8; 4];
         getrandom::fill(&mut b).map_err(|e| StoreError::Storage(e.to_string()))?;
         let code = format!("{:06}", u32::from_le_bytes(b) % 1_000_000);
         let now = self.clock.now();
-        let expires = now.plus(OTP_TTL);
+        let expires = now.plus(ttl);
         let stored = StoredOtp {
             digest: digest(purpose, &code),
         };
@@ -133,7 +141,7 @@ impl Otps {
         let now: Timestamp = self.clock.now();
         let attempts = self
             .store
-            .increment(&Self::attempts_key(purpose), now.plus(OTP_TTL), now)
+            .increment(&Self::attempts_key(purpose), now.plus(ACTIVATION_TTL), now)
             .await?;
         if attempts > OTP_MAX_ATTEMPTS {
             self.store.take_expiring(&Self::key(purpose), now).await?;

@@ -29,6 +29,11 @@ pub enum AuditKind {
     AccountRegistered,
     AccountLocked,
     LoginFailed,
+    CardIssued,
+    CardRevoked,
+    Level2Enrolled,
+    ActivationCodeIssued,
+    DeviceChanged,
 }
 
 /// The hashed part of an entry. Field order is the canonical order.

@@ -4,6 +4,7 @@
 //! re-normalised, and the match score is cosine similarity against the enrolled template.
 
 pub mod calibration;
+pub mod fingerprint;
 pub mod liveness;
 mod template;
 

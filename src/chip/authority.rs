@@ -158,6 +158,31 @@ impl CardAuthority {
         Self::add_document_signer(dir, &csca, &csca_body, 1, today, Months::new(10 * 12))
     }
 
+    /// Document Signer rotation: creates the next Document Signer (valid 10 years from today);
+    /// new cards are signed by it, cards of earlier ones stay valid while their certificates
+    /// are. Returns its number.
+    pub fn add_next_document_signer(dir: &Path, now: Timestamp) -> Result<u32, KeyError> {
+        let csca = load_key(&dir.join("csca.pem"))?;
+        let csca_body = load_certificate(&dir.join("csca.cert.json"))?
+            .unverified_body()
+            .map_err(|_| KeyError::Invalid(dir.join("csca.cert.json")))?;
+        let next = crate::chip::issuance::document_signer_numbers(dir)?
+            .into_iter()
+            .map(|(n, _)| n)
+            .max()
+            .unwrap_or(0)
+            + 1;
+        Self::add_document_signer(
+            dir,
+            &csca,
+            &csca_body,
+            next,
+            date_of(now),
+            Months::new(10 * 12),
+        )?;
+        Ok(next)
+    }
+
     /// Issues Document Signer number `n`, signed by the CSCA.
     pub fn add_document_signer(
         dir: &Path,

@@ -1,4 +1,4 @@
-//! `eidgw keys init|rotate|show`.
+//! `eidgw keys init|rotate|show|add-ds`.
 
 use std::time::Duration;
 
@@ -21,6 +21,9 @@ pub enum KeysCommand {
     },
     /// Show the keyring (public information only).
     Show,
+    /// Rotate the card authority's Document Signer: new cards are signed by a new DS, cards of
+    /// the previous one stay valid while its certificate is.
+    AddDs,
 }
 
 pub fn run(settings: Settings, command: KeysCommand) -> anyhow::Result<()> {
@@ -56,6 +59,14 @@ pub fn run(settings: Settings, command: KeysCommand) -> anyhow::Result<()> {
             Ok(())
         }
         KeysCommand::Show => show(&dir),
+        KeysCommand::AddDs => {
+            let n = crate::chip::authority::CardAuthority::add_next_document_signer(
+                &dir.card_authority(),
+                now,
+            )?;
+            println!("Document Signer DS-{n:04} created; new cards are signed by it");
+            Ok(())
+        }
     }
 }
 

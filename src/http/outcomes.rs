@@ -44,6 +44,21 @@ impl From<IdentityError> for ApiError {
             ),
             IdentityError::Store(s) => s.into(),
             IdentityError::Hash(h) => ApiError::Internal(h.to_string()),
+            IdentityError::MalformedChip(m) => outcome(400, "malformed_chip_read", m.0),
+            IdentityError::Chip(f) => outcome(400, f.code(), f.to_string()),
+            IdentityError::ChipNotYours => outcome(
+                403,
+                "chip_not_yours",
+                "the chip is genuine but belongs to another citizen",
+            ),
+            IdentityError::Forbidden { code, detail } => outcome(403, code, detail),
+            IdentityError::NotFound(what) => outcome(404, "not_found", what),
+            IdentityError::InvalidCredentials => outcome(
+                401,
+                "invalid_credentials",
+                "the personal id, password, code or device is not right",
+            ),
+            IdentityError::Issue(i) => ApiError::Internal(i.to_string()),
         }
     }
 }

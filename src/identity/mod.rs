@@ -1,7 +1,11 @@
 //! Use cases of the citizen's identity: registration, login and sessions, presentations,
 //! verification by relying parties, locking, usage history.
 
+pub mod cards;
+pub mod chip_check;
+pub mod device_change;
 pub mod history;
+pub mod level2;
 pub mod lock;
 pub mod pairwise;
 pub mod presentation;
@@ -12,6 +16,8 @@ pub mod verification;
 use crate::accounts::hashing::HashError;
 use crate::accounts::secrets_policy::SecretRuleError;
 use crate::biometrics::BiometricError;
+use crate::chip::issuance::IssueError;
+use crate::chip::{ChipError, ChipFailure, MalformedRead};
 use crate::sms::OtpError;
 use crate::store::StoreError;
 
@@ -34,6 +40,29 @@ pub enum IdentityError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Hash(#[from] HashError),
+    #[error(transparent)]
+    MalformedChip(#[from] MalformedRead),
+    #[error(transparent)]
+    Chip(ChipFailure),
+    #[error("the chip belongs to another citizen")]
+    ChipNotYours,
+    #[error("{detail}")]
+    Forbidden { code: &'static str, detail: String },
+    #[error("{0}")]
+    NotFound(&'static str),
+    #[error("the personal id, password, code or device is not right")]
+    InvalidCredentials,
+    #[error(transparent)]
+    Issue(#[from] IssueError),
+}
+
+impl From<ChipError> for IdentityError {
+    fn from(e: ChipError) -> Self {
+        match e {
+            ChipError::Malformed(m) => IdentityError::MalformedChip(m),
+            ChipError::Store(s) => IdentityError::Store(s),
+        }
+    }
 }
 
 impl IdentityError {

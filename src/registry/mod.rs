@@ -5,12 +5,20 @@ use serde::{Deserialize, Serialize};
 
 use crate::biometrics::EnrolledTemplates;
 use crate::clock::Timestamp;
-use crate::domain::{Person, PersonalId};
+use crate::domain::{CardRecord, CardStatus, Person, PersonalId};
 use crate::population::Persona;
 use crate::store::{SharedStore, Store, StoreError, Table, decode, encode, get_json, put_json};
 
 const POPULATION_KEY: &str = "population";
 const PERSONAS_KEY: &str = "dev_personas";
+
+/// A card record as the registry keeps it by card number, with whose card it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisteredCard {
+    pub personal_id: PersonalId,
+    pub card: CardRecord,
+}
 
 /// The last import: how many people it loaded, from which file, and when.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -99,5 +107,43 @@ impl Registry {
 
     pub async fn set_personas(&self, personas: &[Persona]) -> Result<(), StoreError> {
         put_json(self.store(), Table::Meta, PERSONAS_KEY, &personas).await
+    }
+
+    pub async fn card(&self, card_number: &str) -> Result<Option<RegisteredCard>, StoreError> {
+        get_json(self.store(), Table::Cards, card_number).await
+    }
+
+    /// Records a newly issued card and makes it the person's current card.
+    pub async fn register_card(
+        &self,
+        person: &mut Person,
+        card: CardRecord,
+    ) -> Result<(), StoreError> {
+        let entry = RegisteredCard {
+            personal_id: person.personal_id.clone(),
+            card: card.clone(),
+        };
+        put_json(self.store(), Table::Cards, &card.card_number, &entry).await?;
+        person.card = Some(card);
+        self.save_person(person).await
+    }
+
+    /// Marks a card revoked (lost or stolen). Returns false for an unknown card number.
+    pub async fn revoke_card(&self, card_number: &str) -> Result<bool, StoreError> {
+        let Some(mut entry) = self.card(card_number).await? else {
+            return Ok(false);
+        };
+        entry.card.status = CardStatus::Revoked;
+        put_json(self.store(), Table::Cards, card_number, &entry).await?;
+        if let Some(mut person) = self.person(&entry.personal_id).await?
+            && person
+                .card
+                .as_ref()
+                .is_some_and(|c| c.card_number == card_number)
+        {
+            person.card = Some(entry.card.clone());
+            self.save_person(&person).await?;
+        }
+        Ok(true)
     }
 }

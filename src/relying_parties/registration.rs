@@ -110,6 +110,10 @@ pub struct RelyingParty {
     pub permissions: BTreeSet<Permission>,
     /// Requests per minute this client may make.
     pub rate_quota_per_minute: u32,
+    /// The Ed25519 public key (base64url) of the relying party's kiosk, which signs live face
+    /// captures sent to the chip verification API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kiosk_public_key: Option<String>,
     /// A sandbox registration with published credentials: refused in production mode.
     #[serde(default)]
     pub sandbox: bool,

@@ -40,16 +40,19 @@ pub enum Table {
     Meta,
     /// Pairwise subject → personal id, by sector.
     Subjects,
+    /// Chip ID card records, by card (document) number: revoked cards stay known.
+    Cards,
 }
 
 impl Table {
-    pub const ALL: [Table; 6] = [
+    pub const ALL: [Table; 7] = [
         Table::People,
         Table::Templates,
         Table::Accounts,
         Table::RelyingParties,
         Table::Meta,
         Table::Subjects,
+        Table::Cards,
     ];
 
     pub fn name(self) -> &'static str {
@@ -60,6 +63,7 @@ impl Table {
             Table::RelyingParties => "relying_parties",
             Table::Meta => "meta",
             Table::Subjects => "subjects",
+            Table::Cards => "cards",
         }
     }
 }

@@ -6,6 +6,7 @@
 mod helpers;
 
 mod audit_log;
+mod chip_cards;
 mod citizen;
 mod citizen_flows;
 mod client_authentication;

@@ -7,7 +7,11 @@ use serde_json::json;
 use crate::biometrics::liveness::LivenessChallenge;
 use crate::http::extractors::CitizenSession;
 use crate::http::{ApiError, State};
+use crate::identity::device_change::{
+    self, CompleteDeviceChange, DeviceChangeStarted, DeviceChanged, StartDeviceChange,
+};
 use crate::identity::history::{self, UsageEntry};
+use crate::identity::level2::{self, Activation, AppLevel2Request, Level2Done};
 use crate::identity::presentation::{self, PresentationIssued, PresentationRequest};
 use crate::identity::registration::{
     self, CompleteRegistration, Registered, RegistrationStarted, StartRegistration,
@@ -31,6 +35,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(web::resource("/session/step-up").route(web::post().to(step_up)))
         .service(web::resource("/history").route(web::get().to(history)))
+        .service(web::resource("/chip-challenge").route(web::post().to(chip_challenge)))
+        .service(web::resource("/level2").route(web::post().to(level2_from_app)))
+        .service(web::resource("/activations").route(web::post().to(activate)))
+        .service(web::resource("/device-change").route(web::post().to(start_device_change)))
+        .service(
+            web::resource("/device-change/{change_id}/complete")
+                .route(web::post().to(complete_device_change)),
+        )
         .service(web::resource("/lock").route(web::post().to(lock)));
 }
 
@@ -161,4 +173,78 @@ pub async fn history(state: State, s: CitizenSession) -> Result<HttpResponse, Ap
 pub async fn lock(state: State, s: CitizenSession) -> Result<HttpResponse, ApiError> {
     crate::identity::lock::lock(&state.services, &s.account.personal_id, "citizen").await?;
     Ok(HttpResponse::Ok().json(json!({ "status": "locked" })))
+}
+
+/// An active-authentication challenge for the citizen's own chip (level 2 from the app).
+#[utoipa::path(post, path = "/v1/citizen/chip-challenge", tag = "citizen", security(("session" = [])),
+    responses((status = 201, body = crate::chip::ChipChallenge)))]
+pub async fn chip_challenge(state: State, s: CitizenSession) -> Result<HttpResponse, ApiError> {
+    let c = state
+        .services
+        .chips
+        .challenge(&level2::session_chip_requester(&s.session.sid))
+        .await?;
+    Ok(HttpResponse::Created().json(c))
+}
+
+/// Raise the account to level 2 from the app: own chip (passive + active) + live face.
+#[utoipa::path(post, path = "/v1/citizen/level2", tag = "citizen", request_body = AppLevel2Request,
+    security(("session" = [])), responses(
+        (status = 200, body = Level2Done),
+        (status = 400, description = "A chip or face check failed (its reason code)", body = crate::http::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "chip_not_yours or level2_in_person_only", body = crate::http::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn level2_from_app(
+    state: State,
+    s: CitizenSession,
+    body: web::Json<AppLevel2Request>,
+) -> Result<HttpResponse, ApiError> {
+    let done =
+        level2::enrol_from_app(&state.services, &s.session, &s.account, body.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(done))
+}
+
+/// Create a level-2 account with the activation code from an enrolment desk.
+#[utoipa::path(post, path = "/v1/citizen/activations", tag = "citizen", request_body = Activation,
+    responses((status = 201, description = "Activated"),
+        (status = 400, body = crate::http::Problem, content_type = "application/problem+json")))]
+pub async fn activate(
+    state: State,
+    req: HttpRequest,
+    body: web::Json<Activation>,
+) -> Result<HttpResponse, ApiError> {
+    crate::http::rate_limit::per_ip(&state, &req).await?;
+    level2::activate(&state.services, body.into_inner()).await?;
+    Ok(HttpResponse::Created().json(json!({ "level": 2 })))
+}
+
+/// Start binding a new device: an OTP to the registry's phone and a chip challenge.
+#[utoipa::path(post, path = "/v1/citizen/device-change", tag = "citizen", request_body = StartDeviceChange,
+    responses((status = 202, body = DeviceChangeStarted)))]
+pub async fn start_device_change(
+    state: State,
+    req: HttpRequest,
+    body: web::Json<StartDeviceChange>,
+) -> Result<HttpResponse, ApiError> {
+    crate::http::rate_limit::per_ip(&state, &req).await?;
+    let started = device_change::start(&state.services, body.into_inner()).await?;
+    Ok(HttpResponse::Accepted().json(started))
+}
+
+/// Complete the device change: password + OTP (+ chip read for level 2). Old sessions end.
+#[utoipa::path(post, path = "/v1/citizen/device-change/{change_id}/complete", tag = "citizen",
+    request_body = CompleteDeviceChange, responses(
+        (status = 200, body = DeviceChanged),
+        (status = 401, body = crate::http::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn complete_device_change(
+    state: State,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Json<CompleteDeviceChange>,
+) -> Result<HttpResponse, ApiError> {
+    crate::http::rate_limit::per_ip(&state, &req).await?;
+    let done =
+        device_change::complete(&state.services, &path.into_inner(), body.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(done))
 }

@@ -1,0 +1,79 @@
+//! The chip verification API for relying parties with an NFC reader (SPEC §5.2).
+
+use actix_web::{HttpResponse, web};
+
+use crate::http::extractors::AuthenticatedRp;
+use crate::http::{ApiError, State};
+use crate::identity::chip_check::{self, ChipVerifyRequest, ChipVerifyResponse};
+use crate::relying_parties::{Permission, RelyingParty};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/challenge").route(web::post().to(challenge)))
+        .service(web::resource("/liveness-challenge").route(web::post().to(liveness_challenge)))
+        .service(web::resource("/verify").route(web::post().to(verify)));
+}
+
+async fn permitted(state: &State, rp: &RelyingParty) -> Result<(), ApiError> {
+    if !rp.may(Permission::ChipVerify) {
+        return Err(ApiError::Forbidden(
+            "this client lacks the `chip_verify` permission",
+        ));
+    }
+    crate::http::rate_limit::per_client(state, rp).await
+}
+
+/// An active-authentication challenge (32 random bytes, single use, 60 s) bound to this client.
+#[utoipa::path(post, path = "/v1/chip/challenge", tag = "relying parties",
+    security(("client_secret_basic" = []), ("private_key_jwt" = [])),
+    responses((status = 201, body = crate::chip::ChipChallenge),
+        (status = 403, body = crate::http::Problem, content_type = "application/problem+json")))]
+pub async fn challenge(
+    state: State,
+    AuthenticatedRp(rp): AuthenticatedRp,
+) -> Result<HttpResponse, ApiError> {
+    permitted(&state, &rp).await?;
+    let c = state
+        .services
+        .chips
+        .challenge(&chip_check::client_requester(&rp))
+        .await?;
+    Ok(HttpResponse::Created().json(c))
+}
+
+/// A liveness challenge for a face capture by this client's registered kiosk.
+#[utoipa::path(post, path = "/v1/chip/liveness-challenge", tag = "relying parties",
+    security(("client_secret_basic" = []), ("private_key_jwt" = [])),
+    responses((status = 201, body = crate::biometrics::liveness::LivenessChallenge)))]
+pub async fn liveness_challenge(
+    state: State,
+    AuthenticatedRp(rp): AuthenticatedRp,
+) -> Result<HttpResponse, ApiError> {
+    permitted(&state, &rp).await?;
+    let c = state
+        .services
+        .liveness
+        .challenge(&chip_check::client_requester(&rp))
+        .await
+        .map_err(crate::identity::IdentityError::from)?;
+    Ok(HttpResponse::Created().json(c))
+}
+
+/// Verify a chip read (passive + active authentication) and optionally a live face from the
+/// kiosk. `200` with `authentic` true or false and reason codes; `400` for a malformed read.
+#[utoipa::path(post, path = "/v1/chip/verify", tag = "relying parties", request_body = ChipVerifyRequest,
+    security(("client_secret_basic" = []), ("private_key_jwt" = [])),
+    responses(
+        (status = 200, body = ChipVerifyResponse),
+        (status = 400, body = crate::http::Problem, content_type = "application/problem+json"),
+        (status = 401, body = crate::http::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::http::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn verify(
+    state: State,
+    AuthenticatedRp(rp): AuthenticatedRp,
+    body: web::Json<ChipVerifyRequest>,
+) -> Result<HttpResponse, ApiError> {
+    permitted(&state, &rp).await?;
+    let answer = chip_check::verify(&state.services, &rp, body.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(answer))
+}

@@ -35,6 +35,12 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 5)]
         seconds: u64,
     },
+    /// Chip verification throughput on one core: parsing, passive authentication (DS chain,
+    /// SOD signature, data-group hashes, MRZ) and active authentication, no face, no registry.
+    Chip {
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+    },
     /// The bare argon2id verification rate with the configured parameters.
     Argon2 {
         #[arg(long, default_value_t = 2)]
@@ -129,6 +135,10 @@ pub fn run(mut settings: Settings, command: BenchCommand) -> anyhow::Result<()> 
                 rates.genuine_pairs,
                 out.display()
             );
+            Ok(())
+        }
+        BenchCommand::Chip { seconds } => {
+            println!("{}", serde_json::to_string(&chip_rate(seconds)?)?);
             Ok(())
         }
         BenchCommand::Jwt { threads, seconds } => {
@@ -304,4 +314,54 @@ pub fn run(mut settings: Settings, command: BenchCommand) -> anyhow::Result<()> 
             })
         }
     }
+}
+
+/// One core verifying one genuine chip read over and over (a fresh read each time: the active
+/// authentication signature differs per challenge).
+fn chip_rate(seconds: u64) -> anyhow::Result<serde_json::Value> {
+    use crate::chip::inspection;
+    use base64::Engine;
+    let dir = tempfile_dir()?;
+    let keys = crate::keys::KeyDir::new(dir.join("keys"));
+    let now = crate::clock::Clock::now(&crate::clock::SystemClock);
+    keys.init(crate::keys::Origin::Dev, now)?;
+    let truth = crate::population::generate(1, 7)
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("no person generated"))?;
+    let today = now.to_datetime().date_naive();
+    let card = crate::chip::CardIssuer::new(keys.card_authority()).issue(
+        &truth.person,
+        &truth.face,
+        today,
+        None,
+    )?;
+    let trust = crate::chip::TrustStore::load(&keys.trust_store())?;
+    let mut reads = Vec::with_capacity(1024);
+    for i in 0..1024u32 {
+        let mut challenge = [0u8; 32];
+        challenge[..4].copy_from_slice(&i.to_le_bytes());
+        let id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(challenge);
+        reads.push(card.image.answer(&id)?);
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    let started = std::time::Instant::now();
+    let mut n = 0usize;
+    while std::time::Instant::now() < deadline {
+        let parsed = inspection::parse(&reads[n % reads.len()])?;
+        inspection::passive_offline(&parsed, &trust, today)?;
+        inspection::active_signature(&parsed)?;
+        n += 1;
+    }
+    let per_second = n as f64 / started.elapsed().as_secs_f64();
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(serde_json::json!({ "chip_verifications_per_second_per_core": per_second, "verified": n }))
+}
+
+fn tempfile_dir() -> anyhow::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!(
+        "eidgw-bench-chip-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
 }

@@ -3,6 +3,7 @@
 mod audit;
 mod bench;
 mod bench_load;
+mod card;
 mod client;
 mod config_check;
 mod keys;
@@ -69,6 +70,11 @@ pub enum Command {
         #[command(subcommand)]
         command: audit::AuditCommand,
     },
+    /// Issue chip ID cards through a running gateway's operator API.
+    Card {
+        #[command(subcommand)]
+        command: card::CardCommand,
+    },
     /// Act as the citizen's app against a running gateway.
     Sim(sim::SimArgs),
     /// Act as a relying party against a running gateway.
@@ -125,6 +131,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Config { command } => config_check::run(load, command),
         Command::Audit { command } => audit::run(load()?, command),
         Command::Bench { command } => bench::run(load()?, command),
+        Command::Card { command } => card::run(command),
         Command::Sim(args) => sim::run(args),
         Command::Rp(args) => rp::run(args),
     }

@@ -1,0 +1,81 @@
+//! `eidgw card issue`: has a running gateway issue a chip ID card through the operator API and
+//! writes the chip image (which holds the chip's private key: keep it like a physical card).
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+use serde_json::json;
+
+use super::client::GatewayClient;
+
+/// The sandbox enrolment officer of `config/dev.toml` (secret published in README.md).
+pub const DEV_OPERATOR_ID: &str = "dev-officer";
+pub const DEV_OPERATOR_SECRET: &str = "2ihdeO14OmlXIOhtvY8zBvhrVbba_mlpbuK-5NEbenw";
+
+#[derive(Debug, Subcommand)]
+pub enum CardCommand {
+    /// Issue a card for a registry person, optionally with a defect for relying-party testing.
+    Issue {
+        #[arg(long)]
+        personal_id: String,
+        /// cloned, tampered-dg13, tampered-dg2, forged-ds, expired-ds, no-dg15, revoked-card,
+        /// expired-card
+        #[arg(long)]
+        defect: Option<String>,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        gateway: String,
+        #[arg(long, env = "EIDGW_OPERATOR_ID", default_value = DEV_OPERATOR_ID)]
+        operator: String,
+        #[arg(long, env = "EIDGW_OPERATOR_SECRET", default_value = DEV_OPERATOR_SECRET, hide_default_value = true)]
+        operator_secret: String,
+    },
+}
+
+/// Issues a card through the operator API and returns the chip image document.
+pub async fn issue(
+    gateway: &str,
+    operator: (&str, &str),
+    personal_id: &str,
+    defect: Option<&str>,
+) -> anyhow::Result<serde_json::Value> {
+    if let Some(d) = defect
+        && crate::chip::Defect::parse(d).is_none()
+    {
+        anyhow::bail!("unknown defect {d}");
+    }
+    let client = GatewayClient::new(gateway)?;
+    let req = client
+        .request(reqwest::Method::POST, "/v1/operator/cards")
+        .basic_auth(operator.0, Some(operator.1))
+        .json(&json!({ "personal_id": personal_id, "defect": defect }));
+    client.send(req).await
+}
+
+pub fn run(command: CardCommand) -> anyhow::Result<()> {
+    match command {
+        CardCommand::Issue {
+            personal_id,
+            defect,
+            out,
+            gateway,
+            operator,
+            operator_secret,
+        } => {
+            let image = super::runtime()?.block_on(issue(
+                &gateway,
+                (&operator, &operator_secret),
+                &personal_id,
+                defect.as_deref(),
+            ))?;
+            crate::keys::write_private(&out, serde_json::to_string_pretty(&image)?.as_bytes())?;
+            println!(
+                "card {} written to {} (it holds the chip's private key)",
+                image["card_number"].as_str().unwrap_or("?"),
+                out.display()
+            );
+            Ok(())
+        }
+    }
+}

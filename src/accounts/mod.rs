@@ -77,6 +77,34 @@ pub struct LockoutPolicy {
 }
 
 impl Account {
+    /// A new active account bound to `device_public_key`, with no failures and a first
+    /// session epoch.
+    pub fn open(
+        personal_id: PersonalId,
+        level: Level,
+        hashes: (String, String),
+        device_public_key: String,
+        phone: PhoneNumber,
+        now: Timestamp,
+    ) -> Self {
+        let (password_hash, passcode_hash) = hashes;
+        Self {
+            personal_id,
+            level,
+            password_hash,
+            passcode_hash,
+            device: BoundDevice {
+                public_key: device_public_key,
+                bound_at: now,
+            },
+            phone,
+            status: AccountStatus::Active,
+            failures: Failures::default(),
+            session_epoch: 0,
+            created_at: now,
+        }
+    }
+
     pub fn is_locked(&self) -> bool {
         matches!(self.status, AccountStatus::Locked { .. })
     }

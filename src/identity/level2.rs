@@ -8,8 +8,8 @@ use serde_json::json;
 
 use super::IdentityError;
 use super::session::{self, Session};
+use crate::accounts::Account;
 use crate::accounts::secrets_policy::{check_passcode, check_password};
-use crate::accounts::{Account, AccountStatus, BoundDevice, Failures};
 use crate::audit::AuditKind;
 use crate::biometrics::fingerprint::{self, FingerprintCapture};
 use crate::biometrics::liveness::Capture;
@@ -230,21 +230,18 @@ pub async fn activate(services: &Services, req: Activation) -> Result<(), Identi
         .check(&purpose, req.activation_code.expose_secret().trim())
         .await?;
     let now = services.clock.now();
-    let account = Account {
-        personal_id: id.clone(),
-        level: Level::Two,
-        password_hash: services.hasher.hash(&req.password).await?,
-        passcode_hash: services.hasher.hash(&req.passcode).await?,
-        device: BoundDevice {
-            public_key: req.device_public_key,
-            bound_at: now,
-        },
-        phone: person.phone.clone(),
-        status: AccountStatus::Active,
-        failures: Failures::default(),
-        session_epoch: 0,
-        created_at: now,
-    };
+    let hashes = (
+        services.hasher.hash(&req.password).await?,
+        services.hasher.hash(&req.passcode).await?,
+    );
+    let account = Account::open(
+        id.clone(),
+        Level::Two,
+        hashes,
+        req.device_public_key,
+        person.phone.clone(),
+        now,
+    );
     if !services.accounts.create(&account).await? {
         return Err(IdentityError::AlreadyRegistered);
     }

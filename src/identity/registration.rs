@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::IdentityError;
+use crate::accounts::Account;
 use crate::accounts::secrets_policy::{check_passcode, check_password};
-use crate::accounts::{Account, AccountStatus, BoundDevice, Failures};
 use crate::audit::AuditKind;
 use crate::biometrics::liveness::Capture;
 use crate::challenges::random_token;
@@ -204,23 +204,18 @@ pub async fn complete(
         .await?
         .ok_or(IdentityError::RegistrationUnknown)?;
 
-    let password_hash = services.hasher.hash(&req.password).await?;
-    let passcode_hash = services.hasher.hash(&req.passcode).await?;
-    let account = Account {
-        personal_id: pending.personal_id.clone(),
-        level: Level::One,
-        password_hash,
-        passcode_hash,
-        device: BoundDevice {
-            public_key: pending.device_public_key.clone(),
-            bound_at: now,
-        },
-        phone: person.phone.clone(),
-        status: AccountStatus::Active,
-        failures: Failures::default(),
-        session_epoch: 0,
-        created_at: now,
-    };
+    let hashes = (
+        services.hasher.hash(&req.password).await?,
+        services.hasher.hash(&req.passcode).await?,
+    );
+    let account = Account::open(
+        pending.personal_id.clone(),
+        Level::One,
+        hashes,
+        pending.device_public_key.clone(),
+        person.phone.clone(),
+        now,
+    );
     if !services.accounts.create(&account).await? {
         return Err(IdentityError::AlreadyRegistered);
     }

@@ -361,6 +361,13 @@ impl Settings {
                     "each operator needs an id (letters, digits, -_.) and a 64-hex-digit secret_sha256",
                 );
             }
+            let kiosk = op.kiosk_public_key.as_deref();
+            if kiosk.is_some_and(|k| crate::tokens::jwk::parse_ed25519_public_key(k).is_err()) {
+                return invalid(
+                    "operators",
+                    "kiosk_public_key must be an Ed25519 public key, base64url",
+                );
+            }
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return invalid("log.level", "is not a valid tracing filter");
@@ -416,6 +423,11 @@ mod tests {
         v["tokens"]["leeway_secs"] = serde_json::json!(120);
         let err = Settings::from_value(v).unwrap_err().to_string();
         assert!(err.contains("tokens.leeway_secs"), "{err}");
+
+        let mut v = layered(Environment::Dev);
+        v["operators"][0]["kiosk_public_key"] = serde_json::json!("not-a-key");
+        let err = Settings::from_value(v).unwrap_err().to_string();
+        assert!(err.contains("kiosk_public_key"), "{err}");
     }
 
     #[test]

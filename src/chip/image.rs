@@ -149,6 +149,28 @@ impl ChipImage {
         Ok(SigningKey::from_bytes(&seed))
     }
 
+    /// Reads a chip image file's JSON, refusing anything but this simulator's format.
+    pub fn from_json(text: &str) -> Result<Self, ImageError> {
+        let image: Self =
+            serde_json::from_str(text).map_err(|e| ImageError(format!("not a chip image: {e}")))?;
+        if image.format != IMAGE_FORMAT {
+            return Err(ImageError(format!("unknown format {:?}", image.format)));
+        }
+        Ok(image)
+    }
+
+    /// The personal id printed in DG13, as the card states it (nothing here proves it).
+    pub fn stated_personal_id(&self) -> Result<String, ImageError> {
+        let bytes = self
+            .data_groups
+            .get("DG13")
+            .and_then(|g| STANDARD.decode(g).ok())
+            .ok_or_else(|| ImageError("the image has no readable DG13".into()))?;
+        let dg13: Dg13 = serde_json::from_slice(&bytes)
+            .map_err(|e| ImageError(format!("DG13 is not valid: {e}")))?;
+        Ok(dg13.personal_id)
+    }
+
     /// Plays the chip in front of a reader: hands over the data groups and the SOD and signs
     /// the challenge with the chip key.
     pub fn answer(&self, challenge_id: &str) -> Result<ChipRead, ImageError> {

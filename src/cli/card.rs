@@ -1,12 +1,13 @@
 //! `eidgw card issue`: has a running gateway issue a chip ID card through the operator API and
 //! writes the chip image (which holds the chip's private key: keep it like a physical card).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use serde_json::json;
 
 use super::client::GatewayClient;
+use crate::chip::ChipImage;
 
 /// The sandbox enrolment officer of `config/dev.toml` (secret published in README.md).
 pub const DEV_OPERATOR_ID: &str = "dev-officer";
@@ -26,17 +27,38 @@ pub enum CardCommand {
         out: PathBuf,
         #[arg(long, default_value = "http://127.0.0.1:8080")]
         gateway: String,
-        #[arg(long, env = "EIDGW_OPERATOR_ID", default_value = DEV_OPERATOR_ID)]
-        operator: String,
-        #[arg(long, env = "EIDGW_OPERATOR_SECRET", default_value = DEV_OPERATOR_SECRET, hide_default_value = true)]
-        operator_secret: String,
+        #[command(flatten)]
+        operator: OperatorCredentials,
     },
+}
+
+/// The enrolment officer on whose authority the gateway issues the card.
+#[derive(Debug, Args)]
+pub struct OperatorCredentials {
+    #[arg(long, env = "EIDGW_OPERATOR_ID", default_value = DEV_OPERATOR_ID)]
+    pub operator: String,
+    #[arg(long, env = "EIDGW_OPERATOR_SECRET", default_value = DEV_OPERATOR_SECRET, hide_default_value = true)]
+    pub operator_secret: String,
+}
+
+/// Reads a chip image file (owner-only, like every file holding a private key).
+pub fn read_image(path: &Path) -> anyhow::Result<ChipImage> {
+    let text = crate::keys::read_private(path)?;
+    Ok(ChipImage::from_json(secrecy::ExposeSecret::expose_secret(
+        &text,
+    ))?)
+}
+
+/// Writes a chip image file, owner-only.
+pub fn write_image(path: &Path, image: &serde_json::Value) -> anyhow::Result<()> {
+    crate::keys::write_private(path, serde_json::to_string_pretty(image)?.as_bytes())?;
+    Ok(())
 }
 
 /// Issues a card through the operator API and returns the chip image document.
 pub async fn issue(
     gateway: &str,
-    operator: (&str, &str),
+    operator: &OperatorCredentials,
     personal_id: &str,
     defect: Option<&str>,
 ) -> anyhow::Result<serde_json::Value> {
@@ -48,7 +70,7 @@ pub async fn issue(
     let client = GatewayClient::new(gateway)?;
     let req = client
         .request(reqwest::Method::POST, "/v1/operator/cards")
-        .basic_auth(operator.0, Some(operator.1))
+        .basic_auth(&operator.operator, Some(&operator.operator_secret))
         .json(&json!({ "personal_id": personal_id, "defect": defect }));
     client.send(req).await
 }
@@ -61,15 +83,14 @@ pub fn run(command: CardCommand) -> anyhow::Result<()> {
             out,
             gateway,
             operator,
-            operator_secret,
         } => {
             let image = super::runtime()?.block_on(issue(
                 &gateway,
-                (&operator, &operator_secret),
+                &operator,
                 &personal_id,
                 defect.as_deref(),
             ))?;
-            crate::keys::write_private(&out, serde_json::to_string_pretty(&image)?.as_bytes())?;
+            write_image(&out, &image)?;
             println!(
                 "card {} written to {} (it holds the chip's private key)",
                 image["card_number"].as_str().unwrap_or("?"),

@@ -12,6 +12,7 @@ use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::card::{OperatorCredentials, read_image, write_image};
 use super::client::{GatewayClient, output};
 use crate::biometrics::Template;
 use crate::biometrics::liveness::{Action, signed_message};
@@ -72,6 +73,24 @@ pub enum SimCommand {
     History,
     /// Lock the account.
     Lock,
+    /// Collect a chip ID card (CCCD) for the wallet's citizen into the wallet: the gateway issues
+    /// it through the operator API, as the police office would.
+    Card {
+        /// A test defect (see `eidgw card issue --help`).
+        #[arg(long)]
+        defect: Option<String>,
+        #[command(flatten)]
+        operator: OperatorCredentials,
+    },
+    /// Raise the account to level 2 from the app: the wallet's card (passive and active
+    /// authentication) plus a live face capture.
+    Level2,
+    /// Print the chip read of the wallet's card answering challenge C, for a relying party's
+    /// reader to submit to `POST /v1/chip/verify`.
+    ChipRead {
+        #[arg(long)]
+        challenge: String,
+    },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -87,6 +106,15 @@ pub(crate) struct Wallet {
 
 fn wallet_file(dir: &Path) -> PathBuf {
     dir.join("wallet.json")
+}
+
+/// The chip image of the citizen's card, kept next to the wallet.
+pub(crate) fn card_file(dir: &Path) -> PathBuf {
+    dir.join("card.json")
+}
+
+fn wallet_card(dir: &Path) -> anyhow::Result<crate::chip::ChipImage> {
+    read_image(&card_file(dir)).map_err(|e| anyhow::anyhow!("{e} (run `eidgw sim card` first)"))
 }
 
 pub(crate) fn load(dir: &Path) -> anyhow::Result<Wallet> {
@@ -110,7 +138,7 @@ pub(crate) fn device(w: &Wallet) -> anyhow::Result<SigningKey> {
     Ok(SigningKey::from_bytes(&seed))
 }
 
-fn find_person(people: &Path, id: &str) -> anyhow::Result<PersonTruth> {
+pub(crate) fn find_person(people: &Path, id: &str) -> anyhow::Result<PersonTruth> {
     use std::io::BufRead;
     let file =
         std::fs::File::open(people).map_err(|e| anyhow::anyhow!("{}: {e}", people.display()))?;
@@ -149,8 +177,9 @@ fn random_passcode() -> anyhow::Result<String> {
     }
 }
 
-/// A live capture: the true face plus sensor noise, answering the challenge, signed.
-fn face_capture(
+/// A live capture: the true face plus sensor noise, answering the challenge, signed by the
+/// capturing device (the app's device key, or a relying party's kiosk).
+pub(crate) fn face_capture(
     truth: &PersonTruth,
     challenge: &Value,
     device: &SigningKey,
@@ -399,6 +428,52 @@ async fn run_async(args: SimArgs) -> anyhow::Result<()> {
             output(args.json, &r, || {
                 "account locked: every token of this citizen now fails verification".into()
             });
+        }
+        SimCommand::Card { defect, operator } => {
+            let w = load(dir)?;
+            let image =
+                super::card::issue(&args.gateway, &operator, &w.personal_id, defect.as_deref())
+                    .await?;
+            write_image(&card_file(dir), &image)?;
+            let card = json!({ "card_number": image["card_number"], "defect": image["defect"] });
+            output(args.json, &card, || {
+                format!(
+                    "card {} collected into {}",
+                    image["card_number"].as_str().unwrap_or("?"),
+                    card_file(dir).display()
+                )
+            });
+        }
+        SimCommand::Level2 => {
+            let w = load(dir)?;
+            let card = wallet_card(dir)?;
+            let token = w.session_token.as_deref();
+            let truth = find_person(&w.people_file, &w.personal_id)?;
+            let chip = gw
+                .post("/v1/citizen/chip-challenge", &json!({}), token)
+                .await?;
+            let read = card.answer(chip["challenge_id"].as_str().unwrap_or_default())?;
+            let liveness = gw
+                .post("/v1/citizen/session/liveness-challenge", &json!({}), token)
+                .await?;
+            let capture = face_capture(&truth, &liveness, &device(&w)?)?;
+            let done = gw
+                .post(
+                    "/v1/citizen/level2",
+                    &json!({ "chip_read": read, "face_capture": capture }),
+                    token,
+                )
+                .await?;
+            output(args.json, &done, || {
+                format!(
+                    "level {}: chip authentic, face score {}",
+                    done["level"], done["face"]["score"]
+                )
+            });
+        }
+        SimCommand::ChipRead { challenge } => {
+            let read = wallet_card(dir)?.answer(&challenge)?;
+            println!("{}", serde_json::to_string(&read)?);
         }
     }
     Ok(())

@@ -143,6 +143,9 @@ impl RelyingParty {
                     .map_err(|e| format!("{id}: public_key: {e}"))?;
             }
         }
+        if let Some(kiosk) = &self.kiosk_public_key {
+            parse_ed25519_public_key(kiosk).map_err(|e| format!("{id}: kiosk_public_key: {e}"))?;
+        }
         for uri in &self.redirect_uris {
             let ok = (uri.starts_with("https://")
                 || uri.starts_with("http://127.0.0.1")
@@ -286,6 +289,18 @@ mod tests {
         }
         let err = RegistryFile::load(&shipped(), Mode::Production).unwrap_err();
         assert!(err.contains("sandbox"), "{err}");
+    }
+
+    #[test]
+    fn a_kiosk_key_that_is_not_an_ed25519_key_is_refused_at_load() {
+        let text = std::fs::read_to_string(shipped())
+            .unwrap()
+            .replace("IpfUA52dEkwJITmmE77XfCveIgwH6C05GdAD2cfn6oI", "not-a-key");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("relying_parties.toml");
+        std::fs::write(&path, text).unwrap();
+        let err = RegistryFile::load(&path, Mode::Dev).unwrap_err();
+        assert!(err.contains("vietsky-air: kiosk_public_key"), "{err}");
     }
 
     #[test]

@@ -1,18 +1,30 @@
-//! The README walkthrough, through the real binary: `sim register` → `sim login` →
-//! `sim present` → `rp verify`, then history and lock.
+//! The README walkthroughs, through the real binary: `sim register` → `sim login` →
+//! `sim present` → `rp verify`, then history and lock; and level 2: `sim card` → `sim level2` →
+//! `sim present` for an airline, a bank's onboarding check with `rp chip-verify`.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
+use crate::both_backends;
 use crate::helpers::*;
 
-fn eidgw(app: &TestApp, wallet: &std::path::Path, args: &[&str]) -> Value {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_eidgw"))
-        .current_dir(repo())
-        .args(args)
-        .args(["--json", "--gateway", &app.address, "--wallet"])
-        .arg(wallet)
-        .output()
-        .unwrap();
+/// Runs the binary off the test's runtime thread, which also drives the app's Redis connection.
+async fn eidgw_output(args: Vec<String>) -> std::process::Output {
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_eidgw"))
+            .current_dir(repo())
+            .args(args)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+/// Runs `eidgw ARGS --json --gateway <app>`, expecting success and one JSON document.
+async fn eidgw_json(app: &TestApp, args: &[&str]) -> Value {
+    let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    all.extend(["--json".into(), "--gateway".into(), app.address.clone()]);
+    let out = eidgw_output(all).await;
     assert!(
         out.status.success(),
         "{args:?}: {}",
@@ -22,95 +34,229 @@ fn eidgw(app: &TestApp, wallet: &std::path::Path, args: &[&str]) -> Value {
         .unwrap_or_else(|_| panic!("{args:?} printed {}", String::from_utf8_lossy(&out.stdout)))
 }
 
-fn rp_verify(app: &TestApp, token: &str, nonce: &str) -> Value {
-    let rp = "public-services-portal";
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_eidgw"))
-        .current_dir(repo())
-        .args([
-            "rp",
-            "verify",
-            "--json",
-            "--gateway",
-            &app.address,
-            "--rp",
-            rp,
-            "--secret",
-            sandbox_secret(rp),
-            "--nonce",
-            nonce,
-            token,
+/// The citizen's app with its wallet in the test's directory.
+struct Phone<'a> {
+    app: &'a TestApp,
+    wallet: String,
+    people: String,
+}
+
+impl<'a> Phone<'a> {
+    fn new(app: &'a TestApp) -> Self {
+        let path = |p: std::path::PathBuf| p.to_str().unwrap().to_owned();
+        Self {
+            app,
+            wallet: path(app.dir.path().join("wallet")),
+            people: path(app.services.settings.store.data_dir.join("people.jsonl")),
+        }
+    }
+
+    async fn sim(&self, args: &[&str]) -> Value {
+        let mut all = vec!["sim", "--wallet", &self.wallet];
+        all.extend_from_slice(args);
+        eidgw_json(self.app, &all).await
+    }
+
+    async fn register(&self, personal_id: &str) -> Value {
+        self.sim(&[
+            "register",
+            "--personal-id",
+            personal_id,
+            "--people",
+            &self.people,
         ])
-        .output()
-        .unwrap();
+        .await
+    }
+}
+
+async fn rp_verify(app: &TestApp, rp: &str, token: &str, nonce: &str) -> Value {
+    let secret = sandbox_secret(rp);
+    let args = [
+        "rp", "verify", "--rp", rp, "--secret", secret, "--nonce", nonce, token,
+    ];
+    eidgw_json(app, &args).await
+}
+
+async fn personas(app: &TestApp) -> Vec<String> {
+    let personas: Vec<Value> = app.get("/dev/personas").await.json().await.unwrap();
+    personas
+        .iter()
+        .map(|p| p["personal_id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn owner_only(path: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777 == 0o600
+}
+
+both_backends!(the_demo_app_registers_logs_in_presents_and_the_relying_party_verifies);
+
+async fn the_demo_app_registers_logs_in_presents_and_the_relying_party_verifies(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let phone = Phone::new(&app);
+    let portal = "public-services-portal";
+    let reg = phone.register(&personas(&app).await[0]).await;
+    assert_eq!(reg["level"], 1);
+    let login = phone.sim(&["login"]).await;
+    assert_eq!(login["auth_level"], 2);
+    let p = phone
+        .sim(&["present", "--rp", portal, "--nonce", "desk-7"])
+        .await;
+    let token = p["token"].as_str().unwrap();
+    let answer = rp_verify(&app, portal, token, "desk-7").await;
+    assert_eq!(answer["valid"], true, "{answer}");
+    assert_eq!(
+        rp_verify(&app, portal, token, "desk-7").await["reason"],
+        "replayed"
+    );
+    let history = phone.sim(&["history"]).await;
+    assert_eq!(history.as_array().unwrap().len(), 1);
+    let up = phone.sim(&["step-up", "--face"]).await;
+    assert_eq!(up["auth_level"], 4);
+    let p = phone
+        .sim(&["present", "--rp", portal, "--nonce", "n2"])
+        .await;
+    phone.sim(&["lock"]).await;
+    let locked = rp_verify(&app, portal, p["token"].as_str().unwrap(), "n2").await;
+    assert_eq!(locked["reason"], "account_locked");
+    // The wallet keeps secrets: owner-only.
+    assert!(owner_only(&format!("{}/wallet.json", phone.wallet)));
+}
+
+both_backends!(level2_walkthrough_card_app_enrolment_airline_and_bank_onboarding);
+
+async fn level2_walkthrough_card_app_enrolment_airline_and_bank_onboarding(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let phone = Phone::new(&app);
+    let ids = personas(&app).await;
+    let (id, other) = (&ids[0], &ids[1]);
+    phone.register(id).await;
+    phone.sim(&["login"]).await;
+    // Level 1 is not enough to board.
+    let refused = eidgw_output(
+        ["sim", "--wallet", &phone.wallet, "--gateway", &app.address]
+            .into_iter()
+            .chain(["present", "--rp", "vietsky-air", "--nonce", "gate-1"])
+            .map(str::to_owned)
+            .collect(),
+    )
+    .await;
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(stderr.contains("level_too_low"), "{stderr}");
+
+    let card = phone.sim(&["card"]).await;
+    assert!(!card["card_number"].as_str().unwrap().is_empty(), "{card}");
+    let card_file = format!("{}/card.json", phone.wallet);
+    assert!(owner_only(&card_file));
+    let up = phone.sim(&["level2"]).await;
+    assert_eq!(up["level"], 2, "{up}");
+    assert_eq!(up["face"]["matched"], true, "{up}");
+
+    // Boarding: the airline verifies a level-2 presentation.
+    let p = phone
+        .sim(&["present", "--rp", "vietsky-air", "--nonce", "gate-1"])
+        .await;
+    let boarding = rp_verify(&app, "vietsky-air", p["token"].as_str().unwrap(), "gate-1").await;
+    assert_eq!(boarding["valid"], true, "{boarding}");
+    assert_eq!(boarding["level"], 2, "{boarding}");
+
+    // Bank onboarding: the card on the bank's reader and the customer's face at its kiosk.
+    let issuer = app.services.issuer();
+    let bank = |extra: &[&str], file: &str| {
+        let mut args = vec![
+            "rp",
+            "chip-verify",
+            "--rp",
+            "lotus-bank",
+            "--issuer",
+            issuer,
+        ];
+        args.extend([
+            "--key",
+            "config/sandbox/lotus-bank.ed25519.pem",
+            "--people",
+            &phone.people,
+        ]);
+        args.extend_from_slice(extra);
+        args.push(file);
+        let args: Vec<String> = args.into_iter().map(str::to_owned).collect();
+        let app = &app;
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            eidgw_json(app, &args).await
+        }
+    };
+    let onboarding = bank(&["--face"], &card_file).await;
+    assert_eq!(onboarding["authentic"], true, "{onboarding}");
+    assert_eq!(onboarding["checks"]["passive"]["ok"], true);
+    assert_eq!(onboarding["checks"]["active"]["ok"], true);
+    assert_eq!(onboarding["checks"]["face"]["matched"], true);
+    assert_eq!(onboarding["card_status"], "valid");
+    // Someone else holding this card at the kiosk.
+    let impostor = bank(&["--face-of", other], &card_file).await;
+    assert_eq!(impostor["authentic"], false, "{impostor}");
+    assert_eq!(impostor["reason"], "face_mismatch", "{impostor}");
+    // A cloned card from `eidgw card issue`.
+    let cloned = format!("{}/cloned.json", phone.wallet);
+    let out = eidgw_output(
+        [
+            "card",
+            "issue",
+            "--personal-id",
+            other,
+            "--defect",
+            "cloned",
+            "--out",
+            &cloned,
+        ]
+        .into_iter()
+        .chain(["--gateway", &app.address])
+        .map(str::to_owned)
+        .collect(),
+    )
+    .await;
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
+    let clone_check = bank(&[], &cloned).await;
+    assert_eq!(clone_check["authentic"], false, "{clone_check}");
+    assert_eq!(clone_check["reason"], "aa_failed", "{clone_check}");
 
-#[tokio::test]
-async fn the_demo_app_registers_logs_in_presents_and_the_relying_party_verifies() {
-    let app = spawn_app(Backend::Embedded).await;
-    let personas: Vec<Value> = app.get("/dev/personas").await.json().await.unwrap();
-    let id = personas[0]["personal_id"].as_str().unwrap().to_owned();
-    let people = app.services.settings.store.data_dir.join("people.jsonl");
-    let wallet = app.dir.path().join("wallet");
-    let w = wallet.clone();
-    let a = &app;
-    let run = move |args: Vec<String>| {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        eidgw(a, &w, &args)
+    // `sim chip-read` answers the challenge of a relying party that runs its own reader.
+    let hospital = "hanoi-general-hospital";
+    let rp_post = |path: &str, body: Value| {
+        app.client
+            .post(format!("{}{path}", app.address))
+            .basic_auth(hospital, Some(sandbox_secret(hospital)))
+            .json(&body)
+            .send()
     };
-    let reg = run(vec![
-        "sim".into(),
-        "register".into(),
-        "--personal-id".into(),
-        id.clone(),
-        "--people".into(),
-        people.display().to_string(),
-    ]);
-    assert_eq!(reg["level"], 1);
-    let login = run(vec!["sim".into(), "login".into()]);
-    assert_eq!(login["auth_level"], 2);
-    let p = run(vec![
-        "sim".into(),
-        "present".into(),
-        "--rp".into(),
-        "public-services-portal".into(),
-        "--nonce".into(),
-        "desk-7".into(),
-    ]);
-    let token = p["token"].as_str().unwrap().to_owned();
-    let answer = rp_verify(&app, &token, "desk-7");
-    assert_eq!(answer["valid"], true, "{answer}");
-    assert_eq!(rp_verify(&app, &token, "desk-7")["reason"], "replayed");
-    let history = run(vec!["sim".into(), "history".into()]);
-    assert_eq!(history.as_array().unwrap().len(), 1);
-    let up = run(vec!["sim".into(), "step-up".into(), "--face".into()]);
-    assert_eq!(up["auth_level"], 4);
-    let p = run(vec![
-        "sim".into(),
-        "present".into(),
-        "--rp".into(),
-        "public-services-portal".into(),
-        "--nonce".into(),
-        "n2".into(),
-    ]);
-    run(vec!["sim".into(), "lock".into()]);
-    assert_eq!(
-        rp_verify(&app, p["token"].as_str().unwrap(), "n2")["reason"],
-        "account_locked"
-    );
-    // The wallet keeps secrets: owner-only.
-    use std::os::unix::fs::PermissionsExt;
-    assert_eq!(
-        std::fs::metadata(wallet.join("wallet.json"))
-            .unwrap()
-            .permissions()
-            .mode()
-            & 0o777,
-        0o600
-    );
+    let challenge: Value = rp_post("/v1/chip/challenge", json!({}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let challenge_id = challenge["challenge_id"].as_str().unwrap();
+    let read = phone.sim(&["chip-read", "--challenge", challenge_id]).await;
+    let answer: Value = rp_post("/v1/chip/verify", json!({ "chip_read": read }))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["authentic"], true, "{answer}");
+    // The citizen sees both chip checks of their card in the usage history.
+    let history = phone.sim(&["history"]).await;
+    let chip_checks = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "chip_verify")
+        .count();
+    assert_eq!(chip_checks, 2, "{history}");
 }

@@ -33,6 +33,7 @@ pub mod domain;
 pub mod http;
 pub mod identity;
 pub mod keys;
+pub mod oidc;
 pub mod population;
 pub mod registry;
 pub mod relying_parties;

@@ -100,7 +100,23 @@ impl Application {
     }
 
     /// Builds the gateway and binds its port (port 0 picks a free one, as tests do).
-    pub async fn build_with_clock(settings: Settings, clock: SharedClock) -> anyhow::Result<Self> {
+    pub async fn build_with_clock(
+        mut settings: Settings,
+        clock: SharedClock,
+    ) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
+            .with_context(|| {
+                format!(
+                    "cannot bind {}:{}",
+                    settings.server.host, settings.server.port
+                )
+            })?;
+        let port = listener.local_addr()?.port();
+        // A public URL on port 0 means "wherever we were bound" (tests, throwaway instances),
+        // so that the issuer is the address clients actually reach.
+        if let Some(base) = settings.server.public_url.strip_suffix(":0") {
+            settings.server.public_url = format!("{base}:{port}");
+        }
         let settings = Arc::new(settings);
         let (keys, generated) = prepare_keys(&settings, &clock)?;
         let store: SharedStore = store::open(&settings.store).await?;
@@ -132,14 +148,6 @@ impl Application {
         }
         Self::spawn_background_tasks(&services);
 
-        let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
-            .with_context(|| {
-                format!(
-                    "cannot bind {}:{}",
-                    settings.server.host, settings.server.port
-                )
-            })?;
-        let port = listener.local_addr()?.port();
         let metrics = Metrics::new()?;
         let state = web::Data::new(AppState {
             services: services.clone(),

@@ -26,6 +26,12 @@ impl Modify for SecuritySchemes {
             )).build()),
         );
         components.add_security_scheme(
+            "access_token",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").description(Some(
+                "An OpenID Connect access token (typ at+jwt, RFC 9068) from POST /oauth2/token",
+            )).build()),
+        );
+        components.add_security_scheme(
             "operator_basic",
             SecurityScheme::Http(
                 HttpBuilder::new()
@@ -94,6 +100,16 @@ impl Modify for SecuritySchemes {
         routes::chip::challenge,
         routes::chip::liveness_challenge,
         routes::chip::verify,
+        routes::citizen::consents,
+        routes::citizen::withdraw_consent,
+        routes::oauth::configuration,
+        routes::oauth::authorize,
+        routes::oauth::par,
+        routes::oauth::token_endpoint,
+        routes::oauth::userinfo_endpoint,
+        routes::oauth::introspect,
+        routes::oauth::revoke,
+        routes::oauth::logout_get,
     ),
     components(schemas(super::Problem)),
     modifiers(&SecuritySchemes),

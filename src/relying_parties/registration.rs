@@ -100,6 +100,9 @@ pub struct RelyingParty {
     pub authentication: ClientAuthentication,
     #[serde(default)]
     pub redirect_uris: Vec<String>,
+    /// Where RP-initiated logout may send the browser back to (exact match).
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
     #[serde(default)]
     pub allowed_claims: BTreeSet<ClaimName>,
     pub min_level: Level,
@@ -146,7 +149,7 @@ impl RelyingParty {
         if let Some(kiosk) = &self.kiosk_public_key {
             parse_ed25519_public_key(kiosk).map_err(|e| format!("{id}: kiosk_public_key: {e}"))?;
         }
-        for uri in &self.redirect_uris {
+        for uri in self.redirect_uris.iter().chain(&self.post_logout_redirect_uris) {
             let ok = (uri.starts_with("https://")
                 || uri.starts_with("http://127.0.0.1")
                 || uri.starts_with("http://localhost"))

@@ -69,6 +69,8 @@ pub fn test_settings(backend: Backend, dir: &Path) -> Settings {
     let mut s =
         Settings::load(&repo().join("config"), Environment::Dev).expect("repository config loads");
     s.server.port = 0;
+    // The issuer becomes the bound address, as OpenID clients expect.
+    s.server.public_url = "http://127.0.0.1:0".into();
     s.server.workers = 1;
     s.store.data_dir = dir.join("data");
     s.keys.dir = dir.join("keys");

@@ -43,7 +43,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::resource("/device-change/{change_id}/complete")
                 .route(web::post().to(complete_device_change)),
         )
-        .service(web::resource("/lock").route(web::post().to(lock)));
+        .service(web::resource("/lock").route(web::post().to(lock)))
+        .service(web::resource("/consents").route(web::get().to(consents)))
+        .service(
+            web::resource("/consents/{client_id}").route(web::delete().to(withdraw_consent)),
+        );
 }
 
 /// Start a level-1 registration. The answer is the same whatever the registry holds.
@@ -165,6 +169,31 @@ pub async fn present(
 pub async fn history(state: State, s: CitizenSession) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok()
         .json(history::recent(&state.services.store, &s.session.personal_id, 500).await?))
+}
+
+/// The consents given to relying parties at OpenID Connect logins, by client id.
+#[utoipa::path(get, path = "/v1/citizen/consents", tag = "citizen", security(("session" = [])),
+    responses((status = 200, body = std::collections::BTreeMap<String, crate::oidc::consent::Consent>)))]
+pub async fn consents(state: State, s: CitizenSession) -> Result<HttpResponse, ApiError> {
+    let all = crate::oidc::consent::list(&state.services, &s.account.personal_id).await?;
+    Ok(HttpResponse::Ok().json(all))
+}
+
+/// Withdraw the consent given to a relying party: its next login asks again.
+#[utoipa::path(delete, path = "/v1/citizen/consents/{client_id}", tag = "citizen", security(("session" = [])),
+    responses((status = 204, description = "Withdrawn"), (status = 404, body = crate::http::Problem, content_type = "application/problem+json")))]
+pub async fn withdraw_consent(
+    state: State,
+    s: CitizenSession,
+    client_id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let removed =
+        crate::oidc::consent::withdraw(&state.services, &s.account.personal_id, &client_id).await?;
+    if removed {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(ApiError::NotFound)
+    }
 }
 
 /// Lock the account: from now on every token of this citizen fails verification.

@@ -6,5 +6,6 @@ pub mod clients;
 pub mod dev;
 pub mod health;
 pub mod jwks;
+pub mod oauth;
 pub mod operator;
 pub mod verify;

@@ -1,0 +1,60 @@
+//! OpenID Provider metadata (OpenID Connect Discovery 1.0, RFC 8414): exactly what is built.
+
+use serde_json::{Value, json};
+
+use super::authorize::ACR_VALUES;
+use super::claims::Scope;
+
+pub const AUTHORIZE_PATH: &str = "/oauth2/authorize";
+pub const PAR_PATH: &str = "/oauth2/par";
+pub const TOKEN_PATH: &str = "/oauth2/token";
+pub const USERINFO_PATH: &str = "/oauth2/userinfo";
+pub const INTROSPECTION_PATH: &str = "/oauth2/introspect";
+pub const REVOCATION_PATH: &str = "/oauth2/revoke";
+pub const LOGOUT_PATH: &str = "/oauth2/logout";
+pub const JWKS_PATH: &str = "/.well-known/jwks.json";
+
+pub fn metadata(issuer: &str) -> Value {
+    let url = |path: &str| format!("{issuer}{path}");
+    let client_auth = ["client_secret_basic", "private_key_jwt"];
+    json!({
+        "issuer": issuer,
+        "authorization_endpoint": url(AUTHORIZE_PATH),
+        "pushed_authorization_request_endpoint": url(PAR_PATH),
+        "token_endpoint": url(TOKEN_PATH),
+        "userinfo_endpoint": url(USERINFO_PATH),
+        "jwks_uri": url(JWKS_PATH),
+        "introspection_endpoint": url(INTROSPECTION_PATH),
+        "revocation_endpoint": url(REVOCATION_PATH),
+        "end_session_endpoint": url(LOGOUT_PATH),
+        "scopes_supported": Scope::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "subject_types_supported": ["pairwise"],
+        "id_token_signing_alg_values_supported": ["EdDSA"],
+        "userinfo_signing_alg_values_supported": [],
+        "token_endpoint_auth_methods_supported": client_auth,
+        "token_endpoint_auth_signing_alg_values_supported": ["EdDSA"],
+        "introspection_endpoint_auth_methods_supported": client_auth,
+        "introspection_endpoint_auth_signing_alg_values_supported": ["EdDSA"],
+        "revocation_endpoint_auth_methods_supported": client_auth,
+        "revocation_endpoint_auth_signing_alg_values_supported": ["EdDSA"],
+        "code_challenge_methods_supported": ["S256"],
+        "acr_values_supported": ACR_VALUES,
+        "prompt_values_supported": ["none", "login", "consent"],
+        "claims_supported": [
+            "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "auth_level",
+            "azp", "name", "gender", "nationality", "ethnicity", "religion", "hometown",
+            "birthdate", "address", "phone_number", "phone_number_verified", "personal_id",
+            "health_insurance_number", "age_over_18"
+        ],
+        "claims_parameter_supported": false,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+        "require_pushed_authorization_requests": false,
+        "authorization_response_iss_parameter_supported": true,
+        "frontchannel_logout_supported": false,
+        "backchannel_logout_supported": false,
+    })
+}

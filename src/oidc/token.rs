@@ -1,0 +1,62 @@
+//! The token endpoint's grants, as a typed request (`grant_type` decides the variant).
+
+use super::grants::{self, TokenResponse};
+use super::{OAuthError, Params};
+use crate::relying_parties::RelyingParty;
+use crate::services::Services;
+
+/// A token request, parsed.
+#[derive(Debug)]
+pub enum TokenRequest<'a> {
+    AuthorizationCode {
+        code: &'a str,
+        redirect_uri: Option<&'a str>,
+        code_verifier: Option<&'a str>,
+    },
+    RefreshToken {
+        refresh_token: &'a str,
+        scope: Option<&'a str>,
+    },
+}
+
+impl<'a> TokenRequest<'a> {
+    pub fn parse(p: &'a Params) -> Result<Self, OAuthError> {
+        match p.get("grant_type") {
+            Some("authorization_code") => Ok(TokenRequest::AuthorizationCode {
+                code: p.require("code").map_err(OAuthError::InvalidRequest)?,
+                redirect_uri: p.get("redirect_uri"),
+                code_verifier: p.get("code_verifier"),
+            }),
+            Some("refresh_token") => Ok(TokenRequest::RefreshToken {
+                refresh_token: p.require("refresh_token").map_err(OAuthError::InvalidRequest)?,
+                scope: p.get("scope"),
+            }),
+            Some(_) => Err(OAuthError::UnsupportedGrantType),
+            None => Err(OAuthError::invalid_request("grant_type is required")),
+        }
+    }
+}
+
+/// Runs a token request for an authenticated client.
+pub async fn exchange(
+    services: &Services,
+    rp: &RelyingParty,
+    p: &Params,
+) -> Result<TokenResponse, OAuthError> {
+    if p.get("client_id").is_some_and(|c| c != rp.client_id.as_str()) {
+        return Err(OAuthError::invalid_request(
+            "client_id does not match the authenticated client",
+        ));
+    }
+    match TokenRequest::parse(p)? {
+        TokenRequest::AuthorizationCode {
+            code,
+            redirect_uri,
+            code_verifier,
+        } => grants::redeem_code(services, rp, code, redirect_uri, code_verifier).await,
+        TokenRequest::RefreshToken {
+            refresh_token,
+            scope,
+        } => grants::refresh(services, rp, refresh_token, scope).await,
+    }
+}

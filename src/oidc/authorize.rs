@@ -15,7 +15,7 @@ use crate::challenges::random_token;
 use crate::domain::{ClientId, Level};
 use crate::relying_parties::RelyingParty;
 use crate::services::Services;
-use crate::store::{PutMode, decode, encode, Table};
+use crate::store::{PutMode, Table, decode, encode};
 
 /// `prompt` values (OpenID Connect Core §3.1.2.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -46,7 +46,10 @@ pub struct AuthorizationRequest {
 #[derive(Debug)]
 pub enum AuthorizeError {
     /// Shown on an error page: the client or redirect URI cannot be trusted.
-    Page { error: &'static str, detail: String },
+    Page {
+        error: &'static str,
+        detail: String,
+    },
     /// Sent back to the (registered) redirect URI.
     Redirect(RedirectError),
     Store(crate::store::StoreError),
@@ -111,7 +114,10 @@ pub fn validate(rp: &RelyingParty, p: &Params) -> Result<AuthorizationRequest, A
         })
     };
     if p.contains("request") {
-        return Err(fail("request_not_supported", "use PAR instead of request objects"));
+        return Err(fail(
+            "request_not_supported",
+            "use PAR instead of request objects",
+        ));
     }
     match p.get("response_type") {
         Some("code") => {}
@@ -124,7 +130,10 @@ pub fn validate(rp: &RelyingParty, p: &Params) -> Result<AuthorizationRequest, A
         None => return Err(fail("invalid_request", "response_type is required")),
     }
     if p.get("response_mode").is_some_and(|m| m != "query") {
-        return Err(fail("invalid_request", "only response_mode=query is supported"));
+        return Err(fail(
+            "invalid_request",
+            "only response_mode=query is supported",
+        ));
     }
     let scopes = grantable(p.get("scope").unwrap_or(""), rp);
     if !scopes.contains(&Scope::Openid) {
@@ -146,17 +155,30 @@ pub fn validate(rp: &RelyingParty, p: &Params) -> Result<AuthorizationRequest, A
             ));
         }
         (Some(c), Some(_)) if !pkce::valid_challenge(c) => {
-            return Err(fail("invalid_request", "code_challenge is not an S256 challenge"));
+            return Err(fail(
+                "invalid_request",
+                "code_challenge is not an S256 challenge",
+            ));
         }
         (Some(c), Some(_)) => c.to_owned(),
     };
     let mut prompt = BTreeSet::new();
-    for v in p.get("prompt").unwrap_or("").split(' ').filter(|v| !v.is_empty()) {
+    for v in p
+        .get("prompt")
+        .unwrap_or("")
+        .split(' ')
+        .filter(|v| !v.is_empty())
+    {
         let value = match v {
             "none" => Prompt::None,
             "login" => Prompt::Login,
             "consent" => Prompt::Consent,
-            _ => return Err(fail("invalid_request", "prompt must be none, login or consent")),
+            _ => {
+                return Err(fail(
+                    "invalid_request",
+                    "prompt must be none, login or consent",
+                ));
+            }
         };
         prompt.insert(value);
     }
@@ -171,13 +193,15 @@ pub fn validate(rp: &RelyingParty, p: &Params) -> Result<AuthorizationRequest, A
         None => None,
     };
     let acr: Vec<&str> = p.get("acr_values").unwrap_or("").split(' ').collect();
-    let required_level = if acr.contains(&ACR_LEVEL_2) {
+    let asked = if acr.contains(&ACR_LEVEL_2) {
         Some(Level::Two)
     } else if acr.contains(&ACR_LEVEL_1) {
         Some(Level::One)
     } else {
         None
     };
+    // The client's registered minimum identity level applies to every login, asked or not.
+    let required_level = asked.max(Some(rp.min_level)).filter(|l| *l > Level::One);
     let bounded = |name: &str| -> Result<Option<String>, AuthorizeError> {
         match p.get(name) {
             Some(v) if v.len() > 512 => Err(fail("invalid_request", "a parameter is too long")),
@@ -214,10 +238,16 @@ pub async fn push(
     p: &Params,
 ) -> Result<String, OAuthError> {
     if p.contains("request_uri") {
-        return Err(OAuthError::invalid_request("request_uri is not allowed in a pushed request"));
+        return Err(OAuthError::invalid_request(
+            "request_uri is not allowed in a pushed request",
+        ));
     }
-    if p.get("client_id").is_some_and(|c| c != rp.client_id.as_str()) {
-        return Err(OAuthError::invalid_request("client_id does not match the authenticated client"));
+    if p.get("client_id")
+        .is_some_and(|c| c != rp.client_id.as_str())
+    {
+        return Err(OAuthError::invalid_request(
+            "client_id does not match the authenticated client",
+        ));
     }
     let request = validate(rp, p).map_err(|e| match e {
         AuthorizeError::Page { detail, .. } => OAuthError::InvalidRequest(detail),
@@ -269,7 +299,10 @@ pub async fn resolve(
     };
     let pushed: PushedRequest = decode(Table::Meta, &raw)?;
     if pushed.client_id != rp.client_id {
-        return Err(page("invalid_request_uri", "request_uri belongs to another client"));
+        return Err(page(
+            "invalid_request_uri",
+            "request_uri belongs to another client",
+        ));
     }
     // Of two concurrent uses, one wins.
     if services.store.take_expiring(&key, now).await?.is_none() {

@@ -9,9 +9,7 @@ use crate::domain::Person;
 use crate::relying_parties::{ClaimName, RelyingParty};
 
 /// The scopes this provider knows (discovery lists exactly these).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Scope {
     Openid,

@@ -133,7 +133,9 @@ pub async fn redeem_code(
             revoke_family(services, &used.family).await?;
             tracing::warn!(client = %rp.client_id, "authorization code replayed: its tokens are revoked");
         }
-        return Err(OAuthError::invalid_grant("the code is invalid, expired or already used"));
+        return Err(OAuthError::invalid_grant(
+            "the code is invalid, expired or already used",
+        ));
     };
     let record: CodeRecord = decode(Table::Meta, &raw)?;
     let family = random_token()?;
@@ -150,7 +152,9 @@ pub async fn redeem_code(
         )
         .await?;
     if record.grant.client_id != rp.client_id {
-        return Err(OAuthError::invalid_grant("the code was issued to another client"));
+        return Err(OAuthError::invalid_grant(
+            "the code was issued to another client",
+        ));
     }
     if redirect_uri != Some(record.redirect_uri.as_str()) {
         return Err(OAuthError::invalid_grant(
@@ -160,7 +164,9 @@ pub async fn redeem_code(
     match verifier {
         None => return Err(OAuthError::invalid_grant("code_verifier is required")),
         Some(v) if !pkce::verifies(v, &record.code_challenge) => {
-            return Err(OAuthError::invalid_grant("code_verifier does not match the challenge"));
+            return Err(OAuthError::invalid_grant(
+                "code_verifier does not match the challenge",
+            ));
         }
         Some(_) => {}
     }
@@ -183,17 +189,23 @@ pub async fn refresh(
             revoke_family(services, &used.family).await?;
             tracing::warn!(client = %rp.client_id, "refresh token reused: its family is revoked");
         }
-        return Err(OAuthError::invalid_grant("the refresh token is invalid, expired or revoked"));
+        return Err(OAuthError::invalid_grant(
+            "the refresh token is invalid, expired or revoked",
+        ));
     };
     let record: RefreshRecord = decode(Table::Meta, &raw)?;
     if record.grant.client_id != rp.client_id {
         // Another client's token: refuse without using it up.
-        return Err(OAuthError::invalid_grant("the refresh token is invalid, expired or revoked"));
+        return Err(OAuthError::invalid_grant(
+            "the refresh token is invalid, expired or revoked",
+        ));
     }
     if services.store.take_expiring(&key, now).await?.is_none() {
         // A concurrent use won: this is a reuse.
         revoke_family(services, &record.family).await?;
-        return Err(OAuthError::invalid_grant("the refresh token is invalid, expired or revoked"));
+        return Err(OAuthError::invalid_grant(
+            "the refresh token is invalid, expired or revoked",
+        ));
     }
     services
         .store
@@ -208,7 +220,9 @@ pub async fn refresh(
         )
         .await?;
     if family_revoked(services, &record.family).await? {
-        return Err(OAuthError::invalid_grant("the refresh token is invalid, expired or revoked"));
+        return Err(OAuthError::invalid_grant(
+            "the refresh token is invalid, expired or revoked",
+        ));
     }
     let mut grant = record.grant;
     grant.nonce = None;
@@ -399,10 +413,9 @@ pub async fn verify_access_token(
     token: &str,
 ) -> Result<AccessClaims, OAuthError> {
     let header = jws::inspect_header(token).map_err(|_| OAuthError::InvalidToken)?;
-    let typ_ok = header
-        .typ
-        .as_deref()
-        .is_some_and(|t| t.eq_ignore_ascii_case(ACCESS_TOKEN_TYP) || t.eq_ignore_ascii_case("application/at+jwt"));
+    let typ_ok = header.typ.as_deref().is_some_and(|t| {
+        t.eq_ignore_ascii_case(ACCESS_TOKEN_TYP) || t.eq_ignore_ascii_case("application/at+jwt")
+    });
     if !typ_ok {
         return Err(OAuthError::InvalidToken);
     }
@@ -416,7 +429,9 @@ pub async fn verify_access_token(
         jws::verify_eddsa(token, key).map_err(|_| OAuthError::InvalidToken)?
     };
     let now = services.clock.now();
-    if claims.iss != services.issuer() || claims.aud != services.issuer() || claims.exp <= now.secs()
+    if claims.iss != services.issuer()
+        || claims.aud != services.issuer()
+        || claims.exp <= now.secs()
     {
         return Err(OAuthError::InvalidToken);
     }

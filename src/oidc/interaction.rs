@@ -123,8 +123,8 @@ pub async fn begin(
             .max_age
             .is_none_or(|m| s.auth_time.plus(std::time::Duration::from_secs(m)) >= now)
     };
-    let usable = session
-        .filter(|(s, _)| !request.prompt.contains(&Prompt::Login) && fresh_enough(s));
+    let usable =
+        session.filter(|(s, _)| !request.prompt.contains(&Prompt::Login) && fresh_enough(s));
     let logged_in = match usable {
         Some((s, account)) => Some(LoggedIn {
             personal_id: s.personal_id.clone(),
@@ -178,7 +178,8 @@ async fn after_login(
         );
         return Ok(Some(Next::Client(error_url(services, &e))));
     }
-    let consented = consent::covers(services, &l.personal_id, &rp.client_id, &request.scopes).await?;
+    let consented =
+        consent::covers(services, &l.personal_id, &rp.client_id, &request.scopes).await?;
     if consented && !request.prompt.contains(&Prompt::Consent) {
         let code = code_for(services, request, l).await?;
         return Ok(Some(Next::Client(success_url(services, request, &code))));
@@ -200,7 +201,13 @@ async fn code_for(
         level: l.level,
         nonce: request.nonce.clone(),
     };
-    grants::issue_code(services, grant, &request.redirect_uri, &request.code_challenge).await
+    grants::issue_code(
+        services,
+        grant,
+        &request.redirect_uri,
+        &request.code_challenge,
+    )
+    .await
 }
 
 async fn save(services: &Services, i: &Interaction) -> Result<(), StoreError> {
@@ -220,7 +227,11 @@ async fn save(services: &Services, i: &Interaction) -> Result<(), StoreError> {
 
 async fn finish(services: &Services, i: &Interaction) -> Result<(), StoreError> {
     let now = services.clock.now();
-    services.store.take_expiring(&key(&i.id), now).await.map(|_| ())
+    services
+        .store
+        .take_expiring(&key(&i.id), now)
+        .await
+        .map(|_| ())
 }
 
 /// The interaction `id`, if this browser started it.
@@ -237,7 +248,11 @@ pub async fn load(
         .ok_or(InteractionError::Gone)?;
     let i: Interaction = decode(Table::Meta, &raw)?;
     let same_browser = browser_cookie.is_some_and(|c| {
-        bool::from(secret_key("browser", c).as_bytes().ct_eq(i.browser.as_bytes()))
+        bool::from(
+            secret_key("browser", c)
+                .as_bytes()
+                .ct_eq(i.browser.as_bytes()),
+        )
     });
     if !same_browser {
         return Err(InteractionError::Gone);
@@ -343,13 +358,19 @@ fn otp_purpose(interaction: &str) -> String {
     format!("web-login:{interaction}")
 }
 
-async fn send_otp(services: &Services, i: &Interaction, account: &Account) -> Result<(), StoreError> {
+async fn send_otp(
+    services: &Services,
+    i: &Interaction,
+    account: &Account,
+) -> Result<(), StoreError> {
     let code = services.otps.issue(&otp_purpose(&i.id)).await?;
     services
         .sms
         .send(
             &account.phone,
-            format!("VNeID: ma dang nhap cua ban la {code}. Het han sau 5 phut. Khong chia se ma nay."),
+            format!(
+                "VNeID: ma dang nhap cua ban la {code}. Het han sau 5 phut. Khong chia se ma nay."
+            ),
         )
         .await
 }
@@ -371,7 +392,10 @@ pub async fn otp(
         Err(crate::sms::OtpError::TooManyAttempts) => {
             let mut i = i;
             i.pending = None;
-            return Ok((fail(services, i, "Too many wrong codes: sign in again.").await?, None));
+            return Ok((
+                fail(services, i, "Too many wrong codes: sign in again.").await?,
+                None,
+            ));
         }
         Err(crate::sms::OtpError::Invalid) => {
             return Ok((fail(services, i, "Wrong or expired code.").await?, None));
@@ -418,7 +442,13 @@ pub async fn decide(
         let e = i.request.error("access_denied", "the citizen declined");
         return Ok(Next::Client(error_url(services, &e)));
     }
-    consent::grant(services, &l.personal_id, &i.request.client_id, &i.request.scopes).await?;
+    consent::grant(
+        services,
+        &l.personal_id,
+        &i.request.client_id,
+        &i.request.scopes,
+    )
+    .await?;
     let code = code_for(services, &i.request, &l).await?;
     Ok(Next::Client(success_url(services, &i.request, &code)))
 }

@@ -20,7 +20,8 @@ pub async fn introspect(
         Err(super::OAuthError::Store(e)) => return Err(e),
         Err(_) => {}
     }
-    if let Some((grant, _, expires_at)) = live_refresh_token(services, &rp.client_id, token).await? {
+    if let Some((grant, _, expires_at)) = live_refresh_token(services, &rp.client_id, token).await?
+    {
         let sub = crate::identity::pairwise::subject(
             &services.pairwise_secret,
             &rp.sector,

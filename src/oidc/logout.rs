@@ -11,7 +11,9 @@ pub async fn return_to(services: &Services, p: &Params) -> Option<String> {
     let uri = p.get("post_logout_redirect_uri")?;
     // The client: `client_id`, or the audience of an ID token this gateway signed (it may have
     // expired: that is normal at logout).
-    let from_hint = p.get("id_token_hint").and_then(|t| hinted_client(services, t));
+    let from_hint = p
+        .get("id_token_hint")
+        .and_then(|t| hinted_client(services, t));
     let client = match (p.get("client_id"), from_hint) {
         (Some(c), Some(h)) if c != h => return None,
         (Some(c), _) => c.to_owned(),

@@ -27,7 +27,8 @@ impl Params {
     }
 
     pub fn require(&self, name: &str) -> Result<&str, String> {
-        self.get(name).ok_or_else(|| format!("`{name}` is required"))
+        self.get(name)
+            .ok_or_else(|| format!("`{name}` is required"))
     }
 
     pub fn contains(&self, name: &str) -> bool {

@@ -9,8 +9,7 @@ use subtle::ConstantTimeEq;
 /// 43 to 128 characters of `[A-Za-z0-9-._~]` (RFC 7636 §4.1); a challenge is 43 (a SHA-256).
 fn well_formed(v: &str, min: usize) -> bool {
     (min..=128).contains(&v.len())
-        && v
-            .bytes()
+        && v.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
 }
 
@@ -37,7 +36,10 @@ mod tests {
         let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
         assert!(valid_challenge(challenge));
         assert!(verifies(verifier, challenge));
-        assert!(!verifies("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXl", challenge));
+        assert!(!verifies(
+            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXl",
+            challenge
+        ));
         assert!(!verifies("short", challenge));
         assert!(!valid_challenge("plain-challenge"));
     }

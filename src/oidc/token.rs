@@ -28,7 +28,9 @@ impl<'a> TokenRequest<'a> {
                 code_verifier: p.get("code_verifier"),
             }),
             Some("refresh_token") => Ok(TokenRequest::RefreshToken {
-                refresh_token: p.require("refresh_token").map_err(OAuthError::InvalidRequest)?,
+                refresh_token: p
+                    .require("refresh_token")
+                    .map_err(OAuthError::InvalidRequest)?,
                 scope: p.get("scope"),
             }),
             Some(_) => Err(OAuthError::UnsupportedGrantType),
@@ -43,7 +45,9 @@ pub async fn exchange(
     rp: &RelyingParty,
     p: &Params,
 ) -> Result<TokenResponse, OAuthError> {
-    if p.get("client_id").is_some_and(|c| c != rp.client_id.as_str()) {
+    if p.get("client_id")
+        .is_some_and(|c| c != rp.client_id.as_str())
+    {
         return Err(OAuthError::invalid_request(
             "client_id does not match the authenticated client",
         ));

@@ -10,7 +10,10 @@ use super::grants::{subject_of, verify_access_token};
 use crate::domain::ClientId;
 use crate::services::Services;
 
-pub async fn userinfo(services: &Services, token: &str) -> Result<BTreeMap<String, Value>, OAuthError> {
+pub async fn userinfo(
+    services: &Services,
+    token: &str,
+) -> Result<BTreeMap<String, Value>, OAuthError> {
     let claims = verify_access_token(services, token).await?;
     let client = ClientId::parse(&claims.client_id).map_err(|_| OAuthError::InvalidToken)?;
     let rp = services
@@ -21,7 +24,11 @@ pub async fn userinfo(services: &Services, token: &str) -> Result<BTreeMap<Strin
     let id = subject_of(services, &rp, &claims.sub)
         .await?
         .ok_or(OAuthError::InvalidToken)?;
-    let account = services.accounts.get(&id).await?.ok_or(OAuthError::InvalidToken)?;
+    let account = services
+        .accounts
+        .get(&id)
+        .await?
+        .ok_or(OAuthError::InvalidToken)?;
     if account.is_locked() {
         return Err(OAuthError::InvalidToken);
     }

@@ -149,7 +149,11 @@ impl RelyingParty {
         if let Some(kiosk) = &self.kiosk_public_key {
             parse_ed25519_public_key(kiosk).map_err(|e| format!("{id}: kiosk_public_key: {e}"))?;
         }
-        for uri in self.redirect_uris.iter().chain(&self.post_logout_redirect_uris) {
+        for uri in self
+            .redirect_uris
+            .iter()
+            .chain(&self.post_logout_redirect_uris)
+        {
             let ok = (uri.starts_with("https://")
                 || uri.starts_with("http://127.0.0.1")
                 || uri.starts_with("http://localhost"))

@@ -15,6 +15,7 @@ mod deployment;
 mod durability;
 mod http_basics;
 mod keys_and_jwks;
+mod oidc;
 mod operations;
 mod redis_outage;
 mod registry;

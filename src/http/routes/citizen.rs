@@ -45,9 +45,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(web::resource("/lock").route(web::post().to(lock)))
         .service(web::resource("/consents").route(web::get().to(consents)))
-        .service(
-            web::resource("/consents/{client_id}").route(web::delete().to(withdraw_consent)),
-        );
+        .service(web::resource("/consents/{client_id}").route(web::delete().to(withdraw_consent)));
 }
 
 /// Start a level-1 registration. The answer is the same whatever the registry holds.

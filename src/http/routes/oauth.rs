@@ -238,7 +238,12 @@ pub async fn configuration(state: State) -> HttpResponse {
 pub async fn authorize(state: State, req: HttpRequest) -> HttpResponse {
     match Params::parse(req.query_string()) {
         Ok(p) => authorize_with(&state, &req, p).await,
-        Err(detail) => message(StatusCode::BAD_REQUEST, "Invalid request", Some("invalid_request"), &detail),
+        Err(detail) => message(
+            StatusCode::BAD_REQUEST,
+            "Invalid request",
+            Some("invalid_request"),
+            &detail,
+        ),
     }
 }
 
@@ -246,7 +251,12 @@ pub async fn authorize(state: State, req: HttpRequest) -> HttpResponse {
 pub async fn authorize_post(state: State, req: HttpRequest, body: web::Bytes) -> HttpResponse {
     match form_params(&body) {
         Ok(p) => authorize_with(&state, &req, p).await,
-        Err(e) => message(StatusCode::BAD_REQUEST, "Invalid request", Some("invalid_request"), &e.to_string()),
+        Err(e) => message(
+            StatusCode::BAD_REQUEST,
+            "Invalid request",
+            Some("invalid_request"),
+            &e.to_string(),
+        ),
     }
 }
 
@@ -280,9 +290,12 @@ async fn authorize_with(state: &State, req: &HttpRequest, p: Params) -> HttpResp
         Err(AuthorizeError::Redirect(e)) => {
             see_other(&interaction::error_url(services, &e)).finish()
         }
-        Err(AuthorizeError::Page { error, detail }) => {
-            message(StatusCode::BAD_REQUEST, "Cannot sign in", Some(error), &detail)
-        }
+        Err(AuthorizeError::Page { error, detail }) => message(
+            StatusCode::BAD_REQUEST,
+            "Cannot sign in",
+            Some(error),
+            &detail,
+        ),
         Err(AuthorizeError::Store(err)) => {
             tracing::error!(%err, "store failure at the authorization endpoint");
             unavailable()
@@ -338,8 +351,18 @@ struct InteractionPage<'a> {
 
 fn interaction_error(e: InteractionError) -> HttpResponse {
     match e {
-        InteractionError::Gone => message(StatusCode::BAD_REQUEST, "Sign-in expired", Some("interaction_gone"), &e.to_string()),
-        InteractionError::Csrf => message(StatusCode::FORBIDDEN, "Request refused", Some("csrf_invalid"), &e.to_string()),
+        InteractionError::Gone => message(
+            StatusCode::BAD_REQUEST,
+            "Sign-in expired",
+            Some("interaction_gone"),
+            &e.to_string(),
+        ),
+        InteractionError::Csrf => message(
+            StatusCode::FORBIDDEN,
+            "Request refused",
+            Some("csrf_invalid"),
+            &e.to_string(),
+        ),
         InteractionError::Store(err) => {
             tracing::error!(%err, "store failure on a login page");
             unavailable()
@@ -352,7 +375,12 @@ fn interaction_error(e: InteractionError) -> HttpResponse {
 }
 
 async fn rp_name(state: &State, i: &interaction::Interaction) -> String {
-    match state.services.relying_parties.get(&i.request.client_id).await {
+    match state
+        .services
+        .relying_parties
+        .get(&i.request.client_id)
+        .await
+    {
         Ok(Some(rp)) => rp.name,
         _ => i.request.client_id.to_string(),
     }
@@ -412,7 +440,12 @@ async fn posted(
     body: &[u8],
 ) -> Result<(interaction::Interaction, Params), HttpResponse> {
     let p = form_params(body).map_err(|e| {
-        message(StatusCode::BAD_REQUEST, "Invalid form", Some("invalid_request"), &e.to_string())
+        message(
+            StatusCode::BAD_REQUEST,
+            "Invalid form",
+            Some("invalid_request"),
+            &e.to_string(),
+        )
     })?;
     let cookie = cookie_value(req, interaction::BROWSER_COOKIE);
     let i = interaction::load(&state.services, id, cookie.as_deref())
@@ -457,7 +490,12 @@ pub async fn otp(
         Ok(x) => x,
         Err(res) => return res,
     };
-    let rp = match state.services.relying_parties.get(&i.request.client_id).await {
+    let rp = match state
+        .services
+        .relying_parties
+        .get(&i.request.client_id)
+        .await
+    {
         Ok(Some(rp)) => rp,
         Ok(None) => return unknown_client(),
         Err(_) => return unavailable(),
@@ -490,7 +528,12 @@ pub async fn consent(
         Some("allow") => true,
         Some("deny") => false,
         _ => {
-            return message(StatusCode::BAD_REQUEST, "Invalid form", Some("invalid_request"), "decision must be allow or deny");
+            return message(
+                StatusCode::BAD_REQUEST,
+                "Invalid form",
+                Some("invalid_request"),
+                "decision must be allow or deny",
+            );
         }
     };
     match interaction::decide(&state.services, i, allow).await {
@@ -527,7 +570,10 @@ fn bearer(req: &HttpRequest, body: Option<&Params>) -> Option<String> {
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .map(|t| t.trim().to_owned());
     from_header.or_else(|| body.and_then(|p| p.get("access_token")).map(str::to_owned))
 }
@@ -537,7 +583,11 @@ fn bearer(req: &HttpRequest, body: Option<&Params>) -> Option<String> {
     responses((status = 200, description = "The claims of the granted scopes"),
         (status = 401, description = "invalid_token")))]
 pub async fn userinfo_endpoint(state: State, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    let form = if body.is_empty() { None } else { form_params(&body).ok() };
+    let form = if body.is_empty() {
+        None
+    } else {
+        form_params(&body).ok()
+    };
     let Some(token) = bearer(&req, form.as_ref()) else {
         return oauth_error(&OAuthError::InvalidToken);
     };

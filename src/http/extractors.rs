@@ -74,6 +74,7 @@ pub async fn authenticate(
         Ok(rp) => Ok(rp),
         Err(e) => {
             let reason = e.reason();
+            tracing::info!(reason, "client authentication failed");
             state
                 .metrics
                 .client_auth_failures

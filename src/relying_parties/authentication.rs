@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::DecodingKey;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -206,7 +205,7 @@ impl ClientAuthenticator {
     }
 
     async fn assertion(&self, jwt: &str) -> Result<RelyingParty, ClientAuthError> {
-        let (_, unverified) = jws::inspect(jwt).map_err(ClientAuthError::Assertion)?;
+        let (_, unverified) = jws::inspect_client_token(jwt).map_err(ClientAuthError::Assertion)?;
         let iss = unverified
             .get("iss")
             .and_then(|v| v.as_str())
@@ -221,13 +220,10 @@ impl ClientAuthenticator {
             return Err(ClientAuthError::WrongMethod);
         };
         let key = parse_ed25519_public_key(public_key).map_err(|_| ClientAuthError::WrongMethod)?;
-        let claims: AssertionClaims =
-            jws::verify_eddsa(jwt, &DecodingKey::from_ed_der(key.as_bytes())).map_err(
-                |e| match e {
-                    JwsError::BadSignature => ClientAuthError::BadSignature,
-                    other => ClientAuthError::Assertion(other),
-                },
-            )?;
+        let claims: AssertionClaims = jws::verify_ed25519(jwt, &key).map_err(|e| match e {
+            JwsError::BadSignature => ClientAuthError::BadSignature,
+            other => ClientAuthError::Assertion(other),
+        })?;
         if claims.iss != claims.sub || claims.iss != client_id.as_str() {
             return Err(ClientAuthError::IssuerMismatch);
         }

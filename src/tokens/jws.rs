@@ -44,14 +44,28 @@ fn b64_json(segment: &str) -> Result<serde_json::Value, JwsError> {
 /// Checks the structure and header of a compact JWS; the claims are left for after the signature
 /// check.
 pub fn inspect_header(token: &str) -> Result<Header, JwsError> {
-    let (header, _) = split_and_check(token)?;
+    let (header, _) = split_and_check(token, &["EdDSA"])?;
     Ok(header)
 }
 
 /// Checks the structure and header of a compact JWS and returns the header and the *unverified*
 /// claims (only to find out who claims to have signed it).
 pub fn inspect(token: &str) -> Result<(Header, serde_json::Value), JwsError> {
-    let (header, claims_segment) = split_and_check(token)?;
+    inspect_allowing(token, &["EdDSA"])
+}
+
+/// [`inspect`] for a token a client signed: `alg` may also be `Ed25519`, the fully-specified
+/// name of the same algorithm (RFC 9864), which current client libraries send. Verify such a
+/// token with [`verify_ed25519`].
+pub fn inspect_client_token(token: &str) -> Result<(Header, serde_json::Value), JwsError> {
+    inspect_allowing(token, &["EdDSA", "Ed25519"])
+}
+
+fn inspect_allowing(
+    token: &str,
+    algorithms: &[&str],
+) -> Result<(Header, serde_json::Value), JwsError> {
+    let (header, claims_segment) = split_and_check(token, algorithms)?;
     let claims = b64_json(claims_segment)?;
     if !claims.is_object() {
         return Err(JwsError::Malformed);
@@ -59,7 +73,7 @@ pub fn inspect(token: &str) -> Result<(Header, serde_json::Value), JwsError> {
     Ok((header, claims))
 }
 
-fn split_and_check(token: &str) -> Result<(Header, &str), JwsError> {
+fn split_and_check<'t>(token: &'t str, algorithms: &[&str]) -> Result<(Header, &'t str), JwsError> {
     let mut parts = token.split('.');
     let (Some(h), Some(c), Some(s), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -75,7 +89,7 @@ fn split_and_check(token: &str) -> Result<(Header, &str), JwsError> {
         return Err(JwsError::ForbiddenHeader(name));
     }
     match obj.get("alg").and_then(|a| a.as_str()) {
-        Some("EdDSA") => {}
+        Some(alg) if algorithms.contains(&alg) => {}
         Some(other) => return Err(JwsError::Algorithm(other.to_owned())),
         None => return Err(JwsError::Malformed),
     }
@@ -115,6 +129,31 @@ pub fn verify_eddsa<T: DeserializeOwned>(token: &str, key: &DecodingKey) -> Resu
     }
 }
 
+/// Verifies an Ed25519 signature (`alg` `EdDSA` or `Ed25519`) over the token's exact signing
+/// input with a raw public key, and decodes the claims. As with [`verify_eddsa`], time checks
+/// are the caller's.
+pub fn verify_ed25519<T: DeserializeOwned>(
+    token: &str,
+    key: &ed25519_dalek::VerifyingKey,
+) -> Result<T, JwsError> {
+    let (signing_input, signature) = token.rsplit_once('.').ok_or(JwsError::Malformed)?;
+    let claims_segment = signing_input
+        .split_once('.')
+        .map(|(_, c)| c)
+        .ok_or(JwsError::Malformed)?;
+    let signature: [u8; 64] = URL_SAFE_NO_PAD
+        .decode(signature)
+        .map_err(|_| JwsError::Malformed)?
+        .try_into()
+        .map_err(|_| JwsError::Malformed)?;
+    key.verify_strict(
+        signing_input.as_bytes(),
+        &ed25519_dalek::Signature::from_bytes(&signature),
+    )
+    .map_err(|_| JwsError::BadSignature)?;
+    serde_json::from_value(b64_json(claims_segment)?).map_err(|e| JwsError::Claims(e.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,6 +180,43 @@ mod tests {
             let t = token(&format!(r#"{{"alg":"{alg}"}}"#), "{}");
             assert_eq!(inspect(&t).unwrap_err(), JwsError::Algorithm(alg.into()));
         }
+    }
+
+    #[test]
+    fn client_tokens_may_name_ed25519_and_are_checked_over_the_exact_bytes() {
+        use ed25519_dalek::Signer;
+        let key = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(r#"{"alg":"Ed25519"}"#),
+            URL_SAFE_NO_PAD.encode(r#"{"iss":"x"}"#)
+        );
+        let signed = format!(
+            "{input}.{}",
+            URL_SAFE_NO_PAD.encode(key.sign(input.as_bytes()).to_bytes())
+        );
+        // Only client tokens may use the fully-specified name; the gateway's own stay EdDSA.
+        assert!(inspect_client_token(&signed).is_ok());
+        assert_eq!(
+            inspect(&signed).unwrap_err(),
+            JwsError::Algorithm("Ed25519".into())
+        );
+        let claims: serde_json::Value = verify_ed25519(&signed, &key.verifying_key()).unwrap();
+        assert_eq!(claims["iss"], "x");
+        let other = ed25519_dalek::SigningKey::from_bytes(&[8u8; 32]);
+        assert_eq!(
+            verify_ed25519::<serde_json::Value>(&signed, &other.verifying_key()).unwrap_err(),
+            JwsError::BadSignature
+        );
+        let tampered = signed.replacen(
+            &URL_SAFE_NO_PAD.encode(r#"{"iss":"x"}"#),
+            &URL_SAFE_NO_PAD.encode(r#"{"iss":"y"}"#),
+            1,
+        );
+        assert_eq!(
+            verify_ed25519::<serde_json::Value>(&tampered, &key.verifying_key()).unwrap_err(),
+            JwsError::BadSignature
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod configuration;
 mod deployment;
 mod durability;
 mod http_basics;
+mod interop;
 mod keys_and_jwks;
 mod oidc;
 mod operations;

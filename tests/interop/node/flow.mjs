@@ -1,0 +1,121 @@
+// An independent relying party: openid-client v6 (with jose) runs the whole OpenID Connect
+// flow against a running eid-gateway, playing the browser itself with plain form posts.
+//
+// Input (environment): ISSUER, CLIENT_ID, REDIRECT_URI, PERSONAL_ID, PASSWORD, PHONE, and
+// either CLIENT_SECRET (client_secret_basic) or CLIENT_KEY_PEM (private_key_jwt, Ed25519).
+// Output: one JSON document on stdout with what the relying party saw; exit code 1 on any error.
+import * as client from 'openid-client'
+import { importPKCS8 } from 'jose'
+import { readFileSync } from 'node:fs'
+
+const env = (name) => {
+  const v = process.env[name]
+  if (!v) throw new Error(`${name} is required`)
+  return v
+}
+const issuer = new URL(env('ISSUER'))
+const clientId = env('CLIENT_ID')
+const redirectUri = env('REDIRECT_URI')
+
+async function configuration() {
+  const metadata = { client_id: clientId, id_token_signed_response_alg: 'EdDSA' }
+  let auth
+  if (process.env.CLIENT_KEY_PEM) {
+    const key = await importPKCS8(readFileSync(process.env.CLIENT_KEY_PEM, 'utf8'), 'EdDSA')
+    auth = client.PrivateKeyJwt(key)
+  } else {
+    auth = client.ClientSecretBasic(env('CLIENT_SECRET'))
+  }
+  const config = await client.discovery(issuer, clientId, metadata, auth, {
+    execute: [client.allowInsecureRequests],
+  })
+  // Without this, openid-client does not verify ID token signatures.
+  client.enableNonRepudiationChecks(config)
+  return config
+}
+
+// The browser: cookies by name, redirects followed by hand.
+const jar = new Map()
+async function browse(url, form) {
+  const res = await fetch(url, {
+    method: form ? 'POST' : 'GET',
+    redirect: 'manual',
+    headers: {
+      cookie: [...jar].map(([k, v]) => `${k}=${v}`).join('; '),
+      ...(form ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
+    },
+    body: form ? new URLSearchParams(form).toString() : undefined,
+  })
+  for (const line of res.headers.getSetCookie()) {
+    const [pair] = line.split(';')
+    const i = pair.indexOf('=')
+    jar.set(pair.slice(0, i).trim(), pair.slice(i + 1).trim())
+  }
+  return res
+}
+
+async function otp() {
+  const res = await fetch(new URL(`/dev/sms?phone=${env('PHONE')}`, issuer))
+  const [latest] = await res.json()
+  return latest.text.match(/\b(\d{6})\b/)[1]
+}
+
+async function signIn(authorizationUrl) {
+  let res = await browse(authorizationUrl)
+  let pages = 0
+  while (res.status === 303) {
+    const next = new URL(res.headers.get('location'), issuer)
+    if (next.origin !== issuer.origin || !next.pathname.startsWith('/oauth2/interaction/')) return next
+    const html = await (await browse(next)).text()
+    const csrf = html.match(/name="csrf_token" value="([^"]+)"/)[1]
+    pages++
+    if (html.includes('name="password"')) {
+      res = await browse(new URL(next.pathname + '/login', issuer), {
+        csrf_token: csrf, personal_id: env('PERSONAL_ID'), password: env('PASSWORD'),
+      })
+    } else if (html.includes('name="otp"')) {
+      res = await browse(new URL(next.pathname + '/otp', issuer), { csrf_token: csrf, otp: await otp() })
+    } else {
+      res = await browse(new URL(next.pathname + '/consent', issuer), { csrf_token: csrf, decision: 'allow' })
+    }
+  }
+  throw new Error(`sign-in stopped with HTTP ${res.status} after ${pages} pages`)
+}
+
+const config = await configuration()
+const codeVerifier = client.randomPKCECodeVerifier()
+const codeChallenge = await client.calculatePKCECodeChallenge(codeVerifier)
+const nonce = client.randomNonce()
+const state = client.randomState()
+const authorizationUrl = await client.buildAuthorizationUrlWithPAR(config, {
+  redirect_uri: redirectUri,
+  scope: 'openid profile birthdate',
+  code_challenge: codeChallenge,
+  code_challenge_method: 'S256',
+  nonce,
+  state,
+})
+const callback = await signIn(authorizationUrl)
+const tokens = await client.authorizationCodeGrant(config, callback, {
+  pkceCodeVerifier: codeVerifier,
+  expectedNonce: nonce,
+  expectedState: state,
+  idTokenExpected: true,
+})
+const claims = tokens.claims()
+const userinfo = await client.fetchUserInfo(config, tokens.access_token, claims.sub)
+const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token)
+const introspected = await client.tokenIntrospection(config, refreshed.access_token)
+await client.tokenRevocation(config, refreshed.refresh_token)
+const afterRevocation = await client.tokenIntrospection(config, refreshed.access_token)
+
+console.log(JSON.stringify({
+  library: 'openid-client',
+  authorization_url_uses_par: authorizationUrl.searchParams.has('request_uri'),
+  callback_has_iss: callback.searchParams.get('iss'),
+  id_token_claims: claims,
+  userinfo,
+  refreshed_rotates: refreshed.refresh_token !== tokens.refresh_token,
+  introspection: introspected,
+  after_revocation: afterRevocation,
+}))

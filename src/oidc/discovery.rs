@@ -41,6 +41,7 @@ pub fn metadata(issuer: &str) -> Value {
         "revocation_endpoint_auth_methods_supported": client_auth,
         "revocation_endpoint_auth_signing_alg_values_supported": ["EdDSA"],
         "code_challenge_methods_supported": ["S256"],
+        "dpop_signing_alg_values_supported": super::dpop::ALGORITHMS,
         "acr_values_supported": ACR_VALUES,
         "prompt_values_supported": ["none", "login", "consent"],
         "claims_supported": [

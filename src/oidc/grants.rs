@@ -56,6 +56,9 @@ struct RefreshRecord {
     grant: Grant,
     family: String,
     expires_at: Timestamp,
+    /// The DPoP key the token is bound to, if the client used DPoP.
+    #[serde(default)]
+    jkt: Option<String>,
 }
 
 /// The token endpoint's success answer (RFC 6749 §5.1, OpenID Connect Core §3.1.3.3).
@@ -86,6 +89,9 @@ pub struct AccessClaims {
     pub auth_level: u8,
     /// The login family, for revocation.
     pub fam: String,
+    /// The DPoP key the token is bound to (RFC 9449 §6).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<super::dpop::Confirmation>,
 }
 
 /// Issues a code for `grant`, bound to the client, the redirect URI and the PKCE challenge.
@@ -122,6 +128,7 @@ pub async fn redeem_code(
     code: &str,
     redirect_uri: Option<&str>,
     verifier: Option<&str>,
+    dpop_jkt: Option<String>,
 ) -> Result<TokenResponse, OAuthError> {
     let now = services.clock.now();
     let key = secret_key("code", code);
@@ -170,7 +177,7 @@ pub async fn redeem_code(
         }
         Some(_) => {}
     }
-    issue_tokens(services, rp, record.grant, family).await
+    issue_tokens(services, rp, record.grant, family, dpop_jkt).await
 }
 
 /// The refresh_token grant: the presented token is used up and a new one issued in its family.
@@ -179,6 +186,7 @@ pub async fn refresh(
     rp: &RelyingParty,
     token: &str,
     scope: Option<&str>,
+    dpop_jkt: Option<String>,
 ) -> Result<TokenResponse, OAuthError> {
     let now = services.clock.now();
     let key = secret_key("refresh", token);
@@ -199,6 +207,22 @@ pub async fn refresh(
         return Err(OAuthError::invalid_grant(
             "the refresh token is invalid, expired or revoked",
         ));
+    }
+    if let Some(bound) = &record.jkt {
+        // A DPoP-bound refresh token is useless without its key, and is not spent by trying.
+        match &dpop_jkt {
+            None => {
+                return Err(OAuthError::InvalidDpopProof(
+                    "this refresh token is bound to a DPoP key: send a DPoP proof".into(),
+                ));
+            }
+            Some(k) if k != bound => {
+                return Err(OAuthError::InvalidDpopProof(
+                    "the DPoP proof is signed by another key than the token is bound to".into(),
+                ));
+            }
+            Some(_) => {}
+        }
     }
     if services.store.take_expiring(&key, now).await?.is_none() {
         // A concurrent use won: this is a reuse.
@@ -235,7 +259,8 @@ pub async fn refresh(
         }
         grant.scopes = asked;
     }
-    issue_tokens(services, rp, grant, record.family).await
+    let jkt = record.jkt.or(dpop_jkt);
+    issue_tokens(services, rp, grant, record.family, jkt).await
 }
 
 fn revoked_family_key(family: &str) -> String {
@@ -272,6 +297,7 @@ async fn issue_tokens(
     rp: &RelyingParty,
     grant: Grant,
     family: String,
+    jkt: Option<String>,
 ) -> Result<TokenResponse, OAuthError> {
     let account = services
         .accounts
@@ -312,6 +338,7 @@ async fn issue_tokens(
         amr: amr.clone(),
         auth_level: level,
         fam: family.clone(),
+        cnf: jkt.clone().map(|jkt| super::dpop::Confirmation { jkt }),
     };
     let today = now.to_datetime().date_naive();
     let released = oidc_claims(rp, &grant.scopes, &person, today);
@@ -357,6 +384,7 @@ async fn issue_tokens(
                 grant: kept,
                 family,
                 expires_at,
+                jkt: jkt.clone(),
             })?,
             expires_at,
             PutMode::IfAbsent,
@@ -378,7 +406,7 @@ async fn issue_tokens(
     .await?;
     Ok(TokenResponse {
         access_token,
-        token_type: "Bearer".into(),
+        token_type: if jkt.is_some() { "DPoP" } else { "Bearer" }.into(),
         expires_in: ACCESS_TOKEN_TTL.as_secs(),
         refresh_token,
         id_token,
@@ -492,6 +520,7 @@ pub fn access_claims_json(c: &AccessClaims) -> Value {
         "acr": c.acr,
         "amr": c.amr,
         "auth_level": c.auth_level,
-        "token_type": "Bearer",
+        "token_type": if c.cnf.is_some() { "DPoP" } else { "Bearer" },
+        "cnf": c.cnf,
     })
 }

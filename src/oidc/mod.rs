@@ -12,6 +12,7 @@ pub mod authorize;
 pub mod claims;
 pub mod consent;
 pub mod discovery;
+pub mod dpop;
 pub mod grants;
 pub mod interaction;
 pub mod introspection;
@@ -61,10 +62,21 @@ pub enum OAuthError {
     InvalidScope(String),
     #[error("the access token is not valid")]
     InvalidToken,
+    #[error("{0}")]
+    InvalidDpopProof(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("cannot sign: {0}")]
     Signing(String),
+}
+
+impl From<dpop::DpopError> for OAuthError {
+    fn from(e: dpop::DpopError) -> Self {
+        match e {
+            dpop::DpopError::Store(s) => OAuthError::Store(s),
+            other => OAuthError::InvalidDpopProof(other.to_string()),
+        }
+    }
 }
 
 impl OAuthError {
@@ -78,6 +90,7 @@ impl OAuthError {
             OAuthError::UnsupportedGrantType => "unsupported_grant_type",
             OAuthError::InvalidScope(_) => "invalid_scope",
             OAuthError::InvalidToken => "invalid_token",
+            OAuthError::InvalidDpopProof(_) => "invalid_dpop_proof",
             OAuthError::Store(_) => "temporarily_unavailable",
             OAuthError::Signing(_) => "server_error",
         }

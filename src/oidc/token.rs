@@ -44,6 +44,7 @@ pub async fn exchange(
     services: &Services,
     rp: &RelyingParty,
     p: &Params,
+    dpop_jkt: Option<String>,
 ) -> Result<TokenResponse, OAuthError> {
     if p.get("client_id")
         .is_some_and(|c| c != rp.client_id.as_str())
@@ -57,10 +58,10 @@ pub async fn exchange(
             code,
             redirect_uri,
             code_verifier,
-        } => grants::redeem_code(services, rp, code, redirect_uri, code_verifier).await,
+        } => grants::redeem_code(services, rp, code, redirect_uri, code_verifier, dpop_jkt).await,
         TokenRequest::RefreshToken {
             refresh_token,
             scope,
-        } => grants::refresh(services, rp, refresh_token, scope).await,
+        } => grants::refresh(services, rp, refresh_token, scope, dpop_jkt).await,
     }
 }

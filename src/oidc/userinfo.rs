@@ -10,11 +10,19 @@ use super::grants::{subject_of, verify_access_token};
 use crate::domain::ClientId;
 use crate::services::Services;
 
+/// `dpop_jkt`: the key of the DPoP proof that came with the request (`Authorization: DPoP`), if
+/// any. A DPoP-bound token needs a proof by its key; a bearer token must not come as DPoP.
 pub async fn userinfo(
     services: &Services,
     token: &str,
+    dpop_jkt: Option<&str>,
 ) -> Result<BTreeMap<String, Value>, OAuthError> {
     let claims = verify_access_token(services, token).await?;
+    match (&claims.cnf, dpop_jkt) {
+        (None, None) => {}
+        (Some(c), Some(k)) if c.jkt == k => {}
+        _ => return Err(OAuthError::InvalidToken),
+    }
     let client = ClientId::parse(&claims.client_id).map_err(|_| OAuthError::InvalidToken)?;
     let rp = services
         .relying_parties

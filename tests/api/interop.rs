@@ -75,7 +75,7 @@ fn assert_full_flow(app: &TestApp, seen: &Value, client: &str) {
 
 both_backends!(
     openid_client_with_client_secret_basic_and_par,
-    openid_client_with_private_key_jwt,
+    openid_client_with_private_key_jwt_and_dpop,
     authlib_with_client_secret_basic,
 );
 
@@ -99,7 +99,7 @@ async fn openid_client_with_client_secret_basic_and_par(backend: Backend) {
 
 /// A relying party registered with `private_key_jwt` (its own Ed25519 key) next to the shipped
 /// ones.
-async fn openid_client_with_private_key_jwt(backend: Backend) {
+async fn openid_client_with_private_key_jwt_and_dpop(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let key = SigningKey::from_bytes(&rand::random());
     let pem_path = dir.path().join("rp.pem");
@@ -138,9 +138,13 @@ async fn openid_client_with_private_key_jwt(backend: Backend) {
     let mut cmd = std::process::Command::new("node");
     cmd.current_dir(node_client()).arg("flow.mjs");
     flow_env(&mut cmd, &app, &citizen, "interop-rp");
-    cmd.env("CLIENT_KEY_PEM", &pem_path);
+    cmd.env("CLIENT_KEY_PEM", &pem_path).env("DPOP", "1");
     let seen = run(cmd).await;
     assert_full_flow(&app, &seen, "interop-rp");
+    // Sender-constrained with DPoP (an ES256 key in the client), refresh included.
+    assert_eq!(seen["token_type"], "dpop", "{seen}");
+    assert_eq!(seen["refreshed_token_type"], "dpop");
+    assert!(seen["introspection"]["cnf"]["jkt"].is_string(), "{seen}");
 }
 
 async fn authlib_with_client_secret_basic(backend: Backend) {

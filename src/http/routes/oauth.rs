@@ -15,7 +15,8 @@ use crate::oidc::authorize::{self, AuthorizeError};
 use crate::oidc::claims::describe;
 use crate::oidc::interaction::{self, InteractionError, Next, Step};
 use crate::oidc::{
-    OAuthError, PAR_TTL, Params, discovery, introspection, logout, token, userinfo, web_session,
+    OAuthError, PAR_TTL, Params, discovery, dpop, introspection, logout, token, userinfo,
+    web_session,
 };
 use crate::relying_parties::{ClientCredentials, RelyingParty};
 
@@ -55,9 +56,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// RFC 6749 §5.2 JSON (RFC 6750 §3 for the bearer-protected userinfo endpoint).
 fn oauth_error(e: &OAuthError) -> HttpResponse {
+    oauth_error_at(e, false)
+}
+
+/// `resource`: the error is for a protected resource (userinfo), which answers 401 with a
+/// `WWW-Authenticate` challenge (RFC 6750 §3, RFC 9449 §7.1).
+fn oauth_error_at(e: &OAuthError, resource: bool) -> HttpResponse {
     let status = match e {
         OAuthError::InvalidClient => StatusCode::UNAUTHORIZED,
         OAuthError::InvalidToken => StatusCode::UNAUTHORIZED,
+        OAuthError::InvalidDpopProof(_) if resource => StatusCode::UNAUTHORIZED,
         OAuthError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
         OAuthError::Signing(_) => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::BAD_REQUEST,
@@ -81,7 +89,13 @@ fn oauth_error(e: &OAuthError) -> HttpResponse {
         OAuthError::InvalidToken => {
             res.insert_header((
                 header::WWW_AUTHENTICATE,
-                "Bearer error=\"invalid_token\", error_description=\"the access token is not valid\"",
+                "Bearer error=\"invalid_token\", error_description=\"the access token is not valid\", DPoP algs=\"EdDSA ES256\"",
+            ));
+        }
+        OAuthError::InvalidDpopProof(_) if resource => {
+            res.insert_header((
+                header::WWW_AUTHENTICATE,
+                "DPoP error=\"invalid_dpop_proof\", algs=\"EdDSA ES256\"",
             ));
         }
         _ => {}
@@ -556,7 +570,8 @@ pub async fn token_endpoint(state: State, req: HttpRequest, body: web::Bytes) ->
         require_form(&req)?;
         let p = form_params(&body)?;
         let rp = authenticated_client(&state, &req, &p).await?;
-        token::exchange(&state.services, &rp, &p).await
+        let dpop_jkt = dpop_proof(&state, &req, discovery::TOKEN_PATH, None).await?;
+        token::exchange(&state.services, &rp, &p, dpop_jkt).await
     }
     .await;
     match result {
@@ -565,17 +580,53 @@ pub async fn token_endpoint(state: State, req: HttpRequest, body: web::Bytes) ->
     }
 }
 
-fn bearer(req: &HttpRequest, body: Option<&Params>) -> Option<String> {
-    let from_header = req
+/// Checks the request's `DPoP` proof, if it has one (exactly one), and returns its key's
+/// thumbprint.
+async fn dpop_proof(
+    state: &State,
+    req: &HttpRequest,
+    path: &str,
+    access_token: Option<&str>,
+) -> Result<Option<String>, OAuthError> {
+    let mut proofs = req.headers().get_all("dpop");
+    let Some(proof) = proofs.next() else {
+        return Ok(None);
+    };
+    if proofs.next().is_some() {
+        return Err(OAuthError::InvalidDpopProof("send one DPoP proof".into()));
+    }
+    let proof = proof
+        .to_str()
+        .map_err(|_| OAuthError::InvalidDpopProof("the DPoP header is not text".into()))?;
+    let url = format!("{}{path}", state.services.issuer());
+    let ctx = dpop::ProofContext {
+        method: req.method().as_str(),
+        url: &url,
+        access_token,
+    };
+    Ok(Some(dpop::verify(&state.services, proof, &ctx).await?))
+}
+
+/// The access token of a request: `Authorization: Bearer …` or `DPoP …` (`true` for DPoP), or
+/// an `access_token` form field.
+fn access_token(req: &HttpRequest, body: Option<&Params>) -> Option<(String, bool)> {
+    let header = req
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(|t| t.trim().to_owned());
-    from_header.or_else(|| body.and_then(|p| p.get("access_token")).map(str::to_owned))
+        .and_then(|v| v.split_once(' '));
+    match header {
+        Some((scheme, t)) if scheme.eq_ignore_ascii_case("bearer") => {
+            Some((t.trim().to_owned(), false))
+        }
+        Some((scheme, t)) if scheme.eq_ignore_ascii_case("dpop") => {
+            Some((t.trim().to_owned(), true))
+        }
+        Some(_) => None,
+        None => body
+            .and_then(|p| p.get("access_token"))
+            .map(|t| (t.to_owned(), false)),
+    }
 }
 
 /// Userinfo (OpenID Connect Core §5.3) for a valid access token.
@@ -588,12 +639,20 @@ pub async fn userinfo_endpoint(state: State, req: HttpRequest, body: web::Bytes)
     } else {
         form_params(&body).ok()
     };
-    let Some(token) = bearer(&req, form.as_ref()) else {
-        return oauth_error(&OAuthError::InvalidToken);
+    let Some((token, dpop_scheme)) = access_token(&req, form.as_ref()) else {
+        return oauth_error_at(&OAuthError::InvalidToken, true);
     };
-    match userinfo::userinfo(&state.services, &token).await {
+    let jkt = match dpop_proof(&state, &req, discovery::USERINFO_PATH, Some(&token)).await {
+        Ok(jkt) => jkt,
+        Err(e) => return oauth_error_at(&e, true),
+    };
+    // The DPoP scheme needs a proof, and a proof needs the DPoP scheme.
+    if dpop_scheme != jkt.is_some() {
+        return oauth_error_at(&OAuthError::InvalidToken, true);
+    }
+    match userinfo::userinfo(&state.services, &token, jkt.as_deref()).await {
         Ok(claims) => no_store(HttpResponse::Ok()).json(claims),
-        Err(e) => oauth_error(&e),
+        Err(e) => oauth_error_at(&e, true),
     }
 }
 

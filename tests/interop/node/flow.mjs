@@ -83,6 +83,8 @@ async function signIn(authorizationUrl) {
 }
 
 const config = await configuration()
+// With DPOP=1 the tokens are sender-constrained (RFC 9449) to a fresh ES256 key.
+const DPoP = process.env.DPOP ? client.getDPoPHandle(config, await client.randomDPoPKeyPair('ES256')) : undefined
 const codeVerifier = client.randomPKCECodeVerifier()
 const codeChallenge = await client.calculatePKCECodeChallenge(codeVerifier)
 const nonce = client.randomNonce()
@@ -101,16 +103,18 @@ const tokens = await client.authorizationCodeGrant(config, callback, {
   expectedNonce: nonce,
   expectedState: state,
   idTokenExpected: true,
-})
+}, undefined, { DPoP })
 const claims = tokens.claims()
-const userinfo = await client.fetchUserInfo(config, tokens.access_token, claims.sub)
-const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token)
+const userinfo = await client.fetchUserInfo(config, tokens.access_token, claims.sub, { DPoP })
+const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token, undefined, { DPoP })
 const introspected = await client.tokenIntrospection(config, refreshed.access_token)
 await client.tokenRevocation(config, refreshed.refresh_token)
 const afterRevocation = await client.tokenIntrospection(config, refreshed.access_token)
 
 console.log(JSON.stringify({
   library: 'openid-client',
+  token_type: tokens.token_type,
+  refreshed_token_type: refreshed.token_type,
   authorization_url_uses_par: authorizationUrl.searchParams.has('request_uri'),
   callback_has_iss: callback.searchParams.get('iss'),
   id_token_claims: claims,

@@ -85,6 +85,9 @@ pub enum SimCommand {
     /// Raise the account to level 2 from the app: the wallet's card (passive and active
     /// authentication) plus a live face capture.
     Level2,
+    /// Approve a cross-device login: the code a login page shows as a QR (`eid-login:…`). The
+    /// app shows who is asking and approves with the passcode; the page continues by itself.
+    Scan { qr: String },
     /// Print the chip read of the wallet's card answering challenge C, for a relying party's
     /// reader to submit to `POST /v1/chip/verify`.
     ChipRead {
@@ -468,6 +471,30 @@ async fn run_async(args: SimArgs) -> anyhow::Result<()> {
                 format!(
                     "level {}: chip authentic, face score {}",
                     done["level"], done["face"]["score"]
+                )
+            });
+        }
+        SimCommand::Scan { qr } => {
+            let w = load(dir)?;
+            let token = w.session_token.as_deref();
+            let mut q = form_urlencoded::Serializer::new(String::new());
+            q.append_pair("qr", &qr);
+            let asking = gw
+                .get(&format!("/v1/citizen/qr-login?{}", q.finish()), token)
+                .await?;
+            let done = gw
+                .post(
+                    "/v1/citizen/qr-login",
+                    &json!({ "qr": qr, "passcode": w.passcode }),
+                    token,
+                )
+                .await?;
+            let answer = json!({ "relying_party": asking["relying_party"], "client_id": asking["client_id"], "scopes": asking["scopes"], "status": done["status"] });
+            output(args.json, &answer, || {
+                format!(
+                    "approved the sign-in to {} ({})",
+                    asking["relying_party"].as_str().unwrap_or("?"),
+                    asking["scopes"]
                 )
             });
         }

@@ -102,6 +102,8 @@ impl Modify for SecuritySchemes {
         routes::chip::verify,
         routes::citizen::consents,
         routes::citizen::withdraw_consent,
+        routes::citizen::qr_login_describe,
+        routes::citizen::qr_login_approve,
         routes::oauth::configuration,
         routes::oauth::authorize,
         routes::oauth::par,

@@ -322,6 +322,28 @@ pub async fn authenticate(
     Ok((session, account))
 }
 
+/// Checks the app passcode, counting a wrong one towards the lockout like a wrong password.
+pub async fn check_passcode(
+    services: &Services,
+    account: &mut Account,
+    passcode: &SecretString,
+) -> Result<(), SessionError> {
+    let now = services.clock.now();
+    if account.in_backoff(now) || account.is_locked() {
+        return Err(SessionError::WrongPasscode);
+    }
+    if !services
+        .hasher
+        .verify(passcode, Some(&account.passcode_hash))
+        .await?
+    {
+        account.record_failure(now, services.lockout);
+        services.accounts.save(account).await?;
+        return Err(SessionError::WrongPasscode);
+    }
+    Ok(())
+}
+
 /// Adds a factor inside the session: the passcode (`pin`) or a live face capture (`face`).
 pub async fn step_up(
     services: &Services,
@@ -332,18 +354,7 @@ pub async fn step_up(
     let now = services.clock.now();
     match (req.passcode, req.face_capture) {
         (Some(passcode), None) => {
-            if account.in_backoff(now) || account.is_locked() {
-                return Err(SessionError::WrongPasscode);
-            }
-            if !services
-                .hasher
-                .verify(&passcode, Some(&account.passcode_hash))
-                .await?
-            {
-                account.record_failure(now, services.lockout);
-                services.accounts.save(&account).await?;
-                return Err(SessionError::WrongPasscode);
-            }
+            check_passcode(services, &mut account, &passcode).await?;
             session.methods.insert(AuthMethod::Pin);
         }
         (None, Some(capture)) => {

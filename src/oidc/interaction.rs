@@ -44,6 +44,9 @@ pub struct Interaction {
     logged_in: Option<LoggedIn>,
     /// The message of the last failed step, shown once.
     pub error: Option<String>,
+    /// The cross-device login code the page shows as a QR for the citizen's app.
+    #[serde(default)]
+    pub qr: String,
 }
 
 /// What the interaction page shows now.
@@ -158,8 +161,19 @@ pub async fn begin(
         pending: None,
         logged_in,
         error: None,
+        qr: random_token()?,
     };
     save(services, &interaction).await?;
+    services
+        .store
+        .put_expiring(
+            &qr_key(&interaction.qr),
+            interaction.id.as_bytes().to_vec(),
+            now.plus(INTERACTION_TTL),
+            PutMode::IfAbsent,
+            now,
+        )
+        .await?;
     Ok((Next::Page(interaction.id.clone()), Some(browser)))
 }
 
@@ -410,22 +424,164 @@ pub async fn otp(
         services.accounts.save(&account).await?;
     }
     let methods: BTreeSet<AuthMethod> = [AuthMethod::Pwd, AuthMethod::Otp].into_iter().collect();
-    let sso = web_session::start(services, &account, methods.clone()).await?;
+    let (next, sso) = signed_in(services, rp, i, &account, methods).await?;
+    Ok((next, Some(sso)))
+}
+
+/// The citizen is authenticated (by the pages or by the app): a new browser session, then the
+/// level check and consent. Returns where to go and the SSO cookie value.
+async fn signed_in(
+    services: &Services,
+    rp: &RelyingParty,
+    mut i: Interaction,
+    account: &Account,
+    methods: BTreeSet<AuthMethod>,
+) -> Result<(Next, String), InteractionError> {
+    let sso = web_session::start(services, account, methods.clone()).await?;
     let logged_in = LoggedIn {
-        personal_id: id,
+        personal_id: account.personal_id.clone(),
         methods,
         auth_time: services.clock.now(),
         level: account.level,
     };
-    let mut i = i;
     i.pending = None;
     if let Some(next) = after_login(services, rp, &i.request, &logged_in).await? {
         finish(services, &i).await?;
-        return Ok((next, Some(sso)));
+        return Ok((next, sso));
     }
     i.logged_in = Some(logged_in);
     save(services, &i).await?;
-    Ok((Next::Page(i.id), Some(sso)))
+    Ok((Next::Page(i.id), sso))
+}
+
+fn qr_key(qr: &str) -> String {
+    secret_key("qr", qr)
+}
+
+fn qr_approval_key(interaction: &str) -> String {
+    format!("oidc-qr-approved:{interaction}")
+}
+
+/// What the app shows before the citizen approves a cross-device login.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct QrLogin {
+    pub client_id: String,
+    pub relying_party: String,
+    pub scopes: Vec<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct QrApproval {
+    personal_id: PersonalId,
+    epoch: u64,
+}
+
+/// The sign-in waiting behind a QR code (`eid-login:<code>` or the bare code), if any.
+async fn by_qr(services: &Services, qr: &str) -> Result<Option<Interaction>, StoreError> {
+    let code = qr.strip_prefix(QR_PREFIX).unwrap_or(qr);
+    let now = services.clock.now();
+    let Some(id) = services.store.get_expiring(&qr_key(code), now).await? else {
+        return Ok(None);
+    };
+    let id = String::from_utf8_lossy(&id).into_owned();
+    let Some(raw) = services.store.get_expiring(&key(&id), now).await? else {
+        return Ok(None);
+    };
+    let i: Interaction = decode(Table::Meta, &raw)?;
+    Ok((i.logged_in.is_none()).then_some(i))
+}
+
+pub const QR_PREFIX: &str = "eid-login:";
+
+/// For the app: who is asking, before the citizen approves.
+pub async fn qr_describe(services: &Services, qr: &str) -> Result<Option<QrLogin>, StoreError> {
+    let Some(i) = by_qr(services, qr).await? else {
+        return Ok(None);
+    };
+    let name = services
+        .relying_parties
+        .get(&i.request.client_id)
+        .await?
+        .map(|rp| rp.name)
+        .unwrap_or_default();
+    Ok(Some(QrLogin {
+        client_id: i.request.client_id.to_string(),
+        relying_party: name,
+        scopes: i
+            .request
+            .scopes
+            .iter()
+            .map(|s| s.as_str().to_owned())
+            .collect(),
+    }))
+}
+
+/// The app approves the sign-in behind a QR code for its citizen (its session proved the bound
+/// device; the caller checked the passcode). `false` when there is no such sign-in.
+pub async fn qr_approve(
+    services: &Services,
+    qr: &str,
+    account: &Account,
+) -> Result<bool, StoreError> {
+    let Some(i) = by_qr(services, qr).await? else {
+        return Ok(false);
+    };
+    let now = services.clock.now();
+    let approval = QrApproval {
+        personal_id: account.personal_id.clone(),
+        epoch: account.session_epoch,
+    };
+    services
+        .store
+        .put_expiring(
+            &qr_approval_key(&i.id),
+            encode(&approval)?,
+            now.plus(INTERACTION_TTL),
+            PutMode::IfAbsent,
+            now,
+        )
+        .await
+}
+
+/// Whether the app approved this sign-in (the page's script asks, then reloads).
+pub async fn qr_approved(services: &Services, i: &Interaction) -> Result<bool, StoreError> {
+    let now = services.clock.now();
+    Ok(services
+        .store
+        .get_expiring(&qr_approval_key(&i.id), now)
+        .await?
+        .is_some())
+}
+
+/// The page polls: once the app approved, the browser is signed in (device key + passcode).
+pub async fn poll_qr(
+    services: &Services,
+    rp: &RelyingParty,
+    i: &Interaction,
+) -> Result<Option<(Next, String)>, InteractionError> {
+    if i.logged_in.is_some() {
+        return Ok(None);
+    }
+    let now = services.clock.now();
+    let Some(raw) = services
+        .store
+        .take_expiring(&qr_approval_key(&i.id), now)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let approval: QrApproval = decode(Table::Meta, &raw)?;
+    let Some(account) = services.accounts.get(&approval.personal_id).await? else {
+        return Err(InteractionError::Gone);
+    };
+    if account.is_locked() || account.session_epoch != approval.epoch {
+        return Err(InteractionError::Gone);
+    }
+    services.store.take_expiring(&qr_key(&i.qr), now).await?;
+    let methods: BTreeSet<AuthMethod> = [AuthMethod::Swk, AuthMethod::Pin].into_iter().collect();
+    Ok(Some(
+        signed_in(services, rp, i.clone(), &account, methods).await?,
+    ))
 }
 
 /// Step 3: the citizen's decision on the consent page.

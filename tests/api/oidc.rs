@@ -1536,3 +1536,102 @@ async fn dpop_binds_tokens_to_the_clients_key(backend: Backend) {
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.json::<Value>().await.unwrap()["token_type"], "DPoP");
 }
+
+both_backends!(the_app_approves_a_cross_device_login_by_qr);
+
+async fn the_app_approves_a_cross_device_login_by_qr(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let mut citizen = Citizen::nth(&app, 0);
+    citizen.register(&app).await;
+    citizen.login(&app).await;
+    let session = citizen.session.clone().unwrap();
+    let p = pkce();
+    let mut b = Browser::new(&app);
+    let page = location(
+        &b.get(&authorize_url(PORTAL, CALLBACK, &p.challenge, &[]))
+            .await,
+    );
+    let html = b.get(&page).await.text().await.unwrap();
+    assert!(html.contains("<svg"), "the login page shows a QR code");
+    let start = html.find("eid-login:").unwrap();
+    let qr = html[start..start + html[start..].find('<').unwrap()].to_owned();
+    assert_eq!(qr_status(&mut b, &page).await, false);
+    let app_call = |method: reqwest::Method, body: Option<Value>| {
+        let app = &app;
+        let session = session.clone();
+        let qr = qr.clone();
+        async move {
+            let query: String = form_urlencoded::Serializer::new(String::new())
+                .append_pair("qr", &qr)
+                .finish();
+            let url = match body {
+                Some(_) => app.url("/v1/citizen/qr-login"),
+                None => app.url(&format!("/v1/citizen/qr-login?{query}")),
+            };
+            let mut req = app.client.request(method, url).bearer_auth(session);
+            if let Some(b) = body {
+                req = req.json(&b);
+            }
+            req.send().await.unwrap()
+        }
+    };
+    let asking: Value = app_call(reqwest::Method::GET, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(asking["client_id"], PORTAL);
+    assert_eq!(
+        asking["scopes"],
+        json!(["openid", "profile", "birthdate", "phone"])
+    );
+    // A wrong passcode approves nothing.
+    let wrong = app_call(
+        reqwest::Method::POST,
+        Some(json!({ "qr": qr, "passcode": "000000" })),
+    )
+    .await;
+    assert!(wrong.status().is_client_error());
+    assert_eq!(qr_status(&mut b, &page).await, false);
+    // Someone else's browser cannot watch or use this sign-in.
+    let mut other = Browser::new(&app);
+    assert_eq!(
+        other.get(&format!("{page}/qr-status")).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    let ok = app_call(
+        reqwest::Method::POST,
+        Some(json!({ "qr": qr, "passcode": citizen.passcode })),
+    )
+    .await;
+    assert_eq!(ok.status(), StatusCode::OK);
+    assert_eq!(qr_status(&mut b, &page).await, true);
+    // The page continues by itself: signed in, on to consent.
+    let res = b.get(&page).await;
+    assert_eq!(location(&res), page);
+    assert!(b.cookies.contains_key("__Host-eid_sso"));
+    let html = b.get(&page).await.text().await.unwrap();
+    let res = b
+        .post(
+            &format!("{page}/consent"),
+            &[("csrf_token", &csrf(&html)), ("decision", "allow")],
+        )
+        .await;
+    let code = query_param(&location(&res), "code").unwrap();
+    let t: Value = redeem(&app, &code, &p.verifier).await.json().await.unwrap();
+    let (_, id) = verify_with_jwks(&app, t["id_token"].as_str().unwrap()).await;
+    assert_eq!(id["amr"], json!(["pin", "swk"]));
+    assert_eq!(id["auth_level"], 2);
+    // The code is used up with the sign-in.
+    let again = app_call(
+        reqwest::Method::POST,
+        Some(json!({ "qr": qr, "passcode": citizen.passcode })),
+    )
+    .await;
+    assert_eq!(again.status(), StatusCode::NOT_FOUND);
+}
+
+async fn qr_status(b: &mut Browser<'_>, page: &str) -> Value {
+    let res = b.get(&format!("{page}/qr-status")).await;
+    res.json::<Value>().await.unwrap()["approved"].clone()
+}

@@ -162,6 +162,25 @@ async fn level2_walkthrough_card_app_enrolment_airline_and_bank_onboarding(backe
     assert_eq!(boarding["valid"], true, "{boarding}");
     assert_eq!(boarding["level"], 2, "{boarding}");
 
+    // Cross-device login at the public-services portal: the page's QR, scanned by the app.
+    let pk = crate::oidc::pkce();
+    let mut browser = crate::oidc::Browser::new(&app);
+    let start = crate::oidc::authorize_url(
+        crate::oidc::PORTAL,
+        crate::oidc::CALLBACK,
+        &pk.challenge,
+        &[],
+    );
+    let page = crate::oidc::location(&browser.get(&start).await);
+    let html = browser.get(&page).await.text().await.unwrap();
+    let at = html.find("eid-login:").unwrap();
+    let qr = &html[at..at + html[at..].find('<').unwrap()];
+    let scanned = phone.sim(&["scan", qr]).await;
+    assert_eq!(scanned["status"], "approved", "{scanned}");
+    assert_eq!(scanned["client_id"], crate::oidc::PORTAL);
+    assert_eq!(crate::oidc::location(&browser.get(&page).await), page);
+    assert!(browser.cookies.contains_key("__Host-eid_sso"));
+
     // Bank onboarding: the card on the bank's reader and the customer's face at its kiosk.
     let issuer = app.services.issuer();
     let bank = |extra: &[&str], file: &str| {

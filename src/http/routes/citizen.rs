@@ -45,6 +45,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(web::resource("/lock").route(web::post().to(lock)))
         .service(web::resource("/consents").route(web::get().to(consents)))
+        .service(
+            web::resource("/qr-login")
+                .route(web::get().to(qr_login_describe))
+                .route(web::post().to(qr_login_approve)),
+        )
         .service(web::resource("/consents/{client_id}").route(web::delete().to(withdraw_consent)));
 }
 
@@ -167,6 +172,64 @@ pub async fn present(
 pub async fn history(state: State, s: CitizenSession) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok()
         .json(history::recent(&state.services.store, &s.session.personal_id, 500).await?))
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+pub struct QrQuery {
+    /// The code the login page shows (`eid-login:…`).
+    pub qr: String,
+}
+
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QrApproval {
+    pub qr: String,
+    #[schema(value_type = String)]
+    pub passcode: secrecy::SecretString,
+}
+
+fn qr_unknown() -> ApiError {
+    ApiError::Outcome {
+        status: 404,
+        code: "qr_unknown",
+        detail: "no sign-in is waiting for this code (expired, finished, or never shown)".into(),
+    }
+}
+
+/// Cross-device login, step 1: who is asking, before the citizen approves.
+#[utoipa::path(get, path = "/v1/citizen/qr-login", tag = "citizen", params(QrQuery), security(("session" = [])),
+    responses((status = 200, body = crate::oidc::interaction::QrLogin),
+        (status = 404, body = crate::http::Problem, content_type = "application/problem+json")))]
+pub async fn qr_login_describe(
+    state: State,
+    _s: CitizenSession,
+    q: web::Query<QrQuery>,
+) -> Result<HttpResponse, ApiError> {
+    match crate::oidc::interaction::qr_describe(&state.services, &q.qr).await? {
+        Some(found) => Ok(HttpResponse::Ok().json(found)),
+        None => Err(qr_unknown()),
+    }
+}
+
+/// Cross-device login, step 2: the app approves with its passcode (the session proves the
+/// bound device); the browser showing the QR continues by itself, signed in with `swk` + `pin`.
+#[utoipa::path(post, path = "/v1/citizen/qr-login", tag = "citizen", request_body = QrApproval, security(("session" = [])),
+    responses((status = 200, description = "Approved"),
+        (status = 401, body = crate::http::Problem, content_type = "application/problem+json"),
+        (status = 404, body = crate::http::Problem, content_type = "application/problem+json")))]
+pub async fn qr_login_approve(
+    state: State,
+    s: CitizenSession,
+    body: web::Json<QrApproval>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let mut account = s.account;
+    crate::identity::session::check_passcode(&state.services, &mut account, &body.passcode).await?;
+    if crate::oidc::interaction::qr_approve(&state.services, &body.qr, &account).await? {
+        Ok(HttpResponse::Ok().json(json!({ "status": "approved" })))
+    } else {
+        Err(qr_unknown())
+    }
 }
 
 /// The consents given to relying parties at OpenID Connect logins, by client id.

@@ -48,7 +48,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(logout_get))
             .route(web::post().to(logout_post)),
     )
-    .service(web::resource("/static/eid.css").route(web::get().to(stylesheet)));
+    .service(web::resource("/oauth2/interaction/{id}/qr-status").route(web::get().to(qr_status)))
+    .service(web::resource("/static/eid.css").route(web::get().to(stylesheet)))
+    .service(web::resource("/static/qr-login.js").route(web::get().to(qr_script)));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -115,7 +117,7 @@ fn page_response(status: StatusCode) -> HttpResponseBuilder {
     b.content_type("text/html; charset=utf-8")
         .insert_header((
             header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'",
+            "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'",
         ))
         .insert_header((header::X_FRAME_OPTIONS, "DENY"))
         .insert_header((header::REFERRER_POLICY, "no-referrer"))
@@ -354,6 +356,8 @@ pub async fn par(state: State, req: HttpRequest, body: web::Bytes) -> HttpRespon
 #[template(path = "oidc/interaction.html")]
 struct InteractionPage<'a> {
     rp_name: &'a str,
+    qr_svg: String,
+    qr_text: String,
     base: String,
     csrf: &'a str,
     step: &'a str,
@@ -388,15 +392,27 @@ fn interaction_error(e: InteractionError) -> HttpResponse {
     }
 }
 
-async fn rp_name(state: &State, i: &interaction::Interaction) -> String {
-    match state
-        .services
-        .relying_parties
-        .get(&i.request.client_id)
-        .await
-    {
-        Ok(Some(rp)) => rp.name,
-        _ => i.request.client_id.to_string(),
+fn qr_svg(text: &str) -> String {
+    match qrcode::QrCode::new(text.as_bytes()) {
+        Ok(code) => code
+            .render::<qrcode::render::svg::Color<'_>>()
+            .min_dimensions(200, 200)
+            .build(),
+        Err(_) => String::new(),
+    }
+}
+
+/// Whether the app approved the sign-in shown as a QR code (the page's script polls this).
+pub async fn qr_status(state: State, req: HttpRequest, path: web::Path<String>) -> HttpResponse {
+    let cookie = cookie_value(&req, interaction::BROWSER_COOKIE);
+    let i = match interaction::load(&state.services, &path, cookie.as_deref()).await {
+        Ok(i) => i,
+        Err(InteractionError::Store(_)) => return unavailable(),
+        Err(_) => return no_store(HttpResponse::NotFound()).json(json!({ "approved": false })),
+    };
+    match interaction::qr_approved(&state.services, &i).await {
+        Ok(approved) => no_store(HttpResponse::Ok()).json(json!({ "approved": approved })),
+        Err(_) => unavailable(),
     }
 }
 
@@ -412,11 +428,32 @@ pub async fn interaction_page(
         Ok(i) => i,
         Err(e) => return interaction_error(e),
     };
+    // Signed in from the app meanwhile (cross-device QR login)?
+    let rp = match services
+        .relying_parties
+        .get(&loaded.request.client_id)
+        .await
+    {
+        Ok(Some(rp)) => rp,
+        Ok(None) => return unknown_client(),
+        Err(_) => return unavailable(),
+    };
+    match interaction::poll_qr(services, &rp, &loaded).await {
+        Ok(Some((next, sso))) => {
+            let ttl = web_session::TTL.as_secs() as i64;
+            return go(next)
+                .cookie(host_cookie(web_session::COOKIE, sso, ttl))
+                .finish();
+        }
+        Ok(None) => {}
+        Err(e) => return interaction_error(e),
+    }
     let (i, step, error) = match interaction::step(services, loaded).await {
         Ok(x) => x,
         Err(e) => return interaction_error(e),
     };
-    let name = rp_name(&state, &i).await;
+    let name = rp.name.clone();
+    let qr_text = format!("{}{}", interaction::QR_PREFIX, i.qr);
     let (kind, hint, phone, scopes) = match step {
         Step::Login { hint } => ("login", hint.unwrap_or_default(), String::new(), vec![]),
         Step::Otp { phone } => ("otp", String::new(), phone, vec![]),
@@ -429,6 +466,8 @@ pub async fn interaction_page(
     };
     let page = InteractionPage {
         rp_name: &name,
+        qr_svg: qr_svg(&qr_text),
+        qr_text: qr_text.clone(),
         base: format!("/oauth2/interaction/{}", i.id),
         csrf: &i.csrf,
         step: kind,
@@ -738,6 +777,13 @@ async fn logout_with(state: &State, req: &HttpRequest, p: Params) -> HttpRespons
             res
         }
     }
+}
+
+pub async fn qr_script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+        .body(include_str!("../../../static/qr-login.js"))
 }
 
 pub async fn stylesheet() -> HttpResponse {

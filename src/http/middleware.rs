@@ -1,5 +1,6 @@
 //! The one middleware every request passes through: request id, tracing span, access log,
-//! metrics, security headers, and the guarantee that every error body is problem+json.
+//! metrics, security headers, and the guarantee that every error body is problem+json (or RFC
+//! 6749 JSON), except the OpenID provider's pages, which are HTML for a browser on purpose.
 
 use std::time::Instant;
 
@@ -36,6 +37,14 @@ fn request_id_of(req: &ServiceRequest) -> String {
         })
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}
+
+/// The login, consent and error pages of the OpenID provider, rendered on purpose for a browser.
+fn is_page(res: &ServiceResponse<impl MessageBody>) -> bool {
+    res.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("text/html"))
 }
 
 fn is_json(res: &ServiceResponse<impl MessageBody>) -> bool {
@@ -86,7 +95,10 @@ pub async fn gateway_layer(
         .request()
         .match_pattern()
         .unwrap_or_else(|| "unmatched".to_owned());
-    let mut res = if (status.is_client_error() || status.is_server_error()) && !is_json(&res) {
+    let mut res = if (status.is_client_error() || status.is_server_error())
+        && !is_json(&res)
+        && !is_page(&res)
+    {
         let allow = res.headers().get(header::ALLOW).cloned();
         let mut replaced = res.into_response(Problem::for_status(status).response());
         if let Some(allow) = allow {
@@ -110,10 +122,13 @@ pub async fn gateway_layer(
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(if is_docs { DOCS_CSP } else { API_CSP }),
-    );
+    // Pages set their own policy (they need their stylesheet, script and forms).
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(if is_docs { DOCS_CSP } else { API_CSP }),
+        );
+    }
     // Anything may carry a token or personal data unless a handler says it is cacheable.
     if !headers.contains_key(header::CACHE_CONTROL) {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -485,6 +485,13 @@ async fn redirect_uris_must_match_exactly_and_errors_never_go_elsewhere(backend:
             .unwrap();
         assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{bad}");
         assert!(res.headers().get("location").is_none(), "{bad}");
+        // A page for the person in front of the browser, not JSON.
+        assert!(
+            res.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
     }
     let unknown = authorize_url("no-such-client", CALLBACK, &p.challenge, &[]);
     let res = app.get(&unknown).await;
@@ -886,6 +893,25 @@ async fn forms_need_the_browser_binding_and_the_csrf_token(backend: Backend) {
             .await,
     );
     let res = b.get(&page).await;
+    let csp = res.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    // The page's own policy: its stylesheet, script and forms work; nothing else loads.
+    for part in [
+        "default-src 'none'",
+        "style-src 'self'",
+        "script-src 'self'",
+    ] {
+        assert!(csp.contains(part), "{csp}");
+    }
+    assert!(!csp.contains("form-action 'none'"), "{csp}");
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
     for (name, value) in [
         ("content-security-policy", "frame-ancestors 'none'"),
         ("x-frame-options", "DENY"),
@@ -1634,4 +1660,41 @@ async fn the_app_approves_a_cross_device_login_by_qr(backend: Backend) {
 async fn qr_status(b: &mut Browser<'_>, page: &str) -> Value {
     let res = b.get(&format!("{page}/qr-status")).await;
     res.json::<Value>().await.unwrap()["approved"].clone()
+}
+
+both_backends!(password_guessing_on_the_login_form_is_rate_limited_per_ip);
+
+async fn password_guessing_on_the_login_form_is_rate_limited_per_ip(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = test_settings(backend, dir.path());
+    settings.security.ip_requests_per_minute = 3;
+    let app = spawn_with(settings, dir).await;
+    let citizen = Citizen::nth(&app, 0);
+    let p = pkce();
+    let mut b = Browser::new(&app);
+    let page = location(
+        &b.get(&authorize_url(PORTAL, CALLBACK, &p.challenge, &[]))
+            .await,
+    );
+    let html = b.get(&page).await.text().await.unwrap();
+    let token = csrf(&html);
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        let res = b
+            .post(
+                &format!("{page}/login"),
+                &[
+                    ("csrf_token", &token),
+                    ("personal_id", citizen.id()),
+                    ("password", "guess guess guess"),
+                ],
+            )
+            .await;
+        if res.status() == StatusCode::TOO_MANY_REQUESTS {
+            assert!(res.headers().contains_key("retry-after"));
+        }
+        statuses.push(res.status());
+    }
+    assert_eq!(&statuses[..3], &[StatusCode::SEE_OTHER; 3]);
+    assert_eq!(statuses[4], StatusCode::TOO_MANY_REQUESTS);
 }

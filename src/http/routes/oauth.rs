@@ -485,6 +485,26 @@ pub async fn interaction_page(
     }
 }
 
+/// The per-IP limit on the credential forms (password, OTP), as on the app's login.
+async fn ip_limited(state: &State, req: &HttpRequest) -> Result<(), HttpResponse> {
+    match crate::http::rate_limit::per_ip(state, req).await {
+        Ok(()) => Ok(()),
+        Err(ApiError::RateLimited { retry_after_secs }) => {
+            let mut res = message(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many attempts",
+                Some("rate_limited"),
+                "Too many sign-in attempts from this network. Wait a minute and try again.",
+            );
+            if let Ok(v) = header::HeaderValue::from_str(&retry_after_secs.to_string()) {
+                res.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            Err(res)
+        }
+        Err(_) => Err(unavailable()),
+    }
+}
+
 /// Loads the interaction for a form POST: this browser's, with a valid CSRF token.
 async fn posted(
     state: &State,
@@ -521,6 +541,9 @@ pub async fn login(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> HttpResponse {
+    if let Err(res) = ip_limited(&state, &req).await {
+        return res;
+    }
     let (i, p) = match posted(&state, &req, &path, &body).await {
         Ok(x) => x,
         Err(res) => return res,
@@ -539,6 +562,9 @@ pub async fn otp(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> HttpResponse {
+    if let Err(res) = ip_limited(&state, &req).await {
+        return res;
+    }
     let (i, p) = match posted(&state, &req, &path, &body).await {
         Ok(x) => x,
         Err(res) => return res,

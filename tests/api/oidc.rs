@@ -1000,16 +1000,8 @@ async fn prompt_acr_max_age_and_single_sign_on(backend: Backend) {
     let p = pkce();
     let mut b = Browser::new(&app);
     // prompt=none without a session.
-    let res = b
-        .get(&authorize_url(
-            PORTAL,
-            CALLBACK,
-            &p.challenge,
-            &[("prompt", "none")],
-        ))
-        .await;
     assert_eq!(
-        query_param(&location(&res), "error").as_deref(),
+        silent_error(&mut b, &p.challenge).await.as_deref(),
         Some("login_required")
     );
     // A level-1 account asked for level 2.
@@ -1108,16 +1100,8 @@ async fn prompt_acr_max_age_and_single_sign_on(backend: Backend) {
         .send()
         .await
         .unwrap();
-    let res = b
-        .get(&authorize_url(
-            PORTAL,
-            CALLBACK,
-            &p.challenge,
-            &[("prompt", "none")],
-        ))
-        .await;
     assert_eq!(
-        query_param(&location(&res), "error").as_deref(),
+        silent_error(&mut b, &p.challenge).await.as_deref(),
         Some("login_required")
     );
 }
@@ -1195,16 +1179,8 @@ async fn consent_is_remembered_listed_and_withdrawable(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
-    let res = b
-        .get(&authorize_url(
-            PORTAL,
-            CALLBACK,
-            &p.challenge,
-            &[("prompt", "none")],
-        ))
-        .await;
     assert_eq!(
-        query_param(&location(&res), "error").as_deref(),
+        silent_error(&mut b, &p.challenge).await.as_deref(),
         Some("consent_required")
     );
 }
@@ -1235,16 +1211,8 @@ async fn logout_returns_only_to_registered_addresses(backend: Backend) {
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.headers().get("location").is_none());
     assert!(!b.cookies.contains_key("__Host-eid_sso"));
-    let res = b
-        .get(&authorize_url(
-            PORTAL,
-            CALLBACK,
-            &p.challenge,
-            &[("prompt", "none")],
-        ))
-        .await;
     assert_eq!(
-        query_param(&location(&res), "error").as_deref(),
+        silent_error(&mut b, &p.challenge).await.as_deref(),
         Some("login_required")
     );
     // A registered one, with state.
@@ -1697,4 +1665,10 @@ async fn password_guessing_on_the_login_form_is_rate_limited_per_ip(backend: Bac
     }
     assert_eq!(&statuses[..3], &[StatusCode::SEE_OTHER; 3]);
     assert_eq!(statuses[4], StatusCode::TOO_MANY_REQUESTS);
+}
+
+/// The error a `prompt=none` request gets back at the client, if any.
+async fn silent_error(b: &mut Browser<'_>, challenge: &str) -> Option<String> {
+    let url = authorize_url(PORTAL, CALLBACK, challenge, &[("prompt", "none")]);
+    query_param(&location(&b.get(&url).await), "error")
 }

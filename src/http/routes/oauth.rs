@@ -231,6 +231,19 @@ async fn authenticated_client(
     }
 }
 
+/// A client call to a back-channel endpoint (PAR, token, introspection, revocation): a form
+/// body, and the client authenticated by it or by the `Authorization` header.
+async fn authenticated_form(
+    state: &State,
+    req: &HttpRequest,
+    body: &[u8],
+) -> Result<(RelyingParty, Params), OAuthError> {
+    require_form(req)?;
+    let p = form_params(body)?;
+    let rp = authenticated_client(state, req, &p).await?;
+    Ok((rp, p))
+}
+
 fn cookie_value(req: &HttpRequest, name: &str) -> Option<String> {
     req.cookie(name).map(|c| c.value().to_owned())
 }
@@ -336,9 +349,7 @@ fn unknown_client() -> HttpResponse {
         (status = 400, description = "RFC 6749 error JSON"), (status = 401, description = "invalid_client")))]
 pub async fn par(state: State, req: HttpRequest, body: web::Bytes) -> HttpResponse {
     let result = async {
-        require_form(&req)?;
-        let p = form_params(&body)?;
-        let rp = authenticated_client(&state, &req, &p).await?;
+        let (rp, p) = authenticated_form(&state, &req, &body).await?;
         authorize::push(&state.services, &rp, &p).await
     }
     .await;
@@ -632,9 +643,7 @@ pub async fn consent(
         (status = 400, description = "RFC 6749 error JSON"), (status = 401, description = "invalid_client")))]
 pub async fn token_endpoint(state: State, req: HttpRequest, body: web::Bytes) -> HttpResponse {
     let result = async {
-        require_form(&req)?;
-        let p = form_params(&body)?;
-        let rp = authenticated_client(&state, &req, &p).await?;
+        let (rp, p) = authenticated_form(&state, &req, &body).await?;
         let dpop_jkt = dpop_proof(&state, &req, discovery::TOKEN_PATH, None).await?;
         token::exchange(&state.services, &rp, &p, dpop_jkt).await
     }
@@ -729,9 +738,7 @@ pub async fn userinfo_endpoint(state: State, req: HttpRequest, body: web::Bytes)
         (status = 401, description = "invalid_client")))]
 pub async fn introspect(state: State, req: HttpRequest, body: web::Bytes) -> HttpResponse {
     let result = async {
-        require_form(&req)?;
-        let p = form_params(&body)?;
-        let rp = authenticated_client(&state, &req, &p).await?;
+        let (rp, p) = authenticated_form(&state, &req, &body).await?;
         let token = p.require("token").map_err(OAuthError::InvalidRequest)?;
         Ok::<_, OAuthError>(introspection::introspect(&state.services, &rp, token).await?)
     }
@@ -750,9 +757,7 @@ pub async fn introspect(state: State, req: HttpRequest, body: web::Bytes) -> Htt
         (status = 401, description = "invalid_client")))]
 pub async fn revoke(state: State, req: HttpRequest, body: web::Bytes) -> HttpResponse {
     let result = async {
-        require_form(&req)?;
-        let p = form_params(&body)?;
-        let rp = authenticated_client(&state, &req, &p).await?;
+        let (rp, p) = authenticated_form(&state, &req, &body).await?;
         let token = p.require("token").map_err(OAuthError::InvalidRequest)?;
         Ok::<_, OAuthError>(introspection::revoke(&state.services, &rp, token).await?)
     }

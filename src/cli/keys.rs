@@ -49,6 +49,9 @@ pub fn run(settings: Settings, command: KeysCommand) -> anyhow::Result<()> {
                 "keyring generation {}: {} now signs; {} retired; {} is next",
                 r.generation, r.activated, r.retired, r.new_next
             );
+            if let Some(kid) = &r.rs256_activated {
+                println!("RS256 (ID tokens of RS256 clients): {kid} now signs");
+            }
             for kid in r.removed {
                 println!("removed expired retired key {kid}");
             }

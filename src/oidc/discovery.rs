@@ -32,7 +32,7 @@ pub fn metadata(issuer: &str) -> Value {
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token"],
         "subject_types_supported": ["pairwise"],
-        "id_token_signing_alg_values_supported": ["EdDSA"],
+        "id_token_signing_alg_values_supported": ["EdDSA", "RS256"],
         "userinfo_signing_alg_values_supported": [],
         "token_endpoint_auth_methods_supported": client_auth,
         "token_endpoint_auth_signing_alg_values_supported": ["EdDSA"],

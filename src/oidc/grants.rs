@@ -21,7 +21,7 @@ use crate::clock::Timestamp;
 use crate::domain::{AuthMethod, ClientId, Level, PersonalId, auth_level};
 use crate::identity::history::{self, UsageEntry};
 use crate::identity::pairwise;
-use crate::relying_parties::RelyingParty;
+use crate::relying_parties::{IdTokenAlg, RelyingParty};
 use crate::services::Services;
 use crate::store::{PutMode, StoreError, Table, decode, encode};
 use crate::tokens::jws;
@@ -368,7 +368,10 @@ async fn issue_tokens(
         };
         (
             signed(keyring.sign(ACCESS_TOKEN_TYP, &access))?,
-            signed(keyring.sign(ID_TOKEN_TYP, &id_claims))?,
+            signed(match rp.id_token_signed_response_alg {
+                IdTokenAlg::EdDSA => keyring.sign(ID_TOKEN_TYP, &id_claims),
+                IdTokenAlg::RS256 => keyring.sign_rs256(ID_TOKEN_TYP, &id_claims),
+            })?,
         )
     };
 

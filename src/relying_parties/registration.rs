@@ -89,6 +89,15 @@ pub struct StepUpRule {
     pub require: Vec<String>,
 }
 
+/// How a relying party's ID tokens are signed (OpenID Connect Dynamic Client Registration's
+/// `id_token_signed_response_alg`). Every other token is EdDSA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum IdTokenAlg {
+    #[default]
+    EdDSA,
+    RS256,
+}
+
 /// A relying party's registration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -100,6 +109,8 @@ pub struct RelyingParty {
     pub authentication: ClientAuthentication,
     #[serde(default)]
     pub redirect_uris: Vec<String>,
+    #[serde(default)]
+    pub id_token_signed_response_alg: IdTokenAlg,
     /// Where RP-initiated logout may send the browser back to (exact match).
     #[serde(default)]
     pub post_logout_redirect_uris: Vec<String>,

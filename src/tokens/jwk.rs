@@ -1,4 +1,5 @@
-//! Ed25519 public keys as JWKs, and their RFC 7638 thumbprints (used as `kid`).
+//! Public keys as JWKs — Ed25519 (every token) and RSA (ID tokens for relying parties that
+//! registered RS256) — and their RFC 7638 thumbprints (used as `kid`).
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -6,12 +7,18 @@ use ed25519_dalek::VerifyingKey;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-/// A public Ed25519 JWK (RFC 8037) as published in the JWKS.
+/// A public JWK as published in the JWKS: Ed25519 (RFC 8037: `crv`, `x`) or RSA (`n`, `e`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PublicJwk {
     pub kty: String,
-    pub crv: String,
-    pub x: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crv: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub x: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub e: Option<String>,
     pub kid: String,
     #[serde(rename = "use")]
     pub use_: String,
@@ -35,11 +42,31 @@ pub fn thumbprint(key: &VerifyingKey) -> String {
 pub fn public_jwk(key: &VerifyingKey) -> PublicJwk {
     PublicJwk {
         kty: "OKP".into(),
-        crv: "Ed25519".into(),
-        x: URL_SAFE_NO_PAD.encode(key.as_bytes()),
+        crv: Some("Ed25519".into()),
+        x: Some(URL_SAFE_NO_PAD.encode(key.as_bytes())),
+        n: None,
+        e: None,
         kid: thumbprint(key),
         use_: "sig".into(),
         alg: "EdDSA".into(),
+    }
+}
+
+/// The JWK of an RSA public key (`n`, `e` big-endian, base64url), `kid` its RFC 7638 thumbprint.
+pub fn rsa_public_jwk(key: &rsa::RsaPublicKey) -> PublicJwk {
+    use rsa::traits::PublicKeyParts;
+    let n = URL_SAFE_NO_PAD.encode(key.n().to_bytes_be());
+    let e = URL_SAFE_NO_PAD.encode(key.e().to_bytes_be());
+    let canonical = format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#);
+    PublicJwk {
+        kty: "RSA".into(),
+        crv: None,
+        x: None,
+        kid: URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes())),
+        n: Some(n),
+        e: Some(e),
+        use_: "sig".into(),
+        alg: "RS256".into(),
     }
 }
 

@@ -1,4 +1,6 @@
-//! The token-signing keyring: Ed25519 keys in three states.
+//! The token-signing keyring: Ed25519 keys in three states, and the same three for one RSA key
+//! line that signs only the ID tokens of relying parties registered for RS256 (OpenID Connect
+//! Core requires RS256 support; the gateway itself never accepts an RS256 token).
 //!
 //! - **next**: published in the JWKS but not yet signing, so relying parties that cache the JWKS
 //!   already know it when it starts signing;
@@ -21,7 +23,7 @@ use jsonwebtoken::{DecodingKey, EncodingKey};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
-use super::jwk::{JwkSet, PublicJwk, public_jwk, thumbprint};
+use super::jwk::{JwkSet, PublicJwk, public_jwk, rsa_public_jwk, thumbprint};
 use crate::clock::Timestamp;
 use crate::keys::{KeyError, read_private, write_private, write_public};
 
@@ -33,10 +35,28 @@ pub enum KeyState {
     Retired,
 }
 
+/// The algorithm a key signs with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum KeyAlg {
+    #[default]
+    EdDSA,
+    RS256,
+}
+
+impl KeyAlg {
+    pub const ALL: [KeyAlg; 2] = [KeyAlg::EdDSA, KeyAlg::RS256];
+}
+
+fn is_eddsa(a: &KeyAlg) -> bool {
+    *a == KeyAlg::EdDSA
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeyEntry {
     pub kid: String,
+    #[serde(default, skip_serializing_if = "is_eddsa")]
+    pub alg: KeyAlg,
     pub state: KeyState,
     pub created_at: Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -60,6 +80,8 @@ pub struct Rotation {
     pub activated: String,
     pub retired: String,
     pub new_next: String,
+    /// The RSA line's new active key, when the keyring has one.
+    pub rs256_activated: Option<String>,
     pub removed: Vec<String>,
 }
 
@@ -71,22 +93,55 @@ fn key_path(dir: &Path, kid: &str) -> PathBuf {
     dir.join(format!("{kid}.pem"))
 }
 
-fn generate_key(dir: &Path, now: Timestamp, state: KeyState) -> Result<KeyEntry, KeyError> {
-    let mut seed = zeroize::Zeroizing::new([0u8; 32]);
-    crate::keys::files_random(&mut *seed)?;
-    let key = SigningKey::from_bytes(&seed);
-    let kid = thumbprint(&key.verifying_key());
-    let pem = key
-        .to_pkcs8_pem(LineEnding::LF)
-        .map_err(|_| KeyError::Invalid(key_path(dir, &kid)))?;
+fn generate_key(
+    dir: &Path,
+    now: Timestamp,
+    state: KeyState,
+    alg: KeyAlg,
+) -> Result<KeyEntry, KeyError> {
+    let (kid, pem) = match alg {
+        KeyAlg::EdDSA => {
+            let mut seed = zeroize::Zeroizing::new([0u8; 32]);
+            crate::keys::files_random(&mut *seed)?;
+            let key = SigningKey::from_bytes(&seed);
+            let kid = thumbprint(&key.verifying_key());
+            let pem = key
+                .to_pkcs8_pem(LineEnding::LF)
+                .map_err(|_| KeyError::Invalid(key_path(dir, &kid)))?;
+            (kid, pem)
+        }
+        KeyAlg::RS256 => {
+            let key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, RSA_BITS)
+                .map_err(|_| KeyError::Invalid(dir.to_owned()))?;
+            let kid = rsa_public_jwk(&key.to_public_key()).kid;
+            let pem = rsa::pkcs8::EncodePrivateKey::to_pkcs8_pem(&key, LineEnding::LF)
+                .map_err(|_| KeyError::Invalid(key_path(dir, &kid)))?;
+            (kid, pem)
+        }
+    };
     write_private(&key_path(dir, &kid), pem.as_bytes())?;
     Ok(KeyEntry {
         kid,
+        alg,
         state,
         created_at: now,
         activated_at: (state == KeyState::Active).then_some(now),
         retired_at: None,
     })
+}
+
+const RSA_BITS: usize = 2048;
+
+fn load_rsa_key(dir: &Path, kid: &str) -> Result<rsa::RsaPrivateKey, KeyError> {
+    use rsa::pkcs8::DecodePrivateKey as _;
+    let path = key_path(dir, kid);
+    let pem = read_private(&path)?;
+    let key = rsa::RsaPrivateKey::from_pkcs8_pem(pem.expose_secret())
+        .map_err(|_| KeyError::Invalid(path.clone()))?;
+    if rsa_public_jwk(&key.to_public_key()).kid != kid {
+        return Err(KeyError::Invalid(path));
+    }
+    Ok(key)
 }
 
 fn load_signing_key(dir: &Path, kid: &str) -> Result<SigningKey, KeyError> {
@@ -101,13 +156,16 @@ fn load_signing_key(dir: &Path, kid: &str) -> Result<SigningKey, KeyError> {
 }
 
 impl KeyringManifest {
-    /// A new keyring with one active and one next key.
+    /// A new keyring with one active and one next key of each algorithm.
     pub fn create(dir: &Path, now: Timestamp) -> Result<Self, KeyError> {
-        let active = generate_key(dir, now, KeyState::Active)?;
-        let next = generate_key(dir, now, KeyState::Next)?;
+        let mut keys = Vec::new();
+        for alg in KeyAlg::ALL {
+            keys.push(generate_key(dir, now, KeyState::Active, alg)?);
+            keys.push(generate_key(dir, now, KeyState::Next, alg)?);
+        }
         let manifest = Self {
             generation: 1,
-            keys: vec![active, next],
+            keys,
         };
         manifest.save(dir)?;
         Ok(manifest)
@@ -118,8 +176,22 @@ impl KeyringManifest {
         let text = std::fs::read_to_string(&path).map_err(|_| KeyError::Missing(dir.to_owned()))?;
         let manifest: Self =
             serde_json::from_str(&text).map_err(|_| KeyError::Invalid(path.clone()))?;
-        let count = |s| manifest.keys.iter().filter(|k| k.state == s).count();
-        if count(KeyState::Active) != 1 || count(KeyState::Next) != 1 {
+        let count = |alg, s| {
+            manifest
+                .keys
+                .iter()
+                .filter(|k| k.alg == alg && k.state == s)
+                .count()
+        };
+        // EdDSA: exactly one active and one next. RS256: the same, or none at all (a keyring
+        // from before RS256 existed; `keys rotate` adds the line).
+        let eddsa_ok = count(KeyAlg::EdDSA, KeyState::Active) == 1
+            && count(KeyAlg::EdDSA, KeyState::Next) == 1;
+        let rsa = (
+            count(KeyAlg::RS256, KeyState::Active),
+            count(KeyAlg::RS256, KeyState::Next),
+        );
+        if !eddsa_ok || !(rsa == (1, 1) || rsa == (0, 0)) {
             return Err(KeyError::Invalid(path));
         }
         Ok(manifest)
@@ -131,8 +203,8 @@ impl KeyringManifest {
         write_public(&manifest_path(dir), &json)
     }
 
-    fn find(&self, state: KeyState) -> Option<&KeyEntry> {
-        self.keys.iter().find(|k| k.state == state)
+    fn find(&self, alg: KeyAlg, state: KeyState) -> Option<&KeyEntry> {
+        self.keys.iter().find(|k| k.alg == alg && k.state == state)
     }
 
     /// next → active, active → retired, new next; deletes retired keys older than `retention`.
@@ -146,7 +218,7 @@ impl KeyringManifest {
     ) -> Result<Rotation, KeyError> {
         let mut m = Self::load(dir)?;
         let next = m
-            .find(KeyState::Next)
+            .find(KeyAlg::EdDSA, KeyState::Next)
             .cloned()
             .ok_or_else(|| KeyError::Invalid(manifest_path(dir)))?;
         let published = next.created_at.until(now);
@@ -157,24 +229,19 @@ impl KeyringManifest {
                 max_age_secs: jwks_max_age.as_secs(),
             });
         }
-        let mut retired = String::new();
-        for k in &mut m.keys {
-            match k.state {
-                KeyState::Active => {
-                    k.state = KeyState::Retired;
-                    k.retired_at = Some(now);
-                    retired = k.kid.clone();
-                }
-                KeyState::Next => {
-                    k.state = KeyState::Active;
-                    k.activated_at = Some(now);
-                }
-                KeyState::Retired => {}
-            }
-        }
-        let new_next = generate_key(dir, now, KeyState::Next)?;
-        let new_next_kid = new_next.kid.clone();
-        m.keys.push(new_next);
+        let (_, retired, new_next_kid) = m.advance(dir, now, KeyAlg::EdDSA)?;
+        let had_rsa = m.find(KeyAlg::RS256, KeyState::Active).is_some();
+        let rs256_activated = if had_rsa {
+            Some(m.advance(dir, now, KeyAlg::RS256)?.0)
+        } else {
+            // A keyring from before RS256: start the line (published as next first).
+            m.keys
+                .push(generate_key(dir, now, KeyState::Active, KeyAlg::RS256)?);
+            m.keys
+                .push(generate_key(dir, now, KeyState::Next, KeyAlg::RS256)?);
+            m.find(KeyAlg::RS256, KeyState::Active)
+                .map(|k| k.kid.clone())
+        };
         let (expired, kept): (Vec<_>, Vec<_>) = m.keys.into_iter().partition(|k| {
             k.state == KeyState::Retired && k.retired_at.is_some_and(|at| at.plus(retention) <= now)
         });
@@ -189,8 +256,40 @@ impl KeyringManifest {
             activated: next.kid,
             retired,
             new_next: new_next_kid,
+            rs256_activated,
             removed: expired.into_iter().map(|k| k.kid).collect(),
         })
+    }
+
+    /// One algorithm's line: next → active, active → retired, a new next. Returns (activated,
+    /// retired, new next).
+    fn advance(
+        &mut self,
+        dir: &Path,
+        now: Timestamp,
+        alg: KeyAlg,
+    ) -> Result<(String, String, String), KeyError> {
+        let mut activated = String::new();
+        let mut retired = String::new();
+        for k in self.keys.iter_mut().filter(|k| k.alg == alg) {
+            match k.state {
+                KeyState::Active => {
+                    k.state = KeyState::Retired;
+                    k.retired_at = Some(now);
+                    retired = k.kid.clone();
+                }
+                KeyState::Next => {
+                    k.state = KeyState::Active;
+                    k.activated_at = Some(now);
+                    activated = k.kid.clone();
+                }
+                KeyState::Retired => {}
+            }
+        }
+        let new_next = generate_key(dir, now, KeyState::Next, alg)?;
+        let new_next_kid = new_next.kid.clone();
+        self.keys.push(new_next);
+        Ok((activated, retired, new_next_kid))
     }
 }
 
@@ -199,6 +298,8 @@ pub struct Keyring {
     generation: u64,
     active_kid: String,
     signing: EncodingKey,
+    /// The active RSA key, for ID tokens of RS256 relying parties only.
+    rs256: Option<(String, EncodingKey)>,
     verifying: HashMap<String, DecodingKey>,
     jwks: JwkSet,
 }
@@ -220,7 +321,22 @@ impl Keyring {
         let mut verifying = HashMap::new();
         let mut jwks: Vec<(u8, PublicJwk)> = Vec::new();
         let mut signing = None;
-        for entry in &manifest.keys {
+        let mut rs256 = None;
+        for entry in manifest.keys.iter().filter(|k| k.alg == KeyAlg::RS256) {
+            let key = load_rsa_key(dir, &entry.kid)?;
+            let order = match entry.state {
+                KeyState::Active => 2,
+                KeyState::Next => 3,
+                KeyState::Retired => 5,
+            };
+            jwks.push((order, rsa_public_jwk(&key.to_public_key())));
+            if entry.state == KeyState::Active {
+                let der = rsa::pkcs1::EncodeRsaPrivateKey::to_pkcs1_der(&key)
+                    .map_err(|_| KeyError::Invalid(key_path(dir, &entry.kid)))?;
+                rs256 = Some((entry.kid.clone(), EncodingKey::from_rsa_der(der.as_bytes())));
+            }
+        }
+        for entry in manifest.keys.iter().filter(|k| k.alg == KeyAlg::EdDSA) {
             let key = load_signing_key(dir, &entry.kid)?;
             let public = key.verifying_key();
             verifying.insert(
@@ -230,7 +346,7 @@ impl Keyring {
             let order = match entry.state {
                 KeyState::Active => 0,
                 KeyState::Next => 1,
-                KeyState::Retired => 2,
+                KeyState::Retired => 4,
             };
             jwks.push((order, public_jwk(&public)));
             if entry.state == KeyState::Active {
@@ -246,6 +362,7 @@ impl Keyring {
             generation: manifest.generation,
             active_kid,
             signing,
+            rs256,
             verifying,
             jwks: JwkSet {
                 keys: jwks.into_iter().map(|(_, k)| k).collect(),
@@ -278,6 +395,24 @@ impl Keyring {
         header.typ = Some(typ.to_owned());
         jsonwebtoken::encode(&header, claims, &self.signing)
     }
+
+    /// Signs an ID token with the active RSA key (`alg: RS256`), for a relying party registered
+    /// with `id_token_signed_response_alg = "RS256"`.
+    pub fn sign_rs256<T: Serialize>(
+        &self,
+        typ: &str,
+        claims: &T,
+    ) -> Result<String, jsonwebtoken::errors::Error> {
+        let (kid, key) = self.rs256.as_ref().ok_or_else(|| {
+            jsonwebtoken::errors::ErrorKind::InvalidRsaKey(
+                "the keyring has no RS256 key: run `eidgw keys rotate`".into(),
+            )
+        })?;
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+        header.kid = Some(kid.clone());
+        header.typ = Some(typ.to_owned());
+        jsonwebtoken::encode(&header, claims, key)
+    }
 }
 
 #[cfg(test)]
@@ -292,20 +427,23 @@ mod tests {
     fn rotation_moves_keys_through_their_states_and_prunes_old_retired_keys() {
         let dir = tempfile::tempdir().unwrap();
         let m = KeyringManifest::create(dir.path(), t(0)).unwrap();
-        let first_active = m.find(KeyState::Active).unwrap().kid.clone();
-        let first_next = m.find(KeyState::Next).unwrap().kid.clone();
+        let first_active = m.find(KeyAlg::EdDSA, KeyState::Active).unwrap().kid.clone();
+        let first_next = m.find(KeyAlg::EdDSA, KeyState::Next).unwrap().kid.clone();
+        let first_rsa_next = m.find(KeyAlg::RS256, KeyState::Next).unwrap().kid.clone();
+        let first_rsa_active = m.find(KeyAlg::RS256, KeyState::Active).unwrap().kid.clone();
 
         let day = Duration::from_secs(86_400);
         let r = KeyringManifest::rotate(dir.path(), t(600), Duration::from_secs(300), day, false)
             .unwrap();
         assert_eq!(r.activated, first_next);
         assert_eq!(r.retired, first_active);
+        assert_eq!(r.rs256_activated.as_deref(), Some(first_rsa_next.as_str()));
         let ring = Keyring::load(dir.path()).unwrap();
         assert_eq!(ring.active_kid(), first_next);
         assert_eq!(
             ring.jwks().keys.len(),
-            3,
-            "active, next and the retired key are published"
+            6,
+            "active, next and the retired key of each algorithm are published"
         );
         assert!(ring.decoding_key(&first_active).is_some());
 
@@ -317,7 +455,7 @@ mod tests {
             false,
         )
         .unwrap();
-        assert_eq!(r2.removed, vec![first_active.clone()]);
+        assert_eq!(r2.removed, vec![first_active.clone(), first_rsa_active]);
         assert!(!dir.path().join(format!("{first_active}.pem")).exists());
         assert!(
             Keyring::load(dir.path())
@@ -365,6 +503,58 @@ mod tests {
         let key = ring.decoding_key(ring.active_kid()).unwrap();
         let claims: serde_json::Value = super::super::jws::verify_eddsa(&token, key).unwrap();
         assert_eq!(claims["sub"], "x");
+    }
+
+    #[test]
+    fn rs256_id_tokens_verify_with_the_published_rsa_key_which_the_gateway_never_accepts() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = KeyringManifest::create(dir.path(), t(0)).unwrap();
+        let rsa_kid = m.find(KeyAlg::RS256, KeyState::Active).unwrap().kid.clone();
+        let ring = Keyring::load(dir.path()).unwrap();
+        let token = ring
+            .sign_rs256("JWT", &serde_json::json!({"sub": "x"}))
+            .unwrap();
+        let header = jsonwebtoken::decode_header(&token).unwrap();
+        assert_eq!(header.alg, jsonwebtoken::Algorithm::RS256);
+        assert_eq!(header.kid.as_deref(), Some(rsa_kid.as_str()));
+        let jwk = ring.jwks().keys.iter().find(|k| k.kid == rsa_kid).unwrap();
+        assert_eq!((jwk.kty.as_str(), jwk.alg.as_str()), ("RSA", "RS256"));
+        let key =
+            DecodingKey::from_rsa_components(jwk.n.as_deref().unwrap(), jwk.e.as_deref().unwrap())
+                .unwrap();
+        let data = jsonwebtoken::decode::<serde_json::Value>(&token, &key, &{
+            let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+            v.required_spec_claims.clear();
+            v.validate_exp = false;
+            v
+        })
+        .unwrap();
+        assert_eq!(data.claims["sub"], "x");
+        // Not a key the gateway verifies its own tokens with.
+        assert!(ring.decoding_key(&rsa_kid).is_none());
+        assert!(super::super::jws::inspect(&token).is_err());
+    }
+
+    #[test]
+    fn a_keyring_from_before_rs256_loads_and_its_next_rotation_starts_the_rsa_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut m = KeyringManifest::create(dir.path(), t(0)).unwrap();
+        m.keys.retain(|k| k.alg == KeyAlg::EdDSA);
+        m.save(dir.path()).unwrap();
+        let ring = Keyring::load(dir.path()).unwrap();
+        assert_eq!(ring.jwks().keys.len(), 2);
+        assert!(ring.sign_rs256("JWT", &serde_json::json!({})).is_err());
+        let r = KeyringManifest::rotate(
+            dir.path(),
+            t(600),
+            Duration::from_secs(300),
+            Duration::from_secs(86_400),
+            false,
+        )
+        .unwrap();
+        assert!(r.rs256_activated.is_some());
+        let ring = Keyring::load(dir.path()).unwrap();
+        assert!(ring.sign_rs256("JWT", &serde_json::json!({})).is_ok());
     }
 
     #[test]

@@ -131,7 +131,37 @@ impl TestApp {
 pub async fn spawn_app(backend: Backend) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let settings = test_settings(backend, dir.path());
+    copy_dir(template_keys(), &settings.keys.dir);
     spawn_with(settings, dir).await
+}
+
+/// One dev key set per test process, copied into each test's key directory: generating the RSA
+/// keys for every gateway would dominate the suite's time. (Tests that need a gateway to
+/// generate its own keys build their settings with `test_settings` and call `spawn_with`.)
+fn template_keys() -> &'static Path {
+    static TEMPLATE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    TEMPLATE.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("temp dir").keep().join("keys");
+        let now = eid_gateway::clock::Timestamp::from_secs(chrono::Utc::now().timestamp());
+        eid_gateway::keys::KeyDir::new(&dir)
+            .init(eid_gateway::keys::Origin::Dev, now)
+            .expect("template keys");
+        dir
+    })
+}
+
+/// Copies a directory tree; `fs::copy` keeps the 0600 modes of private key files.
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("key dir");
+    for entry in std::fs::read_dir(from).expect("template dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy key file");
+        }
+    }
 }
 
 pub async fn spawn_with(settings: Settings, dir: tempfile::TempDir) -> TestApp {

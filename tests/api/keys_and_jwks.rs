@@ -12,7 +12,10 @@ use crate::helpers::{Backend, spawn_app, test_settings};
 
 #[tokio::test]
 async fn dev_start_creates_a_complete_key_set_with_private_files_0600() {
-    let app = spawn_app(Backend::Embedded).await;
+    // Not spawn_app (which copies a prepared key set): this gateway generates its own.
+    let dir = tempfile::tempdir().unwrap();
+    let settings = test_settings(Backend::Embedded, dir.path());
+    let app = crate::helpers::spawn_with(settings, dir).await;
     let keys = app.dir.path().join("keys");
     for f in [
         "origin",
@@ -36,7 +39,10 @@ async fn dev_start_creates_a_complete_key_set_with_private_files_0600() {
             private.push(p);
         }
     }
-    assert!(private.len() >= 5);
+    assert!(
+        private.len() >= 7,
+        "two Ed25519 and two RSA signing keys among them"
+    );
     for p in private {
         assert_eq!(
             std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
@@ -56,8 +62,19 @@ async fn the_jwks_publishes_active_and_next_keys_with_thumbprint_kids_and_a_cach
     assert_eq!(res.headers()["cache-control"], "public, max-age=300");
     let jwks: serde_json::Value = res.json().await.unwrap();
     let keys = jwks["keys"].as_array().unwrap();
-    assert_eq!(keys.len(), 2, "active and next");
-    for k in keys {
+    assert_eq!(keys.len(), 4, "active and next, Ed25519 and RSA");
+    for k in keys.iter().filter(|k| k["kty"] == "RSA") {
+        // RSA: only for the ID tokens of relying parties registered for RS256.
+        assert_eq!(k["alg"], "RS256");
+        assert!(k["n"].is_string() && k["e"].is_string());
+        assert!(
+            k.get("d").is_none() && k.get("p").is_none(),
+            "never private material"
+        );
+    }
+    let keys: Vec<&serde_json::Value> = keys.iter().filter(|k| k["kty"] == "OKP").collect();
+    assert_eq!(keys.len(), 2);
+    for k in &keys {
         assert_eq!(k["kty"], "OKP");
         assert_eq!(k["crv"], "Ed25519");
         assert_eq!(k["alg"], "EdDSA");
@@ -107,7 +124,11 @@ async fn a_rotation_is_picked_up_by_the_running_gateway_and_audited_once() {
         kids.contains(&before.as_str()),
         "the retired key stays published"
     );
-    assert_eq!(kids.len(), 3);
+    assert_eq!(
+        kids.len(),
+        6,
+        "active, next, retired, for Ed25519 and for RSA"
+    );
     let entries = app.store().read_log(Log::Audit, 1, 100).await.unwrap();
     let rotations = entries
         .iter()

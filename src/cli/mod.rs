@@ -136,3 +136,37 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Rp(args) => rp::run(args),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::Cli;
+
+    #[test]
+    fn base64url_values_that_start_with_a_hyphen_are_values_not_flags() {
+        for args in [
+            vec![
+                "eidgw",
+                "sim",
+                "chip-read",
+                "--challenge",
+                "-cg5VNEMRznS4dHuibnAVfaIcGCJ5",
+            ],
+            vec![
+                "eidgw",
+                "sim",
+                "present",
+                "--rp",
+                "vietsky-air",
+                "--nonce",
+                "-n0nce",
+            ],
+            vec![
+                "eidgw", "rp", "verify", "--rp", "x", "--secret", "-s", "--nonce", "-n", "eyJ",
+            ],
+        ] {
+            assert!(Cli::try_parse_from(&args).is_ok(), "{args:?}");
+        }
+    }
+}

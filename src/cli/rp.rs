@@ -30,7 +30,12 @@ pub struct RpAuth {
     #[arg(long)]
     rp: String,
     /// The client secret (client_secret_basic).
-    #[arg(long, env = "EIDGW_RP_SECRET", conflicts_with = "key")]
+    #[arg(
+        long,
+        env = "EIDGW_RP_SECRET",
+        conflicts_with = "key",
+        allow_hyphen_values = true
+    )]
     secret: Option<String>,
     /// The client's Ed25519 private key, PKCS#8 PEM (private_key_jwt).
     #[arg(long)]
@@ -47,8 +52,8 @@ pub enum RpCommand {
     Verify {
         #[command(flatten)]
         auth: RpAuth,
-        /// The nonce the relying party gave the citizen.
-        #[arg(long)]
+        /// The nonce the relying party gave the citizen (may start with `-`).
+        #[arg(long, allow_hyphen_values = true)]
         nonce: Option<String>,
         token: String,
     },

@@ -48,7 +48,7 @@ pub enum SimCommand {
         #[arg(long, default_value = "data/people.jsonl")]
         people: PathBuf,
         /// Generated and kept in the wallet when omitted.
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         password: Option<String>,
         #[arg(long)]
         passcode: Option<String>,
@@ -66,7 +66,8 @@ pub enum SimCommand {
     Present {
         #[arg(long)]
         rp: String,
-        #[arg(long)]
+        /// The relying party's nonce (random text, which may start with `-`).
+        #[arg(long, allow_hyphen_values = true)]
         nonce: String,
     },
     /// The usage history.
@@ -91,7 +92,8 @@ pub enum SimCommand {
     /// Print the chip read of the wallet's card answering challenge C, for a relying party's
     /// reader to submit to `POST /v1/chip/verify`.
     ChipRead {
-        #[arg(long)]
+        /// base64url, which may start with `-`.
+        #[arg(long, allow_hyphen_values = true)]
         challenge: String,
     },
 }

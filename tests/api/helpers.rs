@@ -135,6 +135,20 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     spawn_with(settings, dir).await
 }
 
+/// A gateway whose registry file holds the shipped relying parties plus `extra` (TOML
+/// `[[relying_party]]` blocks), for clients a test needs with its own settings.
+pub async fn spawn_with_relying_parties(backend: Backend, extra: &str) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let shipped = std::fs::read_to_string(repo().join("config/relying_parties.toml"))
+        .expect("shipped relying parties");
+    let file = dir.path().join("relying_parties.toml");
+    std::fs::write(&file, format!("{shipped}\n{extra}")).expect("registry file");
+    let mut settings = test_settings(backend, dir.path());
+    settings.relying_parties.file = file;
+    copy_dir(template_keys(), &settings.keys.dir);
+    spawn_with(settings, dir).await
+}
+
 /// One dev key set per test process, copied into each test's key directory: generating the RSA
 /// keys for every gateway would dominate the suite's time. (Tests that need a gateway to
 /// generate its own keys build their settings with `test_settings` and call `spawn_with`.)
@@ -193,8 +207,28 @@ pub fn sandbox_secret(client_id: &str) -> &'static str {
         "hanoi-general-hospital" => "ecait3cnTTVDWk1YvoKdK8ku-659gd5A0Gk5i6be97s",
         "mekong-telecom" => "n9NY1JjMU3r4Jx5ik1jqPaUWBQWEWsdYfC3ZTbr0zrY",
         "public-services-portal" => "F3TqjW5j6qqjgPJYppCGu00tYqPZ98sF6vHPRxj7Cy4",
+        RS256_CLIENT => RS256_CLIENT_SECRET,
         other => panic!("no sandbox secret for {other}"),
     }
+}
+
+/// A test-only relying party registered for RS256 ID tokens (`client_secret_basic` with
+/// [`RS256_CLIENT_SECRET`]), redirecting to the portal's loopback callback.
+pub const RS256_CLIENT: &str = "rs256-rp";
+pub const RS256_CLIENT_SECRET: &str = "rs256-test-secret-5b1c0f7e9a2d4c6b8e0f1a3c5d7e9f0b";
+
+pub fn rs256_client_toml() -> String {
+    use sha2::Digest;
+    let digest = hex::encode(sha2::Sha256::digest(RS256_CLIENT_SECRET.as_bytes()));
+    format!(
+        "[[relying_party]]\nclient_id = \"{RS256_CLIENT}\"\nname = \"RS256 relying party\"\n\
+         sector = \"rs256.example\"\nsandbox = true\nmin_level = 1\nmin_auth_level = 1\n\
+         id_token_signed_response_alg = \"RS256\"\n\
+         allowed_claims = [\"full_name\", \"birth_date\"]\n\
+         redirect_uris = [\"http://127.0.0.1:9000/callback\"]\nrate_quota_per_minute = 600\n\
+         [relying_party.authentication]\nmethod = \"client_secret_basic\"\n\
+         secret_sha256 = \"{digest}\"\n"
+    )
 }
 
 /// The sandbox private key of `lotus-bank` (private_key_jwt).

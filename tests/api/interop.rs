@@ -77,6 +77,7 @@ both_backends!(
     openid_client_with_client_secret_basic_and_par,
     openid_client_with_private_key_jwt_and_dpop,
     authlib_with_client_secret_basic,
+    authlib_with_an_rs256_client,
 );
 
 async fn openid_client_with_client_secret_basic_and_par(backend: Backend) {
@@ -117,22 +118,17 @@ async fn openid_client_with_private_key_jwt_and_dpop(backend: Backend) {
         &base64::engine::general_purpose::URL_SAFE_NO_PAD,
         key.verifying_key().as_bytes(),
     );
-    let shipped = std::fs::read_to_string(repo().join("config/relying_parties.toml")).unwrap();
-    let rp_file = dir.path().join("relying_parties.toml");
-    std::fs::write(
-        &rp_file,
-        format!(
-            "{shipped}\n[[relying_party]]\nclient_id = \"interop-rp\"\nname = \"Interop RP\"\n\
+    let app = spawn_with_relying_parties(
+        backend,
+        &format!(
+            "[[relying_party]]\nclient_id = \"interop-rp\"\nname = \"Interop RP\"\n\
              sector = \"interop.example\"\nsandbox = true\nmin_level = 1\nmin_auth_level = 1\n\
              allowed_claims = [\"full_name\", \"birth_date\"]\nredirect_uris = [\"{CALLBACK}\"]\n\
              rate_quota_per_minute = 600\n[relying_party.authentication]\n\
              method = \"private_key_jwt\"\npublic_key = \"{public}\"\n"
         ),
     )
-    .unwrap();
-    let mut settings = test_settings(backend, dir.path());
-    settings.relying_parties.file = rp_file;
-    let app = spawn_with(settings, dir).await;
+    .await;
     let citizen = Citizen::nth(&app, 0);
     citizen.register(&app).await;
     let mut cmd = std::process::Command::new("node");
@@ -163,4 +159,19 @@ async fn authlib_with_client_secret_basic(backend: Backend) {
         seen["userinfo"].get("birthdate").is_none(),
         "age_over_18 alone"
     );
+}
+
+async fn authlib_with_an_rs256_client(backend: Backend) {
+    let app = spawn_with_relying_parties(backend, &rs256_client_toml()).await;
+    let citizen = Citizen::nth(&app, 0);
+    citizen.register(&app).await;
+    let mut cmd = std::process::Command::new(python());
+    cmd.arg(repo().join("tests/interop/python/flow.py"));
+    flow_env(&mut cmd, &app, &citizen, RS256_CLIENT);
+    cmd.env("CLIENT_SECRET", RS256_CLIENT_SECRET)
+        .env("ID_TOKEN_ALG", "RS256")
+        .env("SCOPE", "openid profile birthdate");
+    let seen = run(cmd).await;
+    assert_full_flow(&app, &seen, RS256_CLIENT);
+    assert_eq!(seen["id_token_alg"], "RS256");
 }

@@ -1672,3 +1672,114 @@ async fn silent_error(b: &mut Browser<'_>, challenge: &str) -> Option<String> {
     let url = authorize_url(PORTAL, CALLBACK, challenge, &[("prompt", "none")]);
     query_param(&location(&b.get(&url).await), "error")
 }
+
+both_backends!(an_rs256_client_gets_rs256_id_tokens_and_the_gateway_still_accepts_only_eddsa);
+
+async fn an_rs256_client_gets_rs256_id_tokens_and_the_gateway_still_accepts_only_eddsa(
+    backend: Backend,
+) {
+    let app = spawn_with_relying_parties(backend, &rs256_client_toml()).await;
+    let d: Value = app
+        .get("/.well-known/openid-configuration")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        d["id_token_signing_alg_values_supported"],
+        json!(["EdDSA", "RS256"])
+    );
+    let citizen = Citizen::nth(&app, 0);
+    citizen.register(&app).await;
+    let p = pkce();
+    let mut b = Browser::new(&app);
+    let url = authorize_url(RS256_CLIENT, CALLBACK, &p.challenge, &[]).replace(
+        "scope=openid+profile+birthdate+phone",
+        "scope=openid+profile",
+    );
+    let back = sign_in(&mut b, &citizen, &url).await;
+    let code = query_param(&back, "code").unwrap();
+    let t: Value = token_request(
+        &app,
+        RS256_CLIENT,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", CALLBACK),
+            ("code_verifier", &p.verifier),
+        ],
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let id_token = t["id_token"].as_str().unwrap();
+    // Verified with the RSA key of the JWKS, as an RS256-only relying party would.
+    let jwks: jsonwebtoken::jwk::JwkSet = app
+        .get("/.well-known/jwks.json")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let header = jsonwebtoken::decode_header(id_token).unwrap();
+    assert_eq!(header.alg, jsonwebtoken::Algorithm::RS256);
+    let key =
+        jsonwebtoken::DecodingKey::from_jwk(jwks.find(header.kid.as_deref().unwrap()).unwrap())
+            .unwrap();
+    let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    v.set_audience(&[RS256_CLIENT]);
+    v.set_issuer(&[app.address.as_str()]);
+    let claims = jsonwebtoken::decode::<Value>(id_token, &key, &v)
+        .unwrap()
+        .claims;
+    assert_eq!(claims["name"], citizen.truth.person.full_name);
+    // Access tokens stay EdDSA.
+    let access = t["access_token"].as_str().unwrap();
+    assert_eq!(
+        jsonwebtoken::decode_header(access).unwrap().alg,
+        jsonwebtoken::Algorithm::EdDSA
+    );
+    assert_eq!(userinfo(&app, access).await.status(), StatusCode::OK);
+
+    // The gateway's own RSA key never makes a token the gateway accepts: an access token and a
+    // presentation token re-signed RS256 with that very key (and its kid) are refused.
+    let rsa_pem = {
+        let signing = app.services.keys.signing();
+        let kid = header.kid.clone().unwrap();
+        std::fs::read_to_string(signing.join(format!("{kid}.pem"))).unwrap()
+    };
+    let rsa_key = {
+        use rsa::pkcs1::EncodeRsaPrivateKey;
+        use rsa::pkcs8::DecodePrivateKey;
+        let key = rsa::RsaPrivateKey::from_pkcs8_pem(&rsa_pem).unwrap();
+        jsonwebtoken::EncodingKey::from_rsa_der(key.to_pkcs1_der().unwrap().as_bytes())
+    };
+    let resign = |token: &str, typ: &str| {
+        let claims: Value = serde_json::from_slice(
+            &URL_SAFE_NO_PAD
+                .decode(token.split('.').nth(1).unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+        h.kid = header.kid.clone();
+        h.typ = Some(typ.into());
+        jsonwebtoken::encode(&h, &claims, &rsa_key).unwrap()
+    };
+    let forged_access = resign(access, "at+jwt");
+    assert_eq!(
+        userinfo(&app, &forged_access).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        introspect(&app, RS256_CLIENT, &forged_access).await["active"],
+        false
+    );
+    let mut app_citizen = Citizen::nth(&app, 0);
+    app_citizen.device = citizen.device.clone();
+    app_citizen.login(&app).await;
+    let presentation = app_citizen.token_for(&app, PORTAL, "n").await;
+    let forged = resign(&presentation, "eid-presentation+jwt");
+    let v = crate::citizen::verify(&app, PORTAL, &forged, Some("n")).await;
+    assert_eq!(v["valid"], false, "{v}");
+}

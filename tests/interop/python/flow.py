@@ -2,7 +2,8 @@
 against a running eid-gateway, playing the browser itself with plain form posts.
 
 Input (environment): ISSUER, CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, PERSONAL_ID, PASSWORD,
-PHONE. Output: one JSON document on stdout with what the relying party saw; a non-zero exit
+PHONE, and optionally ID_TOKEN_ALG (EdDSA, or RS256 for a client registered for RS256) and
+SCOPE. Output: one JSON document on stdout with what the relying party saw; a non-zero exit
 code on any error.
 """
 
@@ -39,7 +40,7 @@ session = OAuth2Session(
     client_id,
     env("CLIENT_SECRET"),
     token_endpoint_auth_method="client_secret_basic",
-    scope="openid profile address age_over_18",
+    scope=os.environ.get("SCOPE", "openid profile address age_over_18"),
     redirect_uri=redirect_uri,
     code_challenge_method="S256",
 )
@@ -100,7 +101,10 @@ token = session.fetch_token(
 
 # ID token validation with joserfc: signature against the published JWKS, then the claims.
 keys = KeySet.import_key_set(requests.get(meta["jwks_uri"], timeout=10).json())
-id_token = jwt.decode(token["id_token"], keys, algorithms=["EdDSA"])
+# The client's registered algorithm (ID_TOKEN_ALG: EdDSA by default, or RS256).
+id_token_alg = os.environ.get("ID_TOKEN_ALG", "EdDSA")
+id_token = jwt.decode(token["id_token"], keys, algorithms=[id_token_alg])
+assert id_token.header["alg"] == id_token_alg, id_token.header
 assert id_token.header["typ"] == "JWT", id_token.header
 jwt.JWTClaimsRegistry(
     iss={"essential": True, "value": issuer},
@@ -123,6 +127,7 @@ after = session.introspect_token(meta["introspection_endpoint"], token=refreshed
 json.dump(
     {
         "library": "authlib",
+        "id_token_alg": id_token.header["alg"],
         "id_token_claims": id_token.claims,
         "userinfo": userinfo,
         "refreshed_rotates": refreshed["refresh_token"] != token["refresh_token"],

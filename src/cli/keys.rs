@@ -79,7 +79,8 @@ fn show(dir: &KeyDir) -> anyhow::Result<()> {
     println!("generation: {}", m.generation);
     for k in m.keys {
         println!(
-            "{:<8} {}  created {}",
+            "{:<6} {:<8} {}  created {}",
+            format!("{:?}", k.alg),
             format!("{:?}", k.state).to_lowercase(),
             k.kid,
             k.created_at

@@ -1152,6 +1152,20 @@ async fn consent_is_remembered_listed_and_withdrawable(backend: Backend) {
         .await;
     let page = location(&res);
     let html = b.get(&page).await.text().await.unwrap();
+    // The consent form is CSRF-protected and bound to this browser, like the login form: a
+    // forged "allow" changes nothing.
+    let forged = b
+        .post(&format!("{page}/consent"), &[("decision", "allow")])
+        .await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let mut elsewhere = Browser::new(&app);
+    let forged = elsewhere
+        .post(
+            &format!("{page}/consent"),
+            &[("csrf_token", &csrf(&html)), ("decision", "allow")],
+        )
+        .await;
+    assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
     let res = b
         .post(
             &format!("{page}/consent"),

@@ -219,12 +219,7 @@ pub async fn logged_in_at_portal(app: &TestApp, n: usize) -> (Citizen, Value) {
     citizen.register(app).await;
     let mut b = Browser::new(app);
     let p = pkce();
-    let back = sign_in(
-        &mut b,
-        &citizen,
-        &authorize_url(PORTAL, CALLBACK, &p.challenge, &[]),
-    )
-    .await;
+    let back = sign_in(&mut b, &citizen, &at_portal(&p, &[])).await;
     let code = query_param(&back, "code").unwrap();
     let res = redeem(app, &code, &p.verifier).await;
     assert_eq!(res.status(), StatusCode::OK);
@@ -339,12 +334,7 @@ async fn the_code_flow_gives_signed_tokens_userinfo_refresh_introspection_and_re
     citizen.register(&app).await;
     let mut b = Browser::new(&app);
     let p = pkce();
-    let back = sign_in(
-        &mut b,
-        &citizen,
-        &authorize_url(PORTAL, CALLBACK, &p.challenge, &[]),
-    )
-    .await;
+    let back = sign_in(&mut b, &citizen, &at_portal(&p, &[])).await;
     assert!(back.starts_with(&format!("{CALLBACK}?")), "{back}");
     assert_eq!(query_param(&back, "state").as_deref(), Some("st-1"));
     assert_eq!(
@@ -505,7 +495,7 @@ async fn codes_are_single_use_bound_to_client_redirect_and_verifier(backend: Bac
     citizen.register(&app).await;
     let mut b = Browser::new(&app);
     let p = pkce();
-    let url = authorize_url(PORTAL, CALLBACK, &p.challenge, &[]);
+    let url = at_portal(&p, &[]);
     let code = query_param(&sign_in(&mut b, &citizen, &url).await, "code").unwrap();
     let first = redeem(&app, &code, &p.verifier).await;
     assert_eq!(first.status(), StatusCode::OK);
@@ -534,7 +524,7 @@ async fn codes_are_single_use_bound_to_client_redirect_and_verifier(backend: Bac
 
     // Two concurrent redemptions: exactly one wins. (SSO: no pages this time.)
     let p = pkce();
-    let url = authorize_url(PORTAL, CALLBACK, &p.challenge, &[]);
+    let url = at_portal(&p, &[]);
     let code = query_param(&sign_in(&mut b, &citizen, &url).await, "code").unwrap();
     let (x, y) = tokio::join!(
         redeem(&app, &code, &p.verifier),
@@ -555,7 +545,7 @@ async fn codes_are_single_use_bound_to_client_redirect_and_verifier(backend: Bac
         "expired",
     ] {
         let p = pkce();
-        let url = authorize_url(PORTAL, CALLBACK, &p.challenge, &[]);
+        let url = at_portal(&p, &[]);
         let code = query_param(&sign_in(&mut b, &citizen, &url).await, "code").unwrap();
         let other = pkce();
         let res = match attempt {
@@ -639,7 +629,7 @@ async fn pkce_s256_is_required_and_other_response_types_and_grants_are_refused(b
         );
         query_param(&to, "error").unwrap()
     };
-    let base = authorize_url(PORTAL, CALLBACK, &p.challenge, &[]);
+    let base = at_portal(&p, &[]);
     let plain = base.replace("code_challenge_method=S256", "code_challenge_method=plain");
     assert_eq!(error_of(&app.get(&plain).await), "invalid_request");
     let missing_method = base.replace("&code_challenge_method=S256", "");
@@ -888,10 +878,7 @@ async fn forms_need_the_browser_binding_and_the_csrf_token(backend: Backend) {
     citizen.register(&app).await;
     let p = pkce();
     let mut b = Browser::new(&app);
-    let page = location(
-        &b.get(&authorize_url(PORTAL, CALLBACK, &p.challenge, &[]))
-            .await,
-    );
+    let page = location(&b.get(&at_portal(&p, &[])).await);
     let res = b.get(&page).await;
     let csp = res.headers()["content-security-policy"]
         .to_str()
@@ -955,10 +942,7 @@ async fn forms_need_the_browser_binding_and_the_csrf_token(backend: Backend) {
     assert!(html.contains("name=\"otp\""));
     // A wrong password shows an error and sends nothing.
     let mut c = Browser::new(&app);
-    let page = location(
-        &c.get(&authorize_url(PORTAL, CALLBACK, &p.challenge, &[]))
-            .await,
-    );
+    let page = location(&c.get(&at_portal(&p, &[])).await);
     let html = c.get(&page).await.text().await.unwrap();
     let res = c
         .post(
@@ -977,19 +961,9 @@ async fn forms_need_the_browser_binding_and_the_csrf_token(backend: Backend) {
     // Each login gets a new SSO session id.
     let citizen1 = Citizen::nth(&app, 0);
     let mut d = Browser::new(&app);
-    sign_in(
-        &mut d,
-        &citizen1,
-        &authorize_url(PORTAL, CALLBACK, &p.challenge, &[]),
-    )
-    .await;
+    sign_in(&mut d, &citizen1, &at_portal(&p, &[])).await;
     let first = d.cookies["__Host-eid_sso"].clone();
-    sign_in(
-        &mut d,
-        &citizen1,
-        &authorize_url(PORTAL, CALLBACK, &p.challenge, &[("prompt", "login")]),
-    )
-    .await;
+    sign_in(&mut d, &citizen1, &at_portal(&p, &[("prompt", "login")])).await;
     assert_ne!(d.cookies["__Host-eid_sso"], first);
 }
 
@@ -1008,12 +982,7 @@ async fn prompt_acr_max_age_and_single_sign_on(backend: Backend) {
     let back = sign_in(
         &mut b,
         &citizen,
-        &authorize_url(
-            PORTAL,
-            CALLBACK,
-            &p.challenge,
-            &[("acr_values", "urn:vn:eid:level:2")],
-        ),
+        &at_portal(&p, &[("acr_values", "urn:vn:eid:level:2")]),
     )
     .await;
     assert_eq!(
@@ -1036,60 +1005,20 @@ async fn prompt_acr_max_age_and_single_sign_on(backend: Backend) {
         Some("unmet_authentication_requirements")
     );
     // The session now exists: consent first, then single sign-on without any page.
-    let back = sign_in(
-        &mut b,
-        &citizen,
-        &authorize_url(PORTAL, CALLBACK, &p.challenge, &[]),
-    )
-    .await;
+    let back = sign_in(&mut b, &citizen, &at_portal(&p, &[])).await;
     assert!(query_param(&back, "code").is_some());
-    let res = b
-        .get(&authorize_url(
-            PORTAL,
-            CALLBACK,
-            &p.challenge,
-            &[("prompt", "none")],
-        ))
-        .await;
+    let res = b.get(&at_portal(&p, &[("prompt", "none")])).await;
     assert!(query_param(&location(&res), "code").is_some());
     // prompt=login and an exceeded max_age ask for the password again.
-    let res = b
-        .get(&authorize_url(
-            PORTAL,
-            CALLBACK,
-            &p.challenge,
-            &[("prompt", "login")],
-        ))
-        .await;
+    let res = b.get(&at_portal(&p, &[("prompt", "login")])).await;
     assert!(location(&res).starts_with("/oauth2/interaction/"));
     app.clock.advance(Duration::from_secs(120));
-    let res = b
-        .get(&authorize_url(
-            PORTAL,
-            CALLBACK,
-            &p.challenge,
-            &[("max_age", "60")],
-        ))
-        .await;
+    let res = b.get(&at_portal(&p, &[("max_age", "60")])).await;
     assert!(location(&res).starts_with("/oauth2/interaction/"));
-    let res = b
-        .get(&authorize_url(
-            PORTAL,
-            CALLBACK,
-            &p.challenge,
-            &[("max_age", "600")],
-        ))
-        .await;
+    let res = b.get(&at_portal(&p, &[("max_age", "600")])).await;
     assert!(query_param(&location(&res), "code").is_some());
     // prompt=consent shows the consent page even though consent was given.
-    let res = b
-        .get(&authorize_url(
-            PORTAL,
-            CALLBACK,
-            &p.challenge,
-            &[("prompt", "consent")],
-        ))
-        .await;
+    let res = b.get(&at_portal(&p, &[("prompt", "consent")])).await;
     let html = b.get(&location(&res)).await.text().await.unwrap();
     assert!(html.contains("decision"));
     // Locking the account ends the browser session.
@@ -1112,12 +1041,7 @@ async fn consent_is_remembered_listed_and_withdrawable(backend: Backend) {
     citizen.register(&app).await;
     let p = pkce();
     let mut b = Browser::new(&app);
-    sign_in(
-        &mut b,
-        &citizen,
-        &authorize_url(PORTAL, CALLBACK, &p.challenge, &[]),
-    )
-    .await;
+    sign_in(&mut b, &citizen, &at_portal(&p, &[])).await;
     citizen.login(&app).await;
     let session = citizen.session.clone().unwrap();
     let list: Value = app
@@ -1135,21 +1059,14 @@ async fn consent_is_remembered_listed_and_withdrawable(backend: Backend) {
         json!(["openid", "profile", "birthdate", "phone"])
     );
     // A wider scope asks again; prompt=none then says consent_required.
-    let wider = authorize_url(PORTAL, CALLBACK, &p.challenge, &[("prompt", "none")])
+    let wider = at_portal(&p, &[("prompt", "none")])
         .replace("scope=openid+profile", "scope=openid+address+profile");
     assert_eq!(
         query_param(&location(&b.get(&wider).await), "error").as_deref(),
         Some("consent_required")
     );
     // Declining goes back with access_denied.
-    let res = b
-        .get(&authorize_url(
-            PORTAL,
-            CALLBACK,
-            &p.challenge,
-            &[("prompt", "consent")],
-        ))
-        .await;
+    let res = b.get(&at_portal(&p, &[("prompt", "consent")])).await;
     let page = location(&res);
     let html = b.get(&page).await.text().await.unwrap();
     // The consent form is CSRF-protected and bound to this browser, like the login form: a
@@ -1205,12 +1122,7 @@ async fn logout_returns_only_to_registered_addresses(backend: Backend) {
     citizen.register(&app).await;
     let p = pkce();
     let mut b = Browser::new(&app);
-    let back = sign_in(
-        &mut b,
-        &citizen,
-        &authorize_url(PORTAL, CALLBACK, &p.challenge, &[]),
-    )
-    .await;
+    let back = sign_in(&mut b, &citizen, &at_portal(&p, &[])).await;
     let t: Value = redeem(&app, &query_param(&back, "code").unwrap(), &p.verifier)
         .await
         .json()
@@ -1230,12 +1142,7 @@ async fn logout_returns_only_to_registered_addresses(backend: Backend) {
         Some("login_required")
     );
     // A registered one, with state.
-    sign_in(
-        &mut b,
-        &citizen,
-        &authorize_url(PORTAL, CALLBACK, &p.challenge, &[]),
-    )
-    .await;
+    sign_in(&mut b, &citizen, &at_portal(&p, &[])).await;
     let mut q = form_urlencoded::Serializer::new(String::new());
     q.append_pair("id_token_hint", id_token)
         .append_pair("post_logout_redirect_uri", "http://127.0.0.1:9000/")
@@ -1359,12 +1266,7 @@ async fn dpop_binds_tokens_to_the_clients_key(backend: Backend) {
     let thief = ed25519_dalek::SigningKey::from_bytes(&rand::random());
     let p = pkce();
     let mut b = Browser::new(&app);
-    let back = sign_in(
-        &mut b,
-        &citizen,
-        &authorize_url(PORTAL, CALLBACK, &p.challenge, &[]),
-    )
-    .await;
+    let back = sign_in(&mut b, &citizen, &at_portal(&p, &[])).await;
     let code = query_param(&back, "code").unwrap();
     let token_with = |proof: String, form: Vec<(&'static str, String)>| {
         let app = &app;
@@ -1555,10 +1457,7 @@ async fn the_app_approves_a_cross_device_login_by_qr(backend: Backend) {
     let session = citizen.session.clone().unwrap();
     let p = pkce();
     let mut b = Browser::new(&app);
-    let page = location(
-        &b.get(&authorize_url(PORTAL, CALLBACK, &p.challenge, &[]))
-            .await,
-    );
+    let page = location(&b.get(&at_portal(&p, &[])).await);
     let html = b.get(&page).await.text().await.unwrap();
     assert!(html.contains("<svg"), "the login page shows a QR code");
     let start = html.find("eid-login:").unwrap();
@@ -1654,10 +1553,7 @@ async fn password_guessing_on_the_login_form_is_rate_limited_per_ip(backend: Bac
     let citizen = Citizen::nth(&app, 0);
     let p = pkce();
     let mut b = Browser::new(&app);
-    let page = location(
-        &b.get(&authorize_url(PORTAL, CALLBACK, &p.challenge, &[]))
-            .await,
-    );
+    let page = location(&b.get(&at_portal(&p, &[])).await);
     let html = b.get(&page).await.text().await.unwrap();
     let token = csrf(&html);
     let mut statuses = Vec::new();
@@ -1796,4 +1692,9 @@ async fn an_rs256_client_gets_rs256_id_tokens_and_the_gateway_still_accepts_only
     let forged = resign(&presentation, "eid-presentation+jwt");
     let v = crate::citizen::verify(&app, PORTAL, &forged, Some("n")).await;
     assert_eq!(v["valid"], false, "{v}");
+}
+
+/// The portal's authorization URL for this PKCE pair, with extra parameters.
+fn at_portal(p: &Pkce, extra: &[(&str, &str)]) -> String {
+    authorize_url(PORTAL, CALLBACK, &p.challenge, extra)
 }

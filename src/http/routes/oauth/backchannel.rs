@@ -1,0 +1,158 @@
+//! The back channel: PAR, the token endpoint (with DPoP), userinfo, introspection, revocation.
+
+use super::*;
+
+/// Pushed authorization requests (RFC 9126).
+#[utoipa::path(post, path = "/oauth2/par", tag = "openid connect",
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "The authorization request parameters"),
+    security(("client_secret_basic" = []), ("private_key_jwt" = [])),
+    responses((status = 201, description = "`{request_uri, expires_in}`"),
+        (status = 400, description = "RFC 6749 error JSON"), (status = 401, description = "invalid_client")))]
+pub async fn par(state: State, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let result = async {
+        let (rp, p) = authenticated_form(&state, &req, &body).await?;
+        authorize::push(&state.services, &rp, &p).await
+    }
+    .await;
+    match result {
+        Ok(request_uri) => no_store(HttpResponse::Created())
+            .json(json!({ "request_uri": request_uri, "expires_in": PAR_TTL.as_secs() })),
+        Err(e) => oauth_error(&e),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Token, userinfo, introspection, revocation
+
+/// The token endpoint: `authorization_code` (with `code_verifier`) and `refresh_token`.
+#[utoipa::path(post, path = "/oauth2/token", tag = "openid connect",
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "grant_type=authorization_code (code, redirect_uri, code_verifier) or refresh_token"),
+    security(("client_secret_basic" = []), ("private_key_jwt" = [])),
+    responses((status = 200, body = crate::oidc::grants::TokenResponse),
+        (status = 400, description = "RFC 6749 error JSON"), (status = 401, description = "invalid_client")))]
+pub async fn token_endpoint(state: State, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let result = async {
+        let (rp, p) = authenticated_form(&state, &req, &body).await?;
+        let dpop_jkt = dpop_proof(&state, &req, discovery::TOKEN_PATH, None).await?;
+        token::exchange(&state.services, &rp, &p, dpop_jkt).await
+    }
+    .await;
+    match result {
+        Ok(tokens) => no_store(HttpResponse::Ok()).json(tokens),
+        Err(e) => oauth_error(&e),
+    }
+}
+
+/// Checks the request's `DPoP` proof, if it has one (exactly one), and returns its key's
+/// thumbprint.
+async fn dpop_proof(
+    state: &State,
+    req: &HttpRequest,
+    path: &str,
+    access_token: Option<&str>,
+) -> Result<Option<String>, OAuthError> {
+    let mut proofs = req.headers().get_all("dpop");
+    let Some(proof) = proofs.next() else {
+        return Ok(None);
+    };
+    if proofs.next().is_some() {
+        return Err(OAuthError::InvalidDpopProof("send one DPoP proof".into()));
+    }
+    let proof = proof
+        .to_str()
+        .map_err(|_| OAuthError::InvalidDpopProof("the DPoP header is not text".into()))?;
+    let url = format!("{}{path}", state.services.issuer());
+    let ctx = dpop::ProofContext {
+        method: req.method().as_str(),
+        url: &url,
+        access_token,
+    };
+    Ok(Some(dpop::verify(&state.services, proof, &ctx).await?))
+}
+
+/// The access token of a request: `Authorization: Bearer …` or `DPoP …` (`true` for DPoP), or
+/// an `access_token` form field.
+fn access_token(req: &HttpRequest, body: Option<&Params>) -> Option<(String, bool)> {
+    let header = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '));
+    match header {
+        Some((scheme, t)) if scheme.eq_ignore_ascii_case("bearer") => {
+            Some((t.trim().to_owned(), false))
+        }
+        Some((scheme, t)) if scheme.eq_ignore_ascii_case("dpop") => {
+            Some((t.trim().to_owned(), true))
+        }
+        Some(_) => None,
+        None => body
+            .and_then(|p| p.get("access_token"))
+            .map(|t| (t.to_owned(), false)),
+    }
+}
+
+/// Userinfo (OpenID Connect Core §5.3) for a valid access token.
+#[utoipa::path(get, path = "/oauth2/userinfo", tag = "openid connect", request_body(content = Option<String>, content_type = "application/x-www-form-urlencoded", description = "optional: access_token=… instead of the header"), security(("access_token" = [])),
+    responses((status = 200, description = "The claims of the granted scopes"),
+        (status = 401, description = "invalid_token")))]
+pub async fn userinfo_endpoint(state: State, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let form = if body.is_empty() {
+        None
+    } else {
+        form_params(&body).ok()
+    };
+    let Some((token, dpop_scheme)) = access_token(&req, form.as_ref()) else {
+        return oauth_error_at(&OAuthError::InvalidToken, true);
+    };
+    let jkt = match dpop_proof(&state, &req, discovery::USERINFO_PATH, Some(&token)).await {
+        Ok(jkt) => jkt,
+        Err(e) => return oauth_error_at(&e, true),
+    };
+    // The DPoP scheme needs a proof, and a proof needs the DPoP scheme.
+    if dpop_scheme != jkt.is_some() {
+        return oauth_error_at(&OAuthError::InvalidToken, true);
+    }
+    match userinfo::userinfo(&state.services, &token, jkt.as_deref()).await {
+        Ok(claims) => no_store(HttpResponse::Ok()).json(claims),
+        Err(e) => oauth_error_at(&e, true),
+    }
+}
+
+/// Token introspection (RFC 7662) for the authenticated client's own tokens.
+#[utoipa::path(post, path = "/oauth2/introspect", tag = "openid connect",
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "token=…"),
+    security(("client_secret_basic" = []), ("private_key_jwt" = [])),
+    responses((status = 200, description = "`{active: true, …}` or `{active: false}`"),
+        (status = 401, description = "invalid_client")))]
+pub async fn introspect(state: State, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let result = async {
+        let (rp, p) = authenticated_form(&state, &req, &body).await?;
+        let token = p.require("token").map_err(OAuthError::InvalidRequest)?;
+        Ok::<_, OAuthError>(introspection::introspect(&state.services, &rp, token).await?)
+    }
+    .await;
+    match result {
+        Ok(answer) => no_store(HttpResponse::Ok()).json(answer),
+        Err(e) => oauth_error(&e),
+    }
+}
+
+/// Token revocation (RFC 7009). Always `200` for a well-formed request.
+#[utoipa::path(post, path = "/oauth2/revoke", tag = "openid connect",
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "token=…"),
+    security(("client_secret_basic" = []), ("private_key_jwt" = [])),
+    responses((status = 200, description = "Revoked, or nothing to revoke"),
+        (status = 401, description = "invalid_client")))]
+pub async fn revoke(state: State, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let result = async {
+        let (rp, p) = authenticated_form(&state, &req, &body).await?;
+        let token = p.require("token").map_err(OAuthError::InvalidRequest)?;
+        Ok::<_, OAuthError>(introspection::revoke(&state.services, &rp, token).await?)
+    }
+    .await;
+    match result {
+        Ok(()) => no_store(HttpResponse::Ok()).finish(),
+        Err(e) => oauth_error(&e),
+    }
+}

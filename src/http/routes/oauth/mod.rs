@@ -1,0 +1,267 @@
+//! The OpenID provider's HTTP surface: discovery, authorization (with PAR), the login and
+//! consent pages, token, userinfo, introspection, revocation and logout. Thin: parse, call one
+//! `crate::oidc` use case, answer with a 303, a page, or RFC 6749 JSON.
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
+use askama::Template;
+use secrecy::SecretString;
+use serde_json::json;
+
+use crate::http::extractors::{authenticate, credentials_from};
+use crate::http::{ApiError, State};
+use crate::oidc::authorize::{self, AuthorizeError};
+use crate::oidc::claims::describe;
+use crate::oidc::interaction::{self, InteractionError, Next, Step};
+use crate::oidc::{
+    OAuthError, PAR_TTL, Params, discovery, dpop, introspection, logout, token, userinfo,
+    web_session,
+};
+use crate::relying_parties::{ClientCredentials, RelyingParty};
+
+mod backchannel;
+mod pages;
+
+pub use backchannel::*;
+pub use pages::*;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    use discovery::*;
+    cfg.service(
+        web::resource("/.well-known/openid-configuration").route(web::get().to(configuration)),
+    )
+    .service(
+        web::resource(AUTHORIZE_PATH)
+            .route(web::get().to(authorize))
+            .route(web::post().to(authorize_post)),
+    )
+    .service(web::resource(PAR_PATH).route(web::post().to(par)))
+    .service(web::resource("/oauth2/interaction/{id}").route(web::get().to(interaction_page)))
+    .service(web::resource("/oauth2/interaction/{id}/login").route(web::post().to(login)))
+    .service(web::resource("/oauth2/interaction/{id}/otp").route(web::post().to(otp)))
+    .service(web::resource("/oauth2/interaction/{id}/consent").route(web::post().to(consent)))
+    .service(web::resource(TOKEN_PATH).route(web::post().to(token_endpoint)))
+    .service(
+        web::resource(USERINFO_PATH)
+            .route(web::get().to(userinfo_endpoint))
+            .route(web::post().to(userinfo_endpoint)),
+    )
+    .service(web::resource(INTROSPECTION_PATH).route(web::post().to(introspect)))
+    .service(web::resource(REVOCATION_PATH).route(web::post().to(revoke)))
+    .service(
+        web::resource(LOGOUT_PATH)
+            .route(web::get().to(logout_get))
+            .route(web::post().to(logout_post)),
+    )
+    .service(web::resource("/oauth2/interaction/{id}/qr-status").route(web::get().to(qr_status)))
+    .service(web::resource("/static/eid.css").route(web::get().to(stylesheet)))
+    .service(web::resource("/static/qr-login.js").route(web::get().to(qr_script)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Answers
+
+/// RFC 6749 §5.2 JSON (RFC 6750 §3 for the bearer-protected userinfo endpoint).
+fn oauth_error(e: &OAuthError) -> HttpResponse {
+    oauth_error_at(e, false)
+}
+
+/// `resource`: the error is for a protected resource (userinfo), which answers 401 with a
+/// `WWW-Authenticate` challenge (RFC 6750 §3, RFC 9449 §7.1).
+fn oauth_error_at(e: &OAuthError, resource: bool) -> HttpResponse {
+    let status = match e {
+        OAuthError::InvalidClient => StatusCode::UNAUTHORIZED,
+        OAuthError::InvalidToken => StatusCode::UNAUTHORIZED,
+        OAuthError::InvalidDpopProof(_) if resource => StatusCode::UNAUTHORIZED,
+        OAuthError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+        OAuthError::Signing(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    let description = match e {
+        OAuthError::Store(err) => {
+            tracing::error!(%err, "store failure on an OAuth endpoint");
+            "the gateway cannot reach its store; retry later".to_owned()
+        }
+        OAuthError::Signing(err) => {
+            tracing::error!(%err, "cannot sign a token");
+            "internal error".to_owned()
+        }
+        other => other.to_string(),
+    };
+    let mut res = no_store(HttpResponse::build(status));
+    match e {
+        OAuthError::InvalidClient => {
+            res.insert_header((header::WWW_AUTHENTICATE, "Basic realm=\"eid-gateway\""));
+        }
+        OAuthError::InvalidToken => {
+            res.insert_header((
+                header::WWW_AUTHENTICATE,
+                "Bearer error=\"invalid_token\", error_description=\"the access token is not valid\", DPoP algs=\"EdDSA ES256\"",
+            ));
+        }
+        OAuthError::InvalidDpopProof(_) if resource => {
+            res.insert_header((
+                header::WWW_AUTHENTICATE,
+                "DPoP error=\"invalid_dpop_proof\", algs=\"EdDSA ES256\"",
+            ));
+        }
+        _ => {}
+    }
+    res.json(json!({ "error": e.code(), "error_description": description }))
+}
+
+fn no_store(mut b: HttpResponseBuilder) -> HttpResponseBuilder {
+    b.insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"));
+    b
+}
+
+/// Headers for every page: no framing, no caching, no referrer, a tight CSP.
+fn page_response(status: StatusCode) -> HttpResponseBuilder {
+    let mut b = no_store(HttpResponse::build(status));
+    b.content_type("text/html; charset=utf-8")
+        .insert_header((
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'",
+        ))
+        .insert_header((header::X_FRAME_OPTIONS, "DENY"))
+        .insert_header((header::REFERRER_POLICY, "no-referrer"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"));
+    b
+}
+
+#[derive(Template)]
+#[template(path = "oidc/message.html")]
+struct MessagePage<'a> {
+    heading: &'a str,
+    code: Option<&'a str>,
+    detail: &'a str,
+}
+
+fn message(status: StatusCode, heading: &str, code: Option<&str>, detail: &str) -> HttpResponse {
+    let body = MessagePage {
+        heading,
+        code,
+        detail,
+    }
+    .render()
+    .unwrap_or_else(|_| detail.to_owned());
+    page_response(status).body(body)
+}
+
+fn unavailable() -> HttpResponse {
+    message(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Temporarily unavailable",
+        Some("temporarily_unavailable"),
+        "The identity service cannot complete this right now. Please try again in a moment.",
+    )
+}
+
+/// 303: after a form POST the browser must GET the next page (RFC 9700 §4.12).
+fn see_other(location: &str) -> HttpResponseBuilder {
+    let mut b = no_store(HttpResponse::SeeOther());
+    b.insert_header((header::LOCATION, location.to_owned()));
+    b
+}
+
+fn host_cookie(name: &str, value: String, max_age_secs: i64) -> Cookie<'static> {
+    Cookie::build(name.to_owned(), value)
+        .path("/")
+        .secure(true)
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .max_age(actix_web::cookie::time::Duration::seconds(max_age_secs))
+        .finish()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parsing
+
+fn form_params(body: &[u8]) -> Result<Params, OAuthError> {
+    let text = std::str::from_utf8(body)
+        .map_err(|_| OAuthError::invalid_request("the body is not UTF-8"))?;
+    Params::parse(text).map_err(OAuthError::InvalidRequest)
+}
+
+fn require_form(req: &HttpRequest) -> Result<(), OAuthError> {
+    let ok = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if ok {
+        Ok(())
+    } else {
+        Err(OAuthError::invalid_request(
+            "the body must be application/x-www-form-urlencoded",
+        ))
+    }
+}
+
+/// Client authentication on the OAuth endpoints: HTTP Basic, or an RFC 7523 assertion in the
+/// form (`client_assertion_type` + `client_assertion`). Exactly one method.
+async fn authenticated_client(
+    state: &State,
+    req: &HttpRequest,
+    p: &Params,
+) -> Result<RelyingParty, OAuthError> {
+    let header = req.headers().contains_key(header::AUTHORIZATION);
+    let assertion = p.get("client_assertion");
+    let credentials = match (header, assertion) {
+        (true, Some(_)) => {
+            return Err(OAuthError::invalid_request(
+                "use one client authentication method, not two",
+            ));
+        }
+        (true, None) => credentials_from(req).map_err(|_| OAuthError::InvalidClient)?,
+        (false, Some(jwt)) => {
+            if p.get("client_assertion_type")
+                != Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+            {
+                return Err(OAuthError::invalid_request(
+                    "client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                ));
+            }
+            ClientCredentials::Assertion {
+                jwt: jwt.to_owned(),
+            }
+        }
+        (false, None) => return Err(OAuthError::InvalidClient),
+    };
+    match authenticate(state, credentials).await {
+        Ok(rp) => Ok(rp),
+        Err(ApiError::StoreUnavailable(e)) => Err(OAuthError::Store(e)),
+        Err(_) => Err(OAuthError::InvalidClient),
+    }
+}
+
+/// A client call to a back-channel endpoint (PAR, token, introspection, revocation): a form
+/// body, and the client authenticated by it or by the `Authorization` header.
+async fn authenticated_form(
+    state: &State,
+    req: &HttpRequest,
+    body: &[u8],
+) -> Result<(RelyingParty, Params), OAuthError> {
+    require_form(req)?;
+    let p = form_params(body)?;
+    let rp = authenticated_client(state, req, &p).await?;
+    Ok((rp, p))
+}
+
+fn cookie_value(req: &HttpRequest, name: &str) -> Option<String> {
+    req.cookie(name).map(|c| c.value().to_owned())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Discovery and authorization
+
+/// OpenID Provider metadata.
+#[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "openid connect",
+    responses((status = 200, description = "OpenID Provider metadata")))]
+pub async fn configuration(state: State) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .json(discovery::metadata(state.services.issuer()))
+}

@@ -1,0 +1,413 @@
+//! The browser side: the authorization endpoint, the login, OTP and consent pages (and the QR
+//! login's status), RP-initiated logout, and the pages' static files.
+
+use super::*;
+
+/// The authorization endpoint (code flow only; PKCE S256 required; PAR `request_uri` accepted).
+#[utoipa::path(get, path = "/oauth2/authorize", tag = "openid connect",
+    responses((status = 303, description = "To the login page, or back to the client with a code or an error"),
+        (status = 400, description = "Unknown client or unregistered redirect URI: an error page, no redirect")))]
+pub async fn authorize(state: State, req: HttpRequest) -> HttpResponse {
+    match Params::parse(req.query_string()) {
+        Ok(p) => authorize_with(&state, &req, p).await,
+        Err(detail) => message(
+            StatusCode::BAD_REQUEST,
+            "Invalid request",
+            Some("invalid_request"),
+            &detail,
+        ),
+    }
+}
+
+/// The authorization endpoint by form POST (OpenID Connect Core §3.1.2.1).
+pub async fn authorize_post(state: State, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    match form_params(&body) {
+        Ok(p) => authorize_with(&state, &req, p).await,
+        Err(e) => message(
+            StatusCode::BAD_REQUEST,
+            "Invalid request",
+            Some("invalid_request"),
+            &e.to_string(),
+        ),
+    }
+}
+
+async fn authorize_with(state: &State, req: &HttpRequest, p: Params) -> HttpResponse {
+    let services = &state.services;
+    let rp = match p.get("client_id").map(crate::domain::ClientId::parse) {
+        Some(Ok(id)) => match services.relying_parties.get(&id).await {
+            Ok(Some(rp)) => rp,
+            Ok(None) => return unknown_client(),
+            Err(_) => return unavailable(),
+        },
+        _ => return unknown_client(),
+    };
+    let result = match authorize::resolve(services, &rp, &p).await {
+        Ok(request) => {
+            let sso = cookie_value(req, web_session::COOKIE);
+            interaction::begin(services, &rp, request, sso.as_deref()).await
+        }
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok((Next::Client(url), _)) => see_other(&url).finish(),
+        Ok((Next::Page(id), browser)) => {
+            let mut res = see_other(&format!("/oauth2/interaction/{id}"));
+            if let Some(b) = browser {
+                let ttl = crate::oidc::INTERACTION_TTL.as_secs() as i64;
+                res.cookie(host_cookie(interaction::BROWSER_COOKIE, b, ttl));
+            }
+            res.finish()
+        }
+        Err(AuthorizeError::Redirect(e)) => {
+            see_other(&interaction::error_url(services, &e)).finish()
+        }
+        Err(AuthorizeError::Page { error, detail }) => message(
+            StatusCode::BAD_REQUEST,
+            "Cannot sign in",
+            Some(error),
+            &detail,
+        ),
+        Err(AuthorizeError::Store(err)) => {
+            tracing::error!(%err, "store failure at the authorization endpoint");
+            unavailable()
+        }
+    }
+}
+
+fn unknown_client() -> HttpResponse {
+    message(
+        StatusCode::BAD_REQUEST,
+        "Cannot sign in",
+        Some("invalid_client"),
+        "The service that sent you here is not registered with the identity gateway.",
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Login and consent pages
+
+#[derive(Template)]
+#[template(path = "oidc/interaction.html")]
+struct InteractionPage<'a> {
+    rp_name: &'a str,
+    qr_svg: String,
+    qr_text: String,
+    base: String,
+    csrf: &'a str,
+    step: &'a str,
+    error: Option<String>,
+    hint: String,
+    phone: String,
+    scopes: Vec<&'static str>,
+}
+
+fn interaction_error(e: InteractionError) -> HttpResponse {
+    match e {
+        InteractionError::Gone => message(
+            StatusCode::BAD_REQUEST,
+            "Sign-in expired",
+            Some("interaction_gone"),
+            &e.to_string(),
+        ),
+        InteractionError::Csrf => message(
+            StatusCode::FORBIDDEN,
+            "Request refused",
+            Some("csrf_invalid"),
+            &e.to_string(),
+        ),
+        InteractionError::Store(err) => {
+            tracing::error!(%err, "store failure on a login page");
+            unavailable()
+        }
+        InteractionError::Hash(err) => {
+            tracing::error!(%err, "password hashing failed");
+            unavailable()
+        }
+    }
+}
+
+fn qr_svg(text: &str) -> String {
+    match qrcode::QrCode::new(text.as_bytes()) {
+        Ok(code) => code
+            .render::<qrcode::render::svg::Color<'_>>()
+            .min_dimensions(200, 200)
+            .build(),
+        Err(_) => String::new(),
+    }
+}
+
+/// Whether the app approved the sign-in shown as a QR code (the page's script polls this).
+pub async fn qr_status(state: State, req: HttpRequest, path: web::Path<String>) -> HttpResponse {
+    let cookie = cookie_value(&req, interaction::BROWSER_COOKIE);
+    let i = match interaction::load(&state.services, &path, cookie.as_deref()).await {
+        Ok(i) => i,
+        Err(InteractionError::Store(_)) => return unavailable(),
+        Err(_) => return no_store(HttpResponse::NotFound()).json(json!({ "approved": false })),
+    };
+    match interaction::qr_approved(&state.services, &i).await {
+        Ok(approved) => no_store(HttpResponse::Ok()).json(json!({ "approved": approved })),
+        Err(_) => unavailable(),
+    }
+}
+
+/// The current step of a sign-in: login, OTP or consent.
+pub async fn interaction_page(
+    state: State,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> HttpResponse {
+    let cookie = cookie_value(&req, interaction::BROWSER_COOKIE);
+    let services = &state.services;
+    let loaded = match interaction::load(services, &path, cookie.as_deref()).await {
+        Ok(i) => i,
+        Err(e) => return interaction_error(e),
+    };
+    // Signed in from the app meanwhile (cross-device QR login)?
+    let rp = match services
+        .relying_parties
+        .get(&loaded.request.client_id)
+        .await
+    {
+        Ok(Some(rp)) => rp,
+        Ok(None) => return unknown_client(),
+        Err(_) => return unavailable(),
+    };
+    match interaction::poll_qr(services, &rp, &loaded).await {
+        Ok(Some((next, sso))) => {
+            let ttl = web_session::TTL.as_secs() as i64;
+            return go(next)
+                .cookie(host_cookie(web_session::COOKIE, sso, ttl))
+                .finish();
+        }
+        Ok(None) => {}
+        Err(e) => return interaction_error(e),
+    }
+    let (i, step, error) = match interaction::step(services, loaded).await {
+        Ok(x) => x,
+        Err(e) => return interaction_error(e),
+    };
+    let name = rp.name.clone();
+    let qr_text = format!("{}{}", interaction::QR_PREFIX, i.qr);
+    let (kind, hint, phone, scopes) = match step {
+        Step::Login { hint } => ("login", hint.unwrap_or_default(), String::new(), vec![]),
+        Step::Otp { phone } => ("otp", String::new(), phone, vec![]),
+        Step::Consent { scopes } => (
+            "consent",
+            String::new(),
+            String::new(),
+            scopes.into_iter().map(describe).collect(),
+        ),
+    };
+    let page = InteractionPage {
+        rp_name: &name,
+        qr_svg: qr_svg(&qr_text),
+        qr_text: qr_text.clone(),
+        base: format!("/oauth2/interaction/{}", i.id),
+        csrf: &i.csrf,
+        step: kind,
+        error,
+        hint,
+        phone,
+        scopes,
+    };
+    match page.render() {
+        Ok(body) => page_response(StatusCode::OK).body(body),
+        Err(err) => {
+            tracing::error!(%err, "cannot render the sign-in page");
+            unavailable()
+        }
+    }
+}
+
+/// The per-IP limit on the credential forms (password, OTP), as on the app's login.
+async fn ip_limited(state: &State, req: &HttpRequest) -> Result<(), HttpResponse> {
+    match crate::http::rate_limit::per_ip(state, req).await {
+        Ok(()) => Ok(()),
+        Err(ApiError::RateLimited { retry_after_secs }) => {
+            let mut res = message(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many attempts",
+                Some("rate_limited"),
+                "Too many sign-in attempts from this network. Wait a minute and try again.",
+            );
+            if let Ok(v) = header::HeaderValue::from_str(&retry_after_secs.to_string()) {
+                res.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            Err(res)
+        }
+        Err(_) => Err(unavailable()),
+    }
+}
+
+/// Loads the interaction for a form POST: this browser's, with a valid CSRF token.
+async fn posted(
+    state: &State,
+    req: &HttpRequest,
+    id: &str,
+    body: &[u8],
+) -> Result<(interaction::Interaction, Params), HttpResponse> {
+    let p = form_params(body).map_err(|e| {
+        message(
+            StatusCode::BAD_REQUEST,
+            "Invalid form",
+            Some("invalid_request"),
+            &e.to_string(),
+        )
+    })?;
+    let cookie = cookie_value(req, interaction::BROWSER_COOKIE);
+    let i = interaction::load(&state.services, id, cookie.as_deref())
+        .await
+        .map_err(interaction_error)?;
+    interaction::check_csrf(&i, p.get("csrf_token")).map_err(interaction_error)?;
+    Ok((i, p))
+}
+
+fn go(next: Next) -> HttpResponseBuilder {
+    match next {
+        Next::Page(id) => see_other(&format!("/oauth2/interaction/{id}")),
+        Next::Client(url) => see_other(&url),
+    }
+}
+
+pub async fn login(
+    state: State,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    if let Err(res) = ip_limited(&state, &req).await {
+        return res;
+    }
+    let (i, p) = match posted(&state, &req, &path, &body).await {
+        Ok(x) => x,
+        Err(res) => return res,
+    };
+    let password = SecretString::from(p.get("password").unwrap_or_default().to_owned());
+    let id = p.get("personal_id").unwrap_or_default();
+    match interaction::login(&state.services, i, id, &password).await {
+        Ok(next) => go(next).finish(),
+        Err(e) => interaction_error(e),
+    }
+}
+
+pub async fn otp(
+    state: State,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    if let Err(res) = ip_limited(&state, &req).await {
+        return res;
+    }
+    let (i, p) = match posted(&state, &req, &path, &body).await {
+        Ok(x) => x,
+        Err(res) => return res,
+    };
+    let rp = match state
+        .services
+        .relying_parties
+        .get(&i.request.client_id)
+        .await
+    {
+        Ok(Some(rp)) => rp,
+        Ok(None) => return unknown_client(),
+        Err(_) => return unavailable(),
+    };
+    let code = p.get("otp").unwrap_or_default();
+    match interaction::otp(&state.services, &rp, i, code).await {
+        Ok((next, sso)) => {
+            let mut res = go(next);
+            if let Some(sso) = sso {
+                let ttl = web_session::TTL.as_secs() as i64;
+                res.cookie(host_cookie(web_session::COOKIE, sso, ttl));
+            }
+            res.finish()
+        }
+        Err(e) => interaction_error(e),
+    }
+}
+
+pub async fn consent(
+    state: State,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let (i, p) = match posted(&state, &req, &path, &body).await {
+        Ok(x) => x,
+        Err(res) => return res,
+    };
+    let allow = match p.get("decision") {
+        Some("allow") => true,
+        Some("deny") => false,
+        _ => {
+            return message(
+                StatusCode::BAD_REQUEST,
+                "Invalid form",
+                Some("invalid_request"),
+                "decision must be allow or deny",
+            );
+        }
+    };
+    match interaction::decide(&state.services, i, allow).await {
+        Ok(next) => go(next).finish(),
+        Err(e) => interaction_error(e),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Logout
+
+/// RP-initiated logout: ends the browser session; returns only to a registered URI.
+#[utoipa::path(get, path = "/oauth2/logout", tag = "openid connect",
+    responses((status = 303, description = "To the registered post_logout_redirect_uri"),
+        (status = 200, description = "Signed out (no registered return address)")))]
+pub async fn logout_get(state: State, req: HttpRequest) -> HttpResponse {
+    let p = Params::parse(req.query_string()).unwrap_or_default();
+    logout_with(&state, &req, p).await
+}
+
+pub async fn logout_post(state: State, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let p = form_params(&body).unwrap_or_default();
+    logout_with(&state, &req, p).await
+}
+
+async fn logout_with(state: &State, req: &HttpRequest, p: Params) -> HttpResponse {
+    if let Some(sso) = cookie_value(req, web_session::COOKIE)
+        && let Err(err) = web_session::end(&state.services, &sso).await
+    {
+        tracing::error!(%err, "cannot end a browser session");
+        return unavailable();
+    }
+    let expired = host_cookie(web_session::COOKIE, String::new(), 0);
+    match logout::return_to(&state.services, &p).await {
+        Some(url) => see_other(&url).cookie(expired).finish(),
+        None => {
+            let mut res = message(
+                StatusCode::OK,
+                "Signed out",
+                None,
+                "You are signed out of the identity gateway. You can close this window.",
+            );
+            if let Err(err) = res.add_cookie(&expired) {
+                tracing::warn!(%err, "cannot clear the session cookie");
+            }
+            res
+        }
+    }
+}
+
+pub async fn qr_script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+        .body(include_str!("../../../../static/qr-login.js"))
+}
+
+pub async fn stylesheet() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+        .body(include_str!("../../../../static/eid.css"))
+}

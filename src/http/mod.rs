@@ -47,6 +47,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, dev_mode: bool, body_limit: usize
     .service(web::scope("/v1/citizen").configure(routes::citizen::configure))
     .service(web::scope("/v1/operator").configure(routes::operator::configure))
     .service(web::scope("/v1/chip").configure(routes::chip::configure))
+    .service(web::scope("/v1/match").configure(routes::attribute_match::configure))
     .configure(routes::oauth::configure)
     .service(web::resource("/docs").route(web::get().to(openapi::docs_redirect)))
     .service(openapi::swagger_ui());

@@ -100,6 +100,8 @@ impl Modify for SecuritySchemes {
         routes::chip::challenge,
         routes::chip::liveness_challenge,
         routes::chip::verify,
+        routes::attribute_match::match_one,
+        routes::attribute_match::liveness_challenge,
         routes::citizen::consents,
         routes::citizen::withdraw_consent,
         routes::citizen::qr_login_describe,

@@ -172,6 +172,7 @@ pub async fn verify(
                 },
                 claims: claims.keys().cloned().collect(),
                 verification_id: id.clone(),
+                purpose: None,
             },
         )
         .await?;

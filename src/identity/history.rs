@@ -15,6 +15,9 @@ pub struct UsageEntry {
     /// Names of the claims the relying party received.
     pub claims: Vec<String>,
     pub verification_id: String,
+    /// Why the relying party asked (attribute matches state their purpose).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<String>,
 }
 
 /// The store list holding a citizen's history.

@@ -1,6 +1,7 @@
 //! Use cases of the citizen's identity: registration, login and sessions, presentations,
 //! verification by relying parties, locking, usage history.
 
+pub mod attribute_match;
 pub mod cards;
 pub mod chip_check;
 pub mod device_change;

@@ -188,6 +188,7 @@ pub async fn verify(
         action: "verify".into(),
         claims: released.keys().cloned().collect(),
         verification_id: verification_id.clone(),
+        purpose: None,
     };
     // Single use across every instance, and the history entry with it, in one atomic write:
     // the first verification claims the jti.

@@ -404,6 +404,7 @@ async fn issue_tokens(
             action: "oidc_tokens".into(),
             claims: released.keys().cloned().collect(),
             verification_id: access.jti.clone(),
+            purpose: None,
         },
     )
     .await?;

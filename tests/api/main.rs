@@ -5,6 +5,7 @@
 
 mod helpers;
 
+mod attribute_match;
 mod audit_log;
 mod chip_cards;
 mod citizen;

@@ -1,5 +1,6 @@
 //! Route handlers, one file per feature.
 
+pub mod attribute_match;
 pub mod chip;
 pub mod citizen;
 pub mod clients;

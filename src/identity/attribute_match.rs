@@ -1,0 +1,264 @@
+//! Attribute match ("xác thực thông tin", SPEC §5.3): a relying party states what a customer
+//! told it — personal id plus any of name, birth date, sex, phone, a live face at its kiosk —
+//! and learns, field by field, whether the registry agrees. It never learns the registry's
+//! values. Every match is recorded in the citizen's usage history with the relying party and
+//! the purpose.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use super::IdentityError;
+use super::chip_check::client_requester;
+use super::history::{self, UsageEntry};
+use crate::biometrics::BiometricError;
+use crate::biometrics::liveness::Capture;
+use crate::challenges::random_token;
+use crate::domain::{Person, PersonalId, PhoneNumber, Sex};
+use crate::relying_parties::RelyingParty;
+use crate::services::Services;
+use crate::tokens::jwk::parse_ed25519_public_key;
+
+/// What the relying party was told. At least one field besides `personal_id`.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MatchRequest {
+    pub personal_id: String,
+    #[serde(default)]
+    pub full_name: Option<String>,
+    /// `YYYY-MM-DD`.
+    #[serde(default)]
+    pub birth_date: Option<String>,
+    /// `male` or `female`.
+    #[serde(default)]
+    pub sex: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// A live capture signed by the relying party's registered kiosk key.
+    #[serde(default)]
+    pub face_capture: Option<Capture>,
+    /// Why the relying party asks (shown to the citizen in the usage history).
+    pub purpose: String,
+}
+
+/// The answer: `true`/`false` for each field asked, nothing else about the person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct MatchResult {
+    /// Whether the registry knows this personal id; when `false`, every field is `false`.
+    pub personal_id: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full_name: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub birth_date: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sex: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub face: Option<bool>,
+    /// The id of the usage-history entry (absent when the personal id is unknown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub match_id: Option<String>,
+}
+
+/// A request with every field parsed: bad input is refused before anything is looked up.
+pub struct ParsedMatch {
+    pub personal_id: PersonalId,
+    full_name: Option<String>,
+    birth_date: Option<NaiveDate>,
+    sex: Option<Sex>,
+    phone: Option<PhoneNumber>,
+    face_capture: Option<Capture>,
+    pub purpose: String,
+}
+
+const MAX_PURPOSE: usize = 200;
+
+/// Names compare after trimming, collapsing inner white space and lower-casing; diacritics
+/// matter (Hà is not Ha).
+fn normalized_name(s: &str) -> String {
+    s.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+impl MatchRequest {
+    pub fn parse(self) -> Result<ParsedMatch, IdentityError> {
+        let personal_id = PersonalId::parse(&self.personal_id)
+            .map_err(|e| IdentityError::invalid("invalid_personal_id", e.to_string()))?;
+        let birth_date = match &self.birth_date {
+            Some(d) => Some(NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| {
+                IdentityError::invalid("invalid_birth_date", "birth_date is YYYY-MM-DD")
+            })?),
+            None => None,
+        };
+        let sex = match self.sex.as_deref() {
+            Some("male") => Some(Sex::Male),
+            Some("female") => Some(Sex::Female),
+            Some(_) => {
+                return Err(IdentityError::invalid(
+                    "invalid_sex",
+                    "sex is male or female",
+                ));
+            }
+            None => None,
+        };
+        let phone = match &self.phone {
+            Some(p) => Some(
+                PhoneNumber::parse(p)
+                    .map_err(|e| IdentityError::invalid("invalid_phone", e.to_string()))?,
+            ),
+            None => None,
+        };
+        if let Some(n) = &self.full_name
+            && (n.trim().is_empty() || n.len() > 200)
+        {
+            return Err(IdentityError::invalid(
+                "invalid_full_name",
+                "full_name is 1 to 200 characters",
+            ));
+        }
+        let purpose = self.purpose.trim().to_owned();
+        if purpose.is_empty() || purpose.len() > MAX_PURPOSE {
+            return Err(IdentityError::invalid(
+                "invalid_purpose",
+                "purpose is 1 to 200 characters",
+            ));
+        }
+        let asked = self.full_name.is_some()
+            || birth_date.is_some()
+            || sex.is_some()
+            || phone.is_some()
+            || self.face_capture.is_some();
+        if !asked {
+            return Err(IdentityError::invalid(
+                "nothing_to_match",
+                "give at least one of full_name, birth_date, sex, phone, face_capture",
+            ));
+        }
+        Ok(ParsedMatch {
+            personal_id,
+            full_name: self.full_name,
+            birth_date,
+            sex,
+            phone,
+            face_capture: self.face_capture,
+            purpose,
+        })
+    }
+}
+
+impl ParsedMatch {
+    /// The field-by-field answer against a registry record (or none).
+    pub fn compare(&self, person: Option<&Person>, face: Option<bool>) -> MatchResult {
+        let found = person.is_some();
+        let field = |asked: bool, agrees: &dyn Fn(&Person) -> bool| {
+            asked.then(|| person.is_some_and(agrees))
+        };
+        MatchResult {
+            personal_id: found,
+            full_name: field(self.full_name.is_some(), &|p| {
+                self.full_name
+                    .as_deref()
+                    .is_some_and(|n| normalized_name(n) == normalized_name(&p.full_name))
+            }),
+            birth_date: field(self.birth_date.is_some(), &|p| {
+                self.birth_date == Some(p.birth_date)
+            }),
+            sex: field(self.sex.is_some(), &|p| self.sex == Some(p.sex)),
+            phone: field(self.phone.is_some(), &|p| {
+                self.phone.as_ref() == Some(&p.phone)
+            }),
+            face: self
+                .face_capture
+                .as_ref()
+                .map(|_| found && face == Some(true)),
+            match_id: None,
+        }
+    }
+
+    /// The names of the fields asked, for the usage history.
+    pub fn fields(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut add = |asked: bool, name: &str| {
+            if asked {
+                out.push(name.to_owned());
+            }
+        };
+        add(self.full_name.is_some(), "full_name");
+        add(self.birth_date.is_some(), "birth_date");
+        add(self.sex.is_some(), "sex");
+        add(self.phone.is_some(), "phone");
+        add(self.face_capture.is_some(), "face");
+        out
+    }
+}
+
+/// One match: parse, look up, compare, record in the citizen's history.
+pub async fn match_one(
+    services: &Services,
+    rp: &RelyingParty,
+    req: MatchRequest,
+) -> Result<MatchResult, IdentityError> {
+    let parsed = req.parse()?;
+    // The kiosk must be registered before any capture is looked at.
+    let kiosk = match &parsed.face_capture {
+        Some(_) => Some(
+            rp.kiosk_public_key
+                .as_deref()
+                .ok_or_else(|| IdentityError::Forbidden {
+                    code: "no_kiosk_key",
+                    detail: "register a kiosk key to send face captures".into(),
+                })
+                .and_then(|k| {
+                    parse_ed25519_public_key(k)
+                        .map_err(|e| IdentityError::invalid("invalid_kiosk_key", e))
+                })?,
+        ),
+        None => None,
+    };
+    let person = services.registry.person(&parsed.personal_id).await?;
+    let face = match (&parsed.face_capture, kiosk, &person) {
+        (Some(capture), Some(kiosk), Some(p)) => {
+            let template = match services
+                .liveness
+                .verify(capture, &client_requester(rp), &kiosk)
+                .await
+            {
+                Ok(t) => Some(t),
+                Err(BiometricError::Store(s)) => return Err(s.into()),
+                Err(BiometricError::Template(t)) => {
+                    return Err(IdentityError::invalid("template_invalid", t.to_string()));
+                }
+                Err(_) => None,
+            };
+            match (template, services.registry.templates(&p.personal_id).await?) {
+                (Some(t), Some(enrolled)) => {
+                    Some(services.matcher.face(&t, &enrolled.face).is_ok())
+                }
+                _ => Some(false),
+            }
+        }
+        _ => None,
+    };
+    let mut result = parsed.compare(person.as_ref(), face);
+    if person.is_some() {
+        let id = random_token()?;
+        history::record(
+            &services.store,
+            &parsed.personal_id,
+            &UsageEntry {
+                at: services.clock.now().secs(),
+                client_id: rp.client_id.to_string(),
+                relying_party: rp.name.clone(),
+                action: "match".into(),
+                claims: parsed.fields(),
+                verification_id: id.clone(),
+                purpose: Some(parsed.purpose.clone()),
+            },
+        )
+        .await?;
+        result.match_id = Some(id);
+    }
+    Ok(result)
+}

@@ -1,0 +1,306 @@
+//! Attribute match (SPEC §5.3): true/false per field, never the registry's values; bad input
+//! refused; the permission; kiosk faces; the citizen's usage history with the purpose.
+
+use ed25519_dalek::SigningKey;
+use ed25519_dalek::pkcs8::DecodePrivateKey;
+use eid_gateway::biometrics::Template;
+use rand::SeedableRng;
+use serde_json::{Value, json};
+
+use crate::both_backends;
+use crate::citizen::Citizen;
+use crate::helpers::*;
+
+const TELECOM: &str = "mekong-telecom";
+
+async fn post_match(app: &TestApp, client: &str, body: &Value) -> reqwest::Response {
+    app.client
+        .post(app.url("/v1/match"))
+        .basic_auth(client, Some(sandbox_secret(client)))
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn bank(app: &TestApp, path: &str, body: &Value) -> reqwest::Response {
+    let assertion = sign_assertion(eddsa_header(), &lotus_claims(app), &lotus_bank_key_pem());
+    app.client
+        .post(app.url(path))
+        .header("authorization", format!("private_key_jwt {assertion}"))
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+both_backends!(
+    every_field_combination_answers_true_or_false_and_never_the_registry_values,
+    bad_input_is_refused_and_records_nothing,
+    only_clients_with_the_match_permission_may_match,
+    a_kiosk_face_is_matched_against_the_registry,
+);
+
+async fn every_field_combination_answers_true_or_false_and_never_the_registry_values(
+    backend: Backend,
+) {
+    let app = spawn_app(backend).await;
+    let mut citizen = Citizen::nth(&app, 0);
+    citizen.register(&app).await;
+    let p = citizen.truth.person.clone();
+    let truth = json!({
+        "full_name": format!("  {}  ", p.full_name.to_uppercase()),
+        "birth_date": p.birth_date.to_string(),
+        "sex": p.sex,
+        "phone": p.phone.as_str(),
+    });
+    let wrong = json!({
+        "full_name": deunicode::deunicode(&p.full_name),
+        "birth_date": p.birth_date.succ_opt().unwrap().to_string(),
+        "sex": if truth["sex"] == "male" { "female" } else { "male" },
+        "phone": "0912000111",
+    });
+    let fields = ["full_name", "birth_date", "sex", "phone"];
+    let mut checked = 0;
+    for mask in 1u32..16 {
+        for wrong_field in fields
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| mask & (1 << i) != 0)
+        {
+            let mut body = json!({ "personal_id": citizen.id(), "purpose": "SIM registration" });
+            for (i, f) in fields.iter().enumerate() {
+                if mask & (1 << i) != 0 {
+                    body[f] = if *f == *wrong_field.1 {
+                        wrong[f].clone()
+                    } else {
+                        truth[f].clone()
+                    };
+                }
+            }
+            let res = post_match(&app, TELECOM, &body).await;
+            assert_eq!(res.status(), 200, "{body}");
+            let answer: Value = res.json().await.unwrap();
+            assert_eq!(answer["personal_id"], true);
+            for (i, f) in fields.iter().enumerate() {
+                if mask & (1 << i) == 0 {
+                    assert!(answer.get(f).is_none(), "{f} was not asked: {answer}");
+                } else {
+                    assert_eq!(
+                        answer[f],
+                        json!(*f != *wrong_field.1),
+                        "{f} in {body} → {answer}"
+                    );
+                }
+            }
+            // Only booleans and the match id: never a registry value.
+            for (k, v) in answer.as_object().unwrap() {
+                assert!(v.is_boolean() || k == "match_id", "{k}: {v}");
+            }
+            checked += 1;
+        }
+        // And the all-true version of the combination.
+        let mut body = json!({ "personal_id": citizen.id(), "purpose": "SIM registration" });
+        for (i, f) in fields.iter().enumerate() {
+            if mask & (1 << i) != 0 {
+                body[f] = truth[f].clone();
+            }
+        }
+        let answer: Value = post_match(&app, TELECOM, &body).await.json().await.unwrap();
+        assert!(
+            answer
+                .as_object()
+                .unwrap()
+                .iter()
+                .all(|(k, v)| k == "match_id" || v == &json!(true)),
+            "{answer}"
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 32 + 15);
+    // An unknown personal id: everything false, nothing recorded anywhere.
+    // A well-formed personal id the registry does not hold (a serial no seed person has).
+    let mut stranger = citizen.id().to_owned();
+    stranger.replace_range(6..12, "999999");
+    let answer: Value = post_match(
+        &app,
+        TELECOM,
+        &json!({ "personal_id": stranger, "sex": "male", "purpose": "x" }),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(answer, json!({ "personal_id": false, "sex": false }));
+    // The citizen sees every match with who asked and why.
+    citizen.login(&app).await;
+    let history: Vec<Value> = app
+        .client
+        .get(app.url("/v1/citizen/history"))
+        .bearer_auth(citizen.session.as_deref().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let matches: Vec<&Value> = history.iter().filter(|e| e["action"] == "match").collect();
+    assert_eq!(matches.len(), 47);
+    assert!(
+        matches
+            .iter()
+            .all(|e| e["purpose"] == "SIM registration" && e["client_id"] == TELECOM)
+    );
+}
+
+async fn bad_input_is_refused_and_records_nothing(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let mut citizen = Citizen::nth(&app, 0);
+    citizen.register(&app).await;
+    let id = citizen.id().to_owned();
+    for (body, code) in [
+        (
+            json!({ "personal_id": "12345", "sex": "male", "purpose": "x" }),
+            "invalid_personal_id",
+        ),
+        (
+            json!({ "personal_id": id, "birth_date": "1990-02-30", "purpose": "x" }),
+            "invalid_birth_date",
+        ),
+        (
+            json!({ "personal_id": id, "sex": "other", "purpose": "x" }),
+            "invalid_sex",
+        ),
+        (
+            json!({ "personal_id": id, "phone": "12", "purpose": "x" }),
+            "invalid_phone",
+        ),
+        (
+            json!({ "personal_id": id, "full_name": " ", "purpose": "x" }),
+            "invalid_full_name",
+        ),
+        (
+            json!({ "personal_id": id, "purpose": "x" }),
+            "nothing_to_match",
+        ),
+        (
+            json!({ "personal_id": id, "sex": "male", "purpose": "" }),
+            "invalid_purpose",
+        ),
+        (
+            json!({ "personal_id": id, "sex": "male", "purpose": "x".repeat(201) }),
+            "invalid_purpose",
+        ),
+    ] {
+        let res = post_match(&app, TELECOM, &body).await;
+        assert_eq!(res.status(), 400, "{body}");
+        assert_eq!(res.headers()["content-type"], "application/problem+json");
+        assert_eq!(res.json::<Value>().await.unwrap()["code"], code, "{body}");
+    }
+    // Wrong types and unknown or missing fields: the JSON itself is refused.
+    for body in [
+        json!({ "personal_id": id, "birth_date": 19900101, "purpose": "x" }),
+        json!({ "personal_id": 12, "sex": "male", "purpose": "x" }),
+        json!({ "personal_id": id, "sex": "male" }),
+        json!({ "personal_id": id, "sex": "male", "purpose": "x", "address": "y" }),
+        json!(["not", "an", "object"]),
+    ] {
+        let res = post_match(&app, TELECOM, &body).await;
+        assert_eq!(res.status(), 400, "{body}");
+        assert_eq!(res.headers()["content-type"], "application/problem+json");
+    }
+    citizen.login(&app).await;
+    let history: Vec<Value> = app
+        .client
+        .get(app.url("/v1/citizen/history"))
+        .bearer_auth(citizen.session.as_deref().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        history.iter().all(|e| e["action"] != "match"),
+        "{history:?}"
+    );
+}
+
+async fn only_clients_with_the_match_permission_may_match(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let citizen = Citizen::nth(&app, 0);
+    let body = json!({ "personal_id": citizen.id(), "sex": "male", "purpose": "x" });
+    assert_eq!(post_match(&app, "vietsky-air", &body).await.status(), 403);
+    let anonymous = app
+        .client
+        .post(app.url("/v1/match"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+    assert_eq!(post_match(&app, TELECOM, &body).await.status(), 200);
+}
+
+fn lotus_kiosk() -> SigningKey {
+    let pem = std::fs::read_to_string(repo().join("config/sandbox/lotus-bank-kiosk.ed25519.pem"))
+        .unwrap();
+    SigningKey::from_pkcs8_pem(&pem).unwrap()
+}
+
+fn noisy(t: &Template) -> Template {
+    let mut rng = rand_chacha::ChaCha12Rng::seed_from_u64(rand::random());
+    t.with_noise(&mut rng, 0.06)
+}
+
+async fn a_kiosk_face_is_matched_against_the_registry(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let citizen = Citizen::nth(&app, 0);
+    let other = Citizen::nth(&app, 1);
+    let kiosk = lotus_kiosk();
+    for (face, expected) in [(&citizen.truth.face, true), (&other.truth.face, false)] {
+        let challenge: Value = bank(&app, "/v1/match/liveness-challenge", &json!({}))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let capture = Citizen::capture_with(&challenge, &noisy(face), &kiosk, None);
+        let body = json!({ "personal_id": citizen.id(), "face_capture": capture, "purpose": "account opening" });
+        let res = bank(&app, "/v1/match", &body).await;
+        assert_eq!(res.status(), 200);
+        let answer: Value = res.json().await.unwrap();
+        assert_eq!(answer["face"], expected, "{answer}");
+        // The same capture again: its challenge is used up, so it cannot match twice.
+        let again: Value = bank(&app, "/v1/match", &body).await.json().await.unwrap();
+        assert_eq!(again["face"], false);
+    }
+    // A capture signed by a device that is not this client's kiosk does not match.
+    let challenge: Value = bank(&app, "/v1/match/liveness-challenge", &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let capture = Citizen::capture_with(
+        &challenge,
+        &noisy(&citizen.truth.face),
+        &citizen.device,
+        None,
+    );
+    let body = json!({ "personal_id": citizen.id(), "face_capture": capture, "purpose": "x" });
+    assert_eq!(
+        bank(&app, "/v1/match", &body)
+            .await
+            .json::<Value>()
+            .await
+            .unwrap()["face"],
+        false
+    );
+    // A client without a registered kiosk cannot send faces at all.
+    let res = post_match(
+        &app,
+        TELECOM,
+        &json!({ "personal_id": citizen.id(), "face_capture": capture, "purpose": "x" }),
+    )
+    .await;
+    assert_eq!(res.status(), 403);
+}

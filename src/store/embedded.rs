@@ -86,6 +86,9 @@ enum Op {
         entry: Vec<u8>,
         head: LogHead,
     },
+    ListPushMany {
+        entries: Vec<(String, Vec<u8>)>,
+    },
     ListPush {
         list: String,
         value: Vec<u8>,
@@ -429,6 +432,12 @@ fn apply(txn: &WriteTransaction, op: Op) -> Result<Reply, StoreError> {
             apply(txn, Op::ListPush { list, value: entry })?;
             Ok(Reply::Flag(true))
         }
+        Op::ListPushMany { entries } => {
+            for (list, value) in entries {
+                apply(txn, Op::ListPush { list, value })?;
+            }
+            Ok(Reply::Done)
+        }
         Op::ListPush { list, value } => {
             let mut lengths = txn.open_table(layout::LIST_LENGTHS).map_err(storage)?;
             let position = lengths
@@ -722,6 +731,13 @@ impl Store for EmbeddedStore {
             Reply::Count(n) => Ok(n),
             _ => Err(unexpected()),
         }
+    }
+
+    async fn list_push_many(&self, entries: Vec<(String, Vec<u8>)>) -> Result<(), StoreError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        self.write(Op::ListPushMany { entries }).await.map(|_| ())
     }
 
     async fn list_range(

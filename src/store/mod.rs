@@ -201,6 +201,9 @@ pub trait Store: Send + Sync + 'static {
     /// Appends to the named list (a citizen's usage history, …) and returns the entry's 1-based
     /// position.
     async fn list_push(&self, list: &str, value: Vec<u8>) -> Result<u64, StoreError>;
+    /// Appends many entries to their lists in one atomic, durable write (one commit on the
+    /// embedded store, one MULTI/EXEC on Redis): batched usage history.
+    async fn list_push_many(&self, entries: Vec<(String, Vec<u8>)>) -> Result<(), StoreError>;
     /// Entries of a list from position `from` (1-based, inclusive), at most `limit`, in order.
     async fn list_range(
         &self,

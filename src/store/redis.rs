@@ -398,6 +398,20 @@ impl Store for RedisStore {
             .map_err(unavailable)
     }
 
+    async fn list_push_many(&self, entries: Vec<(String, Vec<u8>)>) -> Result<(), StoreError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let mut c = self.conn.clone();
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for (list, value) in entries {
+            pipe.rpush(layout::list(&self.prefix, &list), value)
+                .ignore();
+        }
+        pipe.query_async::<()>(&mut c).await.map_err(unavailable)
+    }
+
     async fn list_range(
         &self,
         list: &str,

@@ -35,7 +35,30 @@ both_backends!(
     counters_count_within_their_window_and_restart_after,
     log_appends_at_the_expected_sequence_only,
     lists_append_in_order_and_stay_separate,
+    many_list_appends_land_in_order_after_what_was_there,
 );
+
+async fn many_list_appends_land_in_order_after_what_was_there(b: Backend) {
+    let (s, _d) = open(b).await;
+    s.list_push("history:a", b"0".to_vec()).await.unwrap();
+    s.list_push_many(vec![
+        ("history:a".into(), b"1".to_vec()),
+        ("history:b".into(), b"x".to_vec()),
+        ("history:a".into(), b"2".to_vec()),
+    ])
+    .await
+    .unwrap();
+    s.list_push_many(Vec::new()).await.unwrap();
+    assert_eq!(
+        s.list_range("history:a", 1, 10).await.unwrap(),
+        vec![(1, b"0".to_vec()), (2, b"1".to_vec()), (3, b"2".to_vec())]
+    );
+    assert_eq!(
+        s.list_range("history:b", 1, 10).await.unwrap(),
+        vec![(1, b"x".to_vec())]
+    );
+    assert_eq!(s.list_push("history:b", b"y".to_vec()).await.unwrap(), 2);
+}
 
 async fn lists_append_in_order_and_stay_separate(b: Backend) {
     let (s, _d) = open(b).await;

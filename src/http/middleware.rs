@@ -76,8 +76,10 @@ pub async fn gateway_layer(
     let limit = state
         .as_ref()
         .map(|s| s.services.settings.server.body_limit_bytes);
+    // The batch endpoint streams its body line by line in bounded memory: no size limit.
+    let streamed = req.path() == "/v1/match/batch";
     let res = match (declared_length, limit) {
-        (Some(len), Some(limit)) if len > limit => {
+        (Some(len), Some(limit)) if len > limit && !streamed => {
             let (http_req, _) = req.into_parts();
             let err = ApiError::PayloadTooLarge { limit };
             ServiceResponse::new(http_req, actix_web::ResponseError::error_response(&err))

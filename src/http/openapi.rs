@@ -102,6 +102,7 @@ impl Modify for SecuritySchemes {
         routes::chip::verify,
         routes::attribute_match::match_one,
         routes::attribute_match::liveness_challenge,
+        routes::attribute_match::match_batch,
         routes::citizen::consents,
         routes::citizen::withdraw_consent,
         routes::citizen::qr_login_describe,

@@ -262,3 +262,99 @@ pub async fn match_one(
     }
     Ok(result)
 }
+
+/// One answered line of a batch: the result, or why the line was refused.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum BatchLine {
+    Matched {
+        line: u64,
+        #[serde(flatten)]
+        result: MatchResult,
+    },
+    Refused {
+        line: u64,
+        error: LineError,
+    },
+}
+
+#[derive(Debug, Serialize)]
+pub struct LineError {
+    pub code: String,
+    pub detail: String,
+}
+
+impl BatchLine {
+    pub fn refused(line: u64, code: &str, detail: impl Into<String>) -> Self {
+        BatchLine::Refused {
+            line,
+            error: LineError {
+                code: code.to_owned(),
+                detail: detail.into(),
+            },
+        }
+    }
+}
+
+/// Matches a chunk of NDJSON lines (`(line number, bytes)`): one registry read for all of
+/// them and one durable history write. A bad line gets its own error and the rest go on.
+pub async fn match_lines(
+    services: &Services,
+    rp: &RelyingParty,
+    lines: &[(u64, &[u8])],
+) -> Result<Vec<BatchLine>, crate::store::StoreError> {
+    let mut out: Vec<Option<BatchLine>> = Vec::with_capacity(lines.len());
+    let mut parsed: Vec<(usize, u64, ParsedMatch)> = Vec::with_capacity(lines.len());
+    for (n, bytes) in lines {
+        let request: MatchRequest = match serde_json::from_slice(bytes) {
+            Ok(r) => r,
+            Err(e) => {
+                out.push(Some(BatchLine::refused(*n, "invalid_json", e.to_string())));
+                continue;
+            }
+        };
+        if request.face_capture.is_some() {
+            out.push(Some(BatchLine::refused(
+                *n,
+                "face_not_in_batch",
+                "face captures are matched one at a time, with POST /v1/match",
+            )));
+            continue;
+        }
+        match request.parse() {
+            Ok(p) => {
+                parsed.push((out.len(), *n, p));
+                out.push(None);
+            }
+            Err(IdentityError::Invalid { code, detail }) => {
+                out.push(Some(BatchLine::refused(*n, code, detail)));
+            }
+            Err(other) => out.push(Some(BatchLine::refused(*n, "invalid", other.to_string()))),
+        }
+    }
+    let ids: Vec<&PersonalId> = parsed.iter().map(|(_, _, p)| &p.personal_id).collect();
+    let people = services.registry.people(&ids).await?;
+    let at = services.clock.now().secs();
+    let mut history = Vec::new();
+    for ((slot, n, p), person) in parsed.iter().zip(people) {
+        let mut result = p.compare(person.as_ref(), None);
+        if person.is_some() {
+            let id = random_token()?;
+            let entry = UsageEntry {
+                at,
+                client_id: rp.client_id.to_string(),
+                relying_party: rp.name.clone(),
+                action: "match".into(),
+                claims: p.fields(),
+                verification_id: id.clone(),
+                purpose: Some(p.purpose.clone()),
+            };
+            history.push((history::list(&p.personal_id), crate::store::encode(&entry)?));
+            result.match_id = Some(id);
+        }
+        out[*slot] = Some(BatchLine::Matched { line: *n, result });
+    }
+    // Durable before anything is answered: the answers go out only after the history is written.
+    services.store.list_push_many(history).await?;
+    Ok(out.into_iter().flatten().collect())
+}

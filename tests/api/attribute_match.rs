@@ -304,3 +304,174 @@ async fn a_kiosk_face_is_matched_against_the_registry(backend: Backend) {
     .await;
     assert_eq!(res.status(), 403);
 }
+
+both_backends!(
+    a_hundred_thousand_line_batch_answers_every_line_against_the_registry,
+    batch_lines_fail_alone_and_the_endpoint_needs_its_permission_and_ndjson,
+);
+
+async fn post_batch(app: &TestApp, client: &str, body: Vec<u8>) -> reqwest::Response {
+    app.client
+        .post(app.url("/v1/match/batch"))
+        .basic_auth(client, Some(sandbox_secret(client)))
+        .header("content-type", "application/x-ndjson")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn ndjson_lines(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+async fn a_hundred_thousand_line_batch_answers_every_line_against_the_registry(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let people = crate::citizen::people(&app);
+    let mut rng = rand_chacha::ChaCha12Rng::seed_from_u64(7);
+    use rand::Rng;
+    let mut body = Vec::new();
+    let mut expected = Vec::new();
+    const LINES: usize = 100_000;
+    for i in 0..LINES {
+        let p = &people[i % people.len()].person;
+        let mut line =
+            json!({ "personal_id": p.personal_id.as_str(), "purpose": "subscriber check" });
+        let mut want = json!({ "line": i + 1, "personal_id": true });
+        let truthful = |rng: &mut rand_chacha::ChaCha12Rng| rng.random_bool(0.7);
+        let t = truthful(&mut rng);
+        line["full_name"] = json!(if t {
+            p.full_name.clone()
+        } else {
+            format!("{} X", p.full_name)
+        });
+        want["full_name"] = json!(t);
+        if rng.random_bool(0.5) {
+            let t = truthful(&mut rng);
+            let d = if t {
+                p.birth_date
+            } else {
+                p.birth_date.pred_opt().unwrap()
+            };
+            line["birth_date"] = json!(d.to_string());
+            want["birth_date"] = json!(t);
+        }
+        if rng.random_bool(0.5) {
+            let t = truthful(&mut rng);
+            line["phone"] = json!(if t {
+                p.phone.as_str().to_owned()
+            } else {
+                "0399999999".to_owned()
+            });
+            want["phone"] = json!(t && p.phone.as_str() != "0399999999");
+        }
+        serde_json::to_writer(&mut body, &line).unwrap();
+        body.push(b'\n');
+        expected.push(want);
+    }
+    let res = post_batch(&app, TELECOM, body).await;
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/x-ndjson")
+    );
+    let answers = ndjson_lines(&res.text().await.unwrap());
+    assert_eq!(answers.len(), LINES);
+    for (got, want) in answers.iter().zip(&expected) {
+        for (k, v) in want.as_object().unwrap() {
+            assert_eq!(&got[k], v, "{k}: got {got}, want {want}");
+        }
+        assert!(got["match_id"].is_string());
+    }
+    // Every match is in the citizen's history, durably, with the purpose.
+    let first = &people[0].person.personal_id;
+    let history = app
+        .store()
+        .list_range(&eid_gateway::identity::history::list(first), 1, LINES)
+        .await
+        .unwrap();
+    assert_eq!(history.len(), LINES.div_ceil(people.len()));
+    let entry: Value = serde_json::from_slice(&history[0].1).unwrap();
+    assert_eq!(entry["purpose"], "subscriber check");
+    assert_eq!(entry["client_id"], TELECOM);
+}
+
+async fn batch_lines_fail_alone_and_the_endpoint_needs_its_permission_and_ndjson(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let citizen = Citizen::nth(&app, 0);
+    let id = citizen.id();
+    let good = json!({ "personal_id": id, "sex": citizen.truth.person.sex, "purpose": "x" });
+    let lines = [
+        good.to_string(),
+        "{not json".to_owned(),
+        json!({ "personal_id": id, "sex": 1, "purpose": "x" }).to_string(),
+        json!({ "personal_id": "123", "sex": "male", "purpose": "x" }).to_string(),
+        format!("{{\"personal_id\": \"{id}\", \"full_name\": \"{}\", \"purpose\": \"x\"}}", "a".repeat(5000)),
+        String::new(),
+        json!({ "personal_id": id, "face_capture": { "challenge_id": "c", "actions": [], "template": "t", "signature": "s" }, "purpose": "x" }).to_string(),
+        good.to_string(),
+    ];
+    // The last line without a newline still counts.
+    let body = lines.join("\n").into_bytes();
+    let res = post_batch(&app, TELECOM, body).await;
+    assert_eq!(res.status(), 200);
+    let answers = ndjson_lines(&res.text().await.unwrap());
+    let by_line: std::collections::BTreeMap<u64, &Value> = answers
+        .iter()
+        .map(|a| (a["line"].as_u64().unwrap(), a))
+        .collect();
+    assert_eq!(
+        by_line.keys().copied().collect::<Vec<_>>(),
+        vec![1, 2, 3, 4, 5, 7, 8],
+        "{answers:?}"
+    );
+    assert_eq!(by_line[&1]["sex"], true);
+    assert_eq!(by_line[&2]["error"]["code"], "invalid_json");
+    assert_eq!(by_line[&3]["error"]["code"], "invalid_json");
+    assert_eq!(by_line[&4]["error"]["code"], "invalid_personal_id");
+    assert_eq!(by_line[&5]["error"]["code"], "line_too_long");
+    assert_eq!(by_line[&7]["error"]["code"], "face_not_in_batch");
+    assert_eq!(by_line[&8]["sex"], true);
+    // In order.
+    let order: Vec<u64> = answers
+        .iter()
+        .map(|a| a["line"].as_u64().unwrap())
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
+    // Only the two good lines were recorded.
+    let history = app
+        .store()
+        .list_range(
+            &eid_gateway::identity::history::list(&citizen.truth.person.personal_id),
+            1,
+            100,
+        )
+        .await
+        .unwrap();
+    assert_eq!(history.len(), 2);
+    // lotus-bank may match one at a time, not in batches; and the body must be NDJSON.
+    let assertion = sign_assertion(eddsa_header(), &lotus_claims(&app), &lotus_bank_key_pem());
+    let res = app
+        .client
+        .post(app.url("/v1/match/batch"))
+        .header("authorization", format!("private_key_jwt {assertion}"))
+        .header("content-type", "application/x-ndjson")
+        .body(good.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let res = app
+        .client
+        .post(app.url("/v1/match/batch"))
+        .basic_auth(TELECOM, Some(sandbox_secret(TELECOM)))
+        .json(&good)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 415);
+}

@@ -1,6 +1,9 @@
 //! Attribute match for relying parties (SPEC §5.3): `POST /v1/match`.
 
-use actix_web::{HttpResponse, web};
+use actix_web::http::header;
+use actix_web::web::Bytes;
+use actix_web::{HttpRequest, HttpResponse, web};
+use futures_util::StreamExt;
 
 use crate::http::extractors::AuthenticatedRp;
 use crate::http::{ApiError, State};
@@ -10,6 +13,7 @@ use crate::relying_parties::{Permission, RelyingParty};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("").route(web::post().to(match_one)))
+        .service(web::resource("/batch").route(web::post().to(match_batch)))
         .service(web::resource("/liveness-challenge").route(web::post().to(liveness_challenge)));
 }
 
@@ -59,4 +63,189 @@ pub async fn liveness_challenge(
         .await
         .map_err(crate::identity::IdentityError::from)?;
     Ok(HttpResponse::Created().json(c))
+}
+
+/// The longest line a batch may hold; a longer one gets `line_too_long` and is skipped.
+pub const MAX_LINE_BYTES: usize = 4096;
+/// Lines matched together: one registry read and one durable history write per chunk.
+const CHUNK_LINES: usize = 2048;
+
+/// Many records at once: an NDJSON body (one match request per line, `face_capture` excepted),
+/// streamed in and answered as NDJSON streamed out, line by line in order, each answer carrying
+/// its `line` number. Memory stays bounded whatever the size; a bad line gets its own error and
+/// the batch goes on.
+#[utoipa::path(post, path = "/v1/match/batch", tag = "relying parties",
+    request_body(content = String, content_type = "application/x-ndjson",
+        description = "One MatchRequest JSON object per line (no face_capture)"),
+    security(("client_secret_basic" = []), ("private_key_jwt" = [])),
+    responses(
+        (status = 200, content_type = "application/x-ndjson",
+            description = "One line per input line: `{line, personal_id, …, match_id}` or `{line, error: {code, detail}}`"),
+        (status = 403, body = crate::http::Problem, content_type = "application/problem+json"),
+        (status = 415, body = crate::http::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn match_batch(
+    state: State,
+    AuthenticatedRp(rp): AuthenticatedRp,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    if !rp.may(Permission::MatchBatch) {
+        return Err(ApiError::Forbidden(
+            "this client lacks the `match_batch` permission",
+        ));
+    }
+    let ndjson = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-ndjson"));
+    if !ndjson {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    crate::http::rate_limit::per_client(&state, &rp).await?;
+    // Bounded: the reader waits while the client is slow to take the answers.
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(4);
+    let services = state.services.clone();
+    actix_web::rt::spawn(async move {
+        let mut lines = LineSplitter::default();
+        let mut payload = payload;
+        let mut pending: Vec<(u64, Vec<u8>)> = Vec::with_capacity(CHUNK_LINES);
+        let mut refused: Vec<attribute_match::BatchLine> = Vec::new();
+        loop {
+            let chunk = payload.next().await;
+            let done = match chunk {
+                Some(Ok(bytes)) => {
+                    lines.feed(&bytes, &mut pending, &mut refused);
+                    false
+                }
+                Some(Err(e)) => {
+                    tracing::info!(error = %e, "match batch body ended early");
+                    true
+                }
+                None => {
+                    lines.finish(&mut pending, &mut refused);
+                    true
+                }
+            };
+            while pending.len() >= CHUNK_LINES
+                || (done && !(pending.is_empty() && refused.is_empty()))
+            {
+                let take = pending.len().min(CHUNK_LINES);
+                let chunk: Vec<(u64, Vec<u8>)> = pending.drain(..take).collect();
+                let view: Vec<(u64, &[u8])> =
+                    chunk.iter().map(|(n, b)| (*n, b.as_slice())).collect();
+                let answered = match attribute_match::match_lines(&services, &rp, &view).await {
+                    Ok(a) => a,
+                    Err(err) => {
+                        tracing::error!(%err, "match batch stopped: store failure");
+                        let line = serde_json::json!({ "error": { "code": "store_unavailable", "detail": "the batch stopped here; resend the remaining lines" } });
+                        let _ = tx.send(Bytes::from(format!("{line}\n"))).await;
+                        return;
+                    }
+                };
+                // Refusals of lines before what is still pending go out now, in order.
+                let boundary = pending.first().map_or(u64::MAX, |(n, _)| *n);
+                let (now, later): (Vec<_>, Vec<_>) = std::mem::take(&mut refused)
+                    .into_iter()
+                    .partition(|l| line_of(l) < boundary);
+                refused = later;
+                let mut all = now;
+                all.extend(answered);
+                all.sort_by_key(line_of);
+                let mut out = Vec::with_capacity(all.len() * 96);
+                for l in &all {
+                    if serde_json::to_writer(&mut out, l).is_ok() {
+                        out.push(b'\n');
+                    }
+                }
+                if tx.send(Bytes::from(out)).await.is_err() {
+                    return; // the client went away
+                }
+                if done && pending.is_empty() {
+                    break;
+                }
+            }
+            if done {
+                return;
+            }
+        }
+    });
+    let body = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|b| (Ok::<_, actix_web::Error>(b), rx))
+    });
+    Ok(HttpResponse::Ok()
+        .content_type("application/x-ndjson")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .streaming(body))
+}
+
+fn line_of(l: &attribute_match::BatchLine) -> u64 {
+    match l {
+        attribute_match::BatchLine::Matched { line, .. }
+        | attribute_match::BatchLine::Refused { line, .. } => *line,
+    }
+}
+
+/// Splits a streamed body into numbered lines, refusing over-long ones without buffering them.
+#[derive(Default)]
+struct LineSplitter {
+    buf: Vec<u8>,
+    line: u64,
+    /// Inside an over-long line: drop bytes until its end.
+    skipping: bool,
+}
+
+impl LineSplitter {
+    fn feed(
+        &mut self,
+        mut bytes: &[u8],
+        out: &mut Vec<(u64, Vec<u8>)>,
+        refused: &mut Vec<attribute_match::BatchLine>,
+    ) {
+        while let Some(pos) = bytes.iter().position(|b| *b == b'\n') {
+            let (head, rest) = bytes.split_at(pos);
+            self.push_bytes(head, refused);
+            self.end_line(out);
+            bytes = &rest[1..];
+        }
+        self.push_bytes(bytes, refused);
+    }
+
+    fn push_bytes(&mut self, bytes: &[u8], refused: &mut Vec<attribute_match::BatchLine>) {
+        if self.skipping {
+            return;
+        }
+        if self.buf.len() + bytes.len() > MAX_LINE_BYTES {
+            self.skipping = true;
+            self.buf.clear();
+            refused.push(attribute_match::BatchLine::refused(
+                self.line + 1,
+                "line_too_long",
+                format!("a line may hold at most {MAX_LINE_BYTES} bytes"),
+            ));
+            return;
+        }
+        self.buf.extend_from_slice(bytes);
+    }
+
+    fn end_line(&mut self, out: &mut Vec<(u64, Vec<u8>)>) {
+        self.line += 1;
+        let was_skipping = std::mem::take(&mut self.skipping);
+        let text = std::mem::take(&mut self.buf);
+        let blank = text.iter().all(|b| b.is_ascii_whitespace());
+        if !was_skipping && !blank {
+            out.push((self.line, text));
+        }
+    }
+
+    fn finish(
+        &mut self,
+        out: &mut Vec<(u64, Vec<u8>)>,
+        _refused: &mut Vec<attribute_match::BatchLine>,
+    ) {
+        if !self.buf.is_empty() || self.skipping {
+            self.end_line(out);
+        }
+    }
 }

@@ -95,6 +95,8 @@ pub struct StoreSettings {
     pub redis: RedisSettings,
     /// How often expired entries are swept from the embedded store.
     pub sweep_interval_secs: u64,
+    /// The embedded store's page cache (redb), in MiB: the bulk of the gateway's memory.
+    pub cache_mib: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]

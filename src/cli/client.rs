@@ -33,6 +33,11 @@ impl GatewayClient {
             .send()
             .await
             .map_err(|e| anyhow::anyhow!("cannot reach the gateway at {}: {e}", self.base))?;
+        self.send_response(res).await
+    }
+
+    /// The JSON of an answer, or its problem details as an error.
+    pub async fn send_response(&self, res: reqwest::Response) -> anyhow::Result<Value> {
         let status = res.status().as_u16();
         let body: Value = res.json().await.unwrap_or(Value::Null);
         if status >= 400 {

@@ -296,13 +296,19 @@ impl BatchLine {
     }
 }
 
-/// Matches a chunk of NDJSON lines (`(line number, bytes)`): one registry read for all of
-/// them and one durable history write. A bad line gets its own error and the rest go on.
+/// The usage-history entries a chunk of matches must write (list, encoded entry) before its
+/// answers may go out.
+pub type HistoryWrites = Vec<(String, Vec<u8>)>;
+
+/// Matches a chunk of NDJSON lines (`(line number, bytes)`) with one registry read for all of
+/// them. A bad line gets its own error and the rest go on. The caller writes the returned
+/// history entries (one durable write) before sending the answers, so the next chunk can be
+/// matched while the previous one commits.
 pub async fn match_lines(
     services: &Services,
     rp: &RelyingParty,
     lines: &[(u64, &[u8])],
-) -> Result<Vec<BatchLine>, crate::store::StoreError> {
+) -> Result<(Vec<BatchLine>, HistoryWrites), crate::store::StoreError> {
     let mut out: Vec<Option<BatchLine>> = Vec::with_capacity(lines.len());
     let mut parsed: Vec<(usize, u64, ParsedMatch)> = Vec::with_capacity(lines.len());
     for (n, bytes) in lines {
@@ -335,11 +341,13 @@ pub async fn match_lines(
     let ids: Vec<&PersonalId> = parsed.iter().map(|(_, _, p)| &p.personal_id).collect();
     let people = services.registry.people(&ids).await?;
     let at = services.clock.now().secs();
+    // One random prefix per chunk and the line number: unique ids without a syscall per line.
+    let prefix = random_token()?;
     let mut history = Vec::new();
     for ((slot, n, p), person) in parsed.iter().zip(people) {
         let mut result = p.compare(person.as_ref(), None);
         if person.is_some() {
-            let id = random_token()?;
+            let id = format!("{}.{n}", &prefix[..16]);
             let entry = UsageEntry {
                 at,
                 client_id: rp.client_id.to_string(),
@@ -354,7 +362,5 @@ pub async fn match_lines(
         }
         out[*slot] = Some(BatchLine::Matched { line: *n, result });
     }
-    // Durable before anything is answered: the answers go out only after the history is written.
-    services.store.list_push_many(history).await?;
-    Ok(out.into_iter().flatten().collect())
+    Ok((out.into_iter().flatten().collect(), history))
 }

@@ -137,6 +137,9 @@ impl Drop for EmbeddedStore {
     }
 }
 
+/// The page cache when none is configured (`store.cache_mib`).
+pub const DEFAULT_CACHE_BYTES: usize = 64 * 1024 * 1024;
+
 fn storage<E: std::fmt::Display>(e: E) -> StoreError {
     StoreError::Storage(e.to_string())
 }
@@ -146,12 +149,20 @@ fn log_table_name(log: Log) -> String {
 }
 
 impl EmbeddedStore {
-    /// Opens (or creates) the database file and starts its writer thread.
+    /// Opens (or creates) the database file with the default page cache.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::open_with_cache(path, DEFAULT_CACHE_BYTES)
+    }
+
+    /// Opens (or creates) the database file and starts its writer thread. `cache_bytes` bounds
+    /// redb's page cache, which otherwise grows with the data the gateway touches.
+    pub fn open_with_cache(path: &Path, cache_bytes: usize) -> Result<Self, StoreError> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(storage)?;
         }
-        let db = Database::create(path)
+        let db = redb::Builder::new()
+            .set_cache_size(cache_bytes)
+            .create(path)
             .map_err(|e| StoreError::Storage(format!("{}: {e}", path.display())))?;
         // Create every table up front so that readers never meet a missing one.
         let txn = db.begin_write().map_err(storage)?;

@@ -281,7 +281,8 @@ pub async fn open(settings: &crate::config::StoreSettings) -> anyhow::Result<Sha
     Ok(match settings.backend {
         StoreBackend::Embedded => {
             let path = settings.data_dir.join("eid-gateway.redb");
-            Arc::new(embedded::EmbeddedStore::open(&path)?) as SharedStore
+            let cache = settings.cache_mib.saturating_mul(1024 * 1024);
+            Arc::new(embedded::EmbeddedStore::open_with_cache(&path, cache)?) as SharedStore
         }
         StoreBackend::Redis => {
             Arc::new(redis::RedisStore::connect(&settings.redis)?) as SharedStore

@@ -475,3 +475,54 @@ async fn batch_lines_fail_alone_and_the_endpoint_needs_its_permission_and_ndjson
         .unwrap();
     assert_eq!(res.status(), 415);
 }
+
+both_backends!(the_rp_cli_streams_a_batch_file_and_sums_it_up);
+
+async fn the_rp_cli_streams_a_batch_file_and_sums_it_up(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let citizen = Citizen::nth(&app, 0);
+    let p = &citizen.truth.person;
+    let file = app.dir.path().join("batch.ndjson");
+    let lines = [
+        json!({ "personal_id": citizen.id(), "sex": p.sex, "purpose": "x" }).to_string(),
+        json!({ "personal_id": citizen.id(), "phone": "0399999999", "purpose": "x" }).to_string(),
+        "oops".to_owned(),
+    ];
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let args: Vec<String> = ["rp", "match-batch", "--json", "--gateway", &app.address]
+        .into_iter()
+        .chain(["--rp", TELECOM, "--secret", sandbox_secret(TELECOM)])
+        .map(str::to_owned)
+        .chain([file.display().to_string()])
+        .collect();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_eidgw"))
+            .args(args)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        printed.len(),
+        4,
+        "three answers and the summary: {printed:?}"
+    );
+    assert_eq!(printed[0]["sex"], true);
+    assert_eq!(printed[1]["phone"], p.phone.as_str() == "0399999999");
+    assert_eq!(printed[2]["error"]["code"], "invalid_json");
+    assert_eq!(
+        printed[3]["summary"],
+        json!({ "lines": 3, "answered": 2, "refused": 1, "all_true": if p.phone.as_str() == "0399999999" { 2 } else { 1 } })
+    );
+}

@@ -112,6 +112,7 @@ pub async fn match_batch(
         let mut payload = payload;
         let mut pending: Vec<(u64, Vec<u8>)> = Vec::with_capacity(CHUNK_LINES);
         let mut refused: Vec<attribute_match::BatchLine> = Vec::new();
+        let mut in_flight: Option<(CommitHandle, Bytes)> = None;
         loop {
             let chunk = payload.next().await;
             let done = match chunk {
@@ -135,15 +136,14 @@ pub async fn match_batch(
                 let chunk: Vec<(u64, Vec<u8>)> = pending.drain(..take).collect();
                 let view: Vec<(u64, &[u8])> =
                     chunk.iter().map(|(n, b)| (*n, b.as_slice())).collect();
-                let answered = match attribute_match::match_lines(&services, &rp, &view).await {
-                    Ok(a) => a,
-                    Err(err) => {
-                        tracing::error!(%err, "match batch stopped: store failure");
-                        let line = serde_json::json!({ "error": { "code": "store_unavailable", "detail": "the batch stopped here; resend the remaining lines" } });
-                        let _ = tx.send(Bytes::from(format!("{line}\n"))).await;
-                        return;
-                    }
-                };
+                let (answered, writes) =
+                    match attribute_match::match_lines(&services, &rp, &view).await {
+                        Ok(a) => a,
+                        Err(err) => {
+                            stop(&tx, err).await;
+                            return;
+                        }
+                    };
                 // Refusals of lines before what is still pending go out now, in order.
                 let boundary = pending.first().map_or(u64::MAX, |(n, _)| *n);
                 let (now, later): (Vec<_>, Vec<_>) = std::mem::take(&mut refused)
@@ -159,14 +159,23 @@ pub async fn match_batch(
                         out.push(b'\n');
                     }
                 }
-                if tx.send(Bytes::from(out)).await.is_err() {
-                    return; // the client went away
+                // This chunk's history commits (on the store's writer) while the next chunk is
+                // matched; answers go out only once their history is durable.
+                let store = services.store.clone();
+                let commit = tokio::spawn(async move { store.list_push_many(writes).await });
+                if let Some((previous, answers)) = in_flight.replace((commit, Bytes::from(out)))
+                    && !deliver(&tx, previous, answers).await
+                {
+                    return;
                 }
                 if done && pending.is_empty() {
                     break;
                 }
             }
             if done {
+                if let Some((previous, answers)) = in_flight.take() {
+                    deliver(&tx, previous, answers).await;
+                }
                 return;
             }
         }
@@ -178,6 +187,39 @@ pub async fn match_batch(
         .content_type("application/x-ndjson")
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .streaming(body))
+}
+
+type CommitHandle = tokio::task::JoinHandle<Result<(), crate::store::StoreError>>;
+
+/// Sends a chunk's answers once its history is written; `false` when the batch must stop.
+async fn deliver(
+    tx: &tokio::sync::mpsc::Sender<Bytes>,
+    commit: CommitHandle,
+    answers: Bytes,
+) -> bool {
+    match commit.await {
+        Ok(Ok(())) => tx.send(answers).await.is_ok(),
+        Ok(Err(err)) => {
+            stop(tx, err).await;
+            false
+        }
+        Err(err) => {
+            tracing::error!(%err, "match batch history write task failed");
+            stop(
+                tx,
+                crate::store::StoreError::Storage("history write failed".into()),
+            )
+            .await;
+            false
+        }
+    }
+}
+
+/// Ends a batch that cannot go on: one last line says so.
+async fn stop(tx: &tokio::sync::mpsc::Sender<Bytes>, err: crate::store::StoreError) {
+    tracing::error!(%err, "match batch stopped: store failure");
+    let line = serde_json::json!({ "error": { "code": "store_unavailable", "detail": "the batch stopped here; resend the lines not answered" } });
+    let _ = tx.send(Bytes::from(format!("{line}\n"))).await;
 }
 
 fn line_of(l: &attribute_match::BatchLine) -> u64 {

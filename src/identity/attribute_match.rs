@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::IdentityError;
-use super::chip_check::client_requester;
+use super::chip_check::{client_requester, kiosk_key};
 use super::history::{self, UsageEntry};
 use crate::biometrics::BiometricError;
 use crate::biometrics::liveness::Capture;
@@ -16,7 +16,6 @@ use crate::challenges::random_token;
 use crate::domain::{Person, PersonalId, PhoneNumber, Sex};
 use crate::relying_parties::RelyingParty;
 use crate::services::Services;
-use crate::tokens::jwk::parse_ed25519_public_key;
 
 /// What the relying party was told. At least one field besides `personal_id`.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -203,18 +202,7 @@ pub async fn match_one(
     let parsed = req.parse()?;
     // The kiosk must be registered before any capture is looked at.
     let kiosk = match &parsed.face_capture {
-        Some(_) => Some(
-            rp.kiosk_public_key
-                .as_deref()
-                .ok_or_else(|| IdentityError::Forbidden {
-                    code: "no_kiosk_key",
-                    detail: "register a kiosk key to send face captures".into(),
-                })
-                .and_then(|k| {
-                    parse_ed25519_public_key(k)
-                        .map_err(|e| IdentityError::invalid("invalid_kiosk_key", e))
-                })?,
-        ),
+        Some(_) => Some(kiosk_key(rp)?),
         None => None,
     };
     let person = services.registry.person(&parsed.personal_id).await?;

@@ -18,6 +18,18 @@ use crate::services::Services;
 use crate::tokens::jwk::parse_ed25519_public_key;
 
 /// Who asks for challenges through the relying-party API.
+/// The relying party's registered kiosk key, which must sign every face capture it sends.
+pub fn kiosk_key(rp: &RelyingParty) -> Result<ed25519_dalek::VerifyingKey, IdentityError> {
+    let key = rp
+        .kiosk_public_key
+        .as_deref()
+        .ok_or_else(|| IdentityError::Forbidden {
+            code: "no_kiosk_key",
+            detail: "register a kiosk key to send face captures".into(),
+        })?;
+    parse_ed25519_public_key(key).map_err(|e| IdentityError::invalid("invalid_kiosk_key", e))
+}
+
 pub fn client_requester(rp: &RelyingParty) -> String {
     format!("client:{}", rp.client_id)
 }
@@ -101,18 +113,7 @@ pub async fn verify(
 ) -> Result<ChipVerifyResponse, IdentityError> {
     let requester = client_requester(rp);
     let kiosk = match &req.face_capture {
-        Some(_) => Some(
-            rp.kiosk_public_key
-                .as_deref()
-                .ok_or_else(|| IdentityError::Forbidden {
-                    code: "no_kiosk_key",
-                    detail: "register a kiosk key to send face captures".into(),
-                })
-                .and_then(|k| {
-                    parse_ed25519_public_key(k)
-                        .map_err(|e| IdentityError::invalid("invalid_kiosk_key", e))
-                })?,
-        ),
+        Some(_) => Some(kiosk_key(rp)?),
         None => None,
     };
     let inspection = services.chips.inspect(&req.chip_read, &requester).await?;

@@ -8,7 +8,6 @@ use futures_util::StreamExt;
 use crate::http::extractors::AuthenticatedRp;
 use crate::http::{ApiError, State};
 use crate::identity::attribute_match::{self, MatchRequest, MatchResult};
-use crate::identity::chip_check;
 use crate::relying_parties::{Permission, RelyingParty};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -56,13 +55,7 @@ pub async fn liveness_challenge(
     AuthenticatedRp(rp): AuthenticatedRp,
 ) -> Result<HttpResponse, ApiError> {
     permitted(&state, &rp).await?;
-    let c = state
-        .services
-        .liveness
-        .challenge(&chip_check::client_requester(&rp))
-        .await
-        .map_err(crate::identity::IdentityError::from)?;
-    Ok(HttpResponse::Created().json(c))
+    super::chip::kiosk_liveness_challenge(&state, &rp).await
 }
 
 /// The longest line a batch may hold; a longer one gets `line_too_long` and is skipped.

@@ -49,10 +49,18 @@ pub async fn liveness_challenge(
     AuthenticatedRp(rp): AuthenticatedRp,
 ) -> Result<HttpResponse, ApiError> {
     permitted(&state, &rp).await?;
+    kiosk_liveness_challenge(&state, &rp).await
+}
+
+/// A liveness challenge bound to this client, for a capture its kiosk signs (chip API, match).
+pub async fn kiosk_liveness_challenge(
+    state: &State,
+    rp: &RelyingParty,
+) -> Result<HttpResponse, ApiError> {
     let c = state
         .services
         .liveness
-        .challenge(&chip_check::client_requester(&rp))
+        .challenge(&chip_check::client_requester(rp))
         .await
         .map_err(crate::identity::IdentityError::from)?;
     Ok(HttpResponse::Created().json(c))

@@ -14,13 +14,7 @@ use crate::helpers::*;
 const TELECOM: &str = "mekong-telecom";
 
 async fn post_match(app: &TestApp, client: &str, body: &Value) -> reqwest::Response {
-    app.client
-        .post(app.url("/v1/match"))
-        .basic_auth(client, Some(sandbox_secret(client)))
-        .json(body)
-        .send()
-        .await
-        .unwrap()
+    rp_post(app, client, "/v1/match", body).await
 }
 
 async fn bank(app: &TestApp, path: &str, body: &Value) -> reqwest::Response {
@@ -134,16 +128,7 @@ async fn every_field_combination_answers_true_or_false_and_never_the_registry_va
     assert_eq!(answer, json!({ "personal_id": false, "sex": false }));
     // The citizen sees every match with who asked and why.
     citizen.login(&app).await;
-    let history: Vec<Value> = app
-        .client
-        .get(app.url("/v1/citizen/history"))
-        .bearer_auth(citizen.session.as_deref().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let history = citizen.history(&app).await;
     let matches: Vec<&Value> = history.iter().filter(|e| e["action"] == "match").collect();
     assert_eq!(matches.len(), 47);
     assert!(
@@ -210,16 +195,7 @@ async fn bad_input_is_refused_and_records_nothing(backend: Backend) {
         assert_eq!(res.headers()["content-type"], "application/problem+json");
     }
     citizen.login(&app).await;
-    let history: Vec<Value> = app
-        .client
-        .get(app.url("/v1/citizen/history"))
-        .bearer_auth(citizen.session.as_deref().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let history = citizen.history(&app).await;
     assert!(
         history.iter().all(|e| e["action"] != "match"),
         "{history:?}"

@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 
 use crate::both_backends;
 use crate::citizen::{Citizen, new_device};
-use crate::helpers::{Backend, DEV_OPERATOR, TestApp, repo, sandbox_secret, spawn_app};
+use crate::helpers::{Backend, DEV_OPERATOR, TestApp, repo, rp_post, spawn_app};
 
 fn kiosk(name: &str) -> SigningKey {
     let pem =
@@ -33,16 +33,6 @@ async fn operator(app: &TestApp, path: &str, body: &Value) -> reqwest::Response 
     app.client
         .post(app.url(path))
         .basic_auth(DEV_OPERATOR.0, Some(DEV_OPERATOR.1))
-        .json(body)
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn rp_post(app: &TestApp, client: &str, path: &str, body: &Value) -> reqwest::Response {
-    app.client
-        .post(app.url(path))
-        .basic_auth(client, Some(sandbox_secret(client)))
         .json(body)
         .send()
         .await
@@ -161,16 +151,7 @@ async fn every_defect_has_its_reason_code_through_the_chip_api(backend: Backend)
         "only the allowed claims"
     );
     // Recorded in the citizen's usage history.
-    let history: Vec<Value> = app
-        .client
-        .get(app.url("/v1/citizen/history"))
-        .bearer_auth(c.session.as_deref().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let history = c.history(&app).await;
     assert!(
         history
             .iter()

@@ -254,6 +254,19 @@ impl Citizen {
         .await
     }
 
+    /// The usage history, read from the app with the current session.
+    pub async fn history(&self, app: &TestApp) -> Vec<Value> {
+        app.client
+            .get(app.url("/v1/citizen/history"))
+            .bearer_auth(self.session.as_deref().expect("logged in"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     pub async fn token_for(&self, app: &TestApp, client_id: &str, nonce: &str) -> String {
         let res = self.present(app, client_id, nonce).await;
         assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());

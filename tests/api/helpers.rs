@@ -231,6 +231,22 @@ pub fn rs256_client_toml() -> String {
     )
 }
 
+/// A JSON POST by a sandbox relying party with its published secret.
+pub async fn rp_post(
+    app: &TestApp,
+    client: &str,
+    path: &str,
+    body: &serde_json::Value,
+) -> reqwest::Response {
+    app.client
+        .post(app.url(path))
+        .basic_auth(client, Some(sandbox_secret(client)))
+        .json(body)
+        .send()
+        .await
+        .expect("request sent")
+}
+
 /// The sandbox private key of `lotus-bank` (private_key_jwt).
 pub fn lotus_bank_key_pem() -> String {
     std::fs::read_to_string(repo().join("config/sandbox/lotus-bank.ed25519.pem"))

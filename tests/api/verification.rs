@@ -82,16 +82,7 @@ async fn a_presentation_verifies_once_with_filtered_claims_and_history(b: Backen
         "replayed"
     );
 
-    let history: Vec<Value> = app
-        .client
-        .get(app.url("/v1/citizen/history"))
-        .bearer_auth(c.session.as_deref().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let history = c.history(&app).await;
     assert_eq!(history.len(), 1);
     assert_eq!(history[0]["client_id"], RP);
     assert_eq!(history[0]["verification_id"], v["verification_id"]);

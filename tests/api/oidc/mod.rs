@@ -270,15 +270,7 @@ pub async fn userinfo(app: &TestApp, token: &str) -> reqwest::Response {
 /// The citizen's usage history, read from the app.
 pub async fn app_history(app: &TestApp, mut citizen: Citizen) -> Vec<Value> {
     citizen.login(app).await;
-    app.client
-        .get(app.url("/v1/citizen/history"))
-        .bearer_auth(citizen.session.as_deref().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    citizen.history(app).await
 }
 
 pub async fn par(app: &TestApp, client: &str, form: &[(&str, &str)]) -> reqwest::Response {

@@ -263,6 +263,17 @@ async fn posted(
     Ok((i, p))
 }
 
+/// A credential form (password, OTP): rate-limited per IP, then loaded like any other form.
+async fn posted_credentials(
+    state: &State,
+    req: &HttpRequest,
+    id: &str,
+    body: &[u8],
+) -> Result<(interaction::Interaction, Params), HttpResponse> {
+    ip_limited(state, req).await?;
+    posted(state, req, id, body).await
+}
+
 fn go(next: Next) -> HttpResponseBuilder {
     match next {
         Next::Page(id) => see_other(&format!("/oauth2/interaction/{id}")),
@@ -276,10 +287,7 @@ pub async fn login(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> HttpResponse {
-    if let Err(res) = ip_limited(&state, &req).await {
-        return res;
-    }
-    let (i, p) = match posted(&state, &req, &path, &body).await {
+    let (i, p) = match posted_credentials(&state, &req, &path, &body).await {
         Ok(x) => x,
         Err(res) => return res,
     };
@@ -297,10 +305,7 @@ pub async fn otp(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> HttpResponse {
-    if let Err(res) = ip_limited(&state, &req).await {
-        return res;
-    }
-    let (i, p) = match posted(&state, &req, &path, &body).await {
+    let (i, p) = match posted_credentials(&state, &req, &path, &body).await {
         Ok(x) => x,
         Err(res) => return res,
     };

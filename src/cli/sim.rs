@@ -69,6 +69,13 @@ pub enum SimCommand {
         /// The relying party's nonce (random text, which may start with `-`).
         #[arg(long, allow_hyphen_values = true)]
         nonce: String,
+        /// Approve a bank transfer of this many VND with the presentation (RFC 9396
+        /// `authorization_details`); the relying party's step-up rules apply.
+        #[arg(long, requires = "creditor")]
+        transfer_vnd: Option<u64>,
+        /// Who receives the transfer.
+        #[arg(long, requires = "transfer_vnd")]
+        creditor: Option<String>,
     },
     /// The usage history.
     History,
@@ -88,7 +95,28 @@ pub enum SimCommand {
     Level2,
     /// Approve a cross-device login: the code a login page shows as a QR (`eid-login:…`). The
     /// app shows who is asking and approves with the passcode; the page continues by itself.
-    Scan { qr: String },
+    Scan {
+        qr: String,
+        /// Approve with a live face capture as well as the passcode.
+        #[arg(long)]
+        face: bool,
+    },
+    /// Kiosk requests (CIBA) waiting for this citizen: who asks, the text the kiosk shows, what
+    /// approving releases, any transaction, and what the approval needs.
+    Requests,
+    /// Approve a kiosk request with the passcode, and with a live face capture given `--face`.
+    Approve {
+        request_id: String,
+        #[arg(long)]
+        face: bool,
+        /// With `--face`: the passcode as well (authentication level 4).
+        #[arg(long)]
+        passcode: bool,
+    },
+    /// Deny a kiosk request.
+    Deny { request_id: String },
+    /// Show a one-time login hint (QR) for a kiosk to scan instead of typing the personal id.
+    Hint,
     /// Print the chip read of the wallet's card answering challenge C, for a relying party's
     /// reader to submit to `POST /v1/chip/verify`.
     ChipRead {
@@ -236,6 +264,66 @@ fn qr(text: &str) -> String {
     }
 }
 
+/// The factors of an approval: the wallet's passcode and/or a live face capture answering a fresh
+/// session liveness challenge.
+async fn approval_factors(
+    gw: &GatewayClient,
+    w: &Wallet,
+    face: bool,
+    passcode: bool,
+) -> anyhow::Result<Value> {
+    let mut body = json!({});
+    if passcode {
+        body["passcode"] = json!(w.passcode);
+    }
+    if face {
+        let token = w.session_token.as_deref();
+        let truth = find_person(&w.people_file, &w.personal_id)?;
+        let ch = gw
+            .post("/v1/citizen/session/liveness-challenge", &json!({}), token)
+            .await?;
+        body["face_capture"] = face_capture(&truth, &ch, &device(w)?)?;
+    }
+    Ok(body)
+}
+
+fn describe_requests(list: &Value) -> String {
+    let empty = Vec::new();
+    let rows: Vec<String> = list
+        .as_array()
+        .unwrap_or(&empty)
+        .iter()
+        .map(|r| {
+            let mut lines = vec![format!(
+                "{}  {} asks: \"{}\"",
+                r["request_id"].as_str().unwrap_or(""),
+                r["relying_party"].as_str().unwrap_or(""),
+                r["binding_message"].as_str().unwrap_or("(no message)")
+            )];
+            for what in r["releases"].as_array().unwrap_or(&empty) {
+                lines.push(format!("    releases: {}", what.as_str().unwrap_or("")));
+            }
+            for t in r["transactions"].as_array().unwrap_or(&empty) {
+                lines.push(format!("    transaction: {}", t.as_str().unwrap_or("")));
+            }
+            let needs_face = r["required"]["amr"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|m| m == "face"))
+                || r["required"]["auth_level"].as_u64().unwrap_or(0) >= 3;
+            lines.push(format!(
+                "    approve with: {}",
+                if needs_face { "--face" } else { "the passcode" }
+            ));
+            lines.join("\n")
+        })
+        .collect();
+    if rows.is_empty() {
+        "no pending requests".into()
+    } else {
+        rows.join("\n")
+    }
+}
+
 pub fn run(args: SimArgs) -> anyhow::Result<()> {
     super::runtime()?.block_on(run_async(args))
 }
@@ -379,14 +467,28 @@ async fn run_async(args: SimArgs) -> anyhow::Result<()> {
             };
             keep_session(dir, &mut w, &s, args.json, "stepped up")?;
         }
-        SimCommand::Present { rp, nonce } => {
+        SimCommand::Present {
+            rp,
+            nonce,
+            transfer_vnd,
+            creditor,
+        } => {
             let w = load(dir)?;
+            let mut body = json!({ "client_id": rp, "nonce": nonce });
+            if let (Some(amount), Some(creditor)) = (transfer_vnd, creditor) {
+                let detail = crate::identity::transactions::AuthorizationDetail {
+                    kind: crate::identity::transactions::BANK_TRANSFER.into(),
+                    amount_vnd: amount,
+                    creditor,
+                    creditor_account: None,
+                };
+                if !args.json {
+                    eprintln!("approving: {}", detail.describe());
+                }
+                body["authorization_details"] = json!([detail]);
+            }
             let p = gw
-                .post(
-                    "/v1/presentations",
-                    &json!({ "client_id": rp, "nonce": nonce }),
-                    w.session_token.as_deref(),
-                )
+                .post("/v1/presentations", &body, w.session_token.as_deref())
                 .await?;
             let token = p["token"].as_str().unwrap_or_default().to_owned();
             output(args.json, &p, || {
@@ -476,7 +578,7 @@ async fn run_async(args: SimArgs) -> anyhow::Result<()> {
                 )
             });
         }
-        SimCommand::Scan { qr } => {
+        SimCommand::Scan { qr, face } => {
             let w = load(dir)?;
             let token = w.session_token.as_deref();
             let mut q = form_urlencoded::Serializer::new(String::new());
@@ -484,19 +586,73 @@ async fn run_async(args: SimArgs) -> anyhow::Result<()> {
             let asking = gw
                 .get(&format!("/v1/citizen/qr-login?{}", q.finish()), token)
                 .await?;
-            let done = gw
-                .post(
-                    "/v1/citizen/qr-login",
-                    &json!({ "qr": qr, "passcode": w.passcode }),
-                    token,
-                )
-                .await?;
+            let mut body = approval_factors(&gw, &w, face, true).await?;
+            body["qr"] = json!(qr);
+            let done = gw.post("/v1/citizen/qr-login", &body, token).await?;
             let answer = json!({ "relying_party": asking["relying_party"], "client_id": asking["client_id"], "scopes": asking["scopes"], "status": done["status"] });
             output(args.json, &answer, || {
                 format!(
                     "approved the sign-in to {} ({})",
                     asking["relying_party"].as_str().unwrap_or("?"),
                     asking["scopes"]
+                )
+            });
+        }
+        SimCommand::Requests => {
+            let w = load(dir)?;
+            let list = gw
+                .get("/v1/citizen/approvals", w.session_token.as_deref())
+                .await?;
+            output(args.json, &list, || describe_requests(&list));
+        }
+        SimCommand::Approve {
+            request_id,
+            face,
+            passcode,
+        } => {
+            let w = load(dir)?;
+            let mut body = approval_factors(&gw, &w, face, passcode || !face).await?;
+            body["answer"] = json!("approve");
+            let done = gw
+                .post(
+                    &format!("/v1/citizen/approvals/{request_id}"),
+                    &body,
+                    w.session_token.as_deref(),
+                )
+                .await?;
+            output(args.json, &done, || {
+                format!("request {request_id} approved")
+            });
+        }
+        SimCommand::Deny { request_id } => {
+            let w = load(dir)?;
+            let done = gw
+                .post(
+                    &format!("/v1/citizen/approvals/{request_id}"),
+                    &json!({ "answer": "deny" }),
+                    w.session_token.as_deref(),
+                )
+                .await?;
+            output(args.json, &done, || format!("request {request_id} denied"));
+        }
+        SimCommand::Hint => {
+            let w = load(dir)?;
+            let h = gw
+                .post(
+                    "/v1/citizen/login-hint",
+                    &json!({}),
+                    w.session_token.as_deref(),
+                )
+                .await?;
+            let token = h["login_hint_token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            output(args.json, &h, || {
+                format!(
+                    "{}\n{token}\n(for the kiosk's login_hint_token; valid {} s, once)",
+                    qr(&token),
+                    h["expires_in"]
                 )
             });
         }

@@ -4,6 +4,7 @@ use super::problem::ApiError;
 use crate::identity::IdentityError;
 use crate::identity::presentation::PresentationError;
 use crate::identity::session::SessionError;
+use crate::oidc::ciba::ApprovalError;
 use crate::sms::OtpError;
 
 fn outcome(status: u16, code: &'static str, detail: impl Into<String>) -> ApiError {
@@ -100,11 +101,28 @@ impl From<PresentationError> for ApiError {
             e @ PresentationError::LevelTooLow { .. } => {
                 outcome(403, "level_too_low", e.to_string())
             }
-            e @ PresentationError::StepUpRequired { .. } => {
+            e @ PresentationError::StepUpRequired(_) => {
                 outcome(403, "step_up_required", e.to_string())
             }
             PresentationError::Store(s) => s.into(),
             PresentationError::Signing(s) => ApiError::Internal(s),
+        }
+    }
+}
+
+impl From<ApprovalError> for ApiError {
+    fn from(e: ApprovalError) -> Self {
+        match e {
+            ApprovalError::NotFound => outcome(
+                404,
+                "approval_unknown",
+                "no such pending request (expired, answered, or not yours)",
+            ),
+            ApprovalError::AlreadyAnswered => {
+                outcome(409, "already_answered", "the request was already answered")
+            }
+            e @ ApprovalError::StepUpRequired(_) => outcome(403, "step_up_required", e.to_string()),
+            ApprovalError::Store(s) => s.into(),
         }
     }
 }

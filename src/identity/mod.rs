@@ -12,6 +12,7 @@ pub mod pairwise;
 pub mod presentation;
 pub mod registration;
 pub mod session;
+pub mod transactions;
 pub mod verification;
 
 use crate::accounts::hashing::HashError;

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::pairwise;
 use super::session::Session;
+use super::transactions::{self, AuthorizationDetail, Requirement};
 use crate::accounts::Account;
 use crate::challenges::random_token;
 use crate::domain::{AuthMethod, ClientId, Level};
@@ -34,6 +35,9 @@ pub struct PresentationClaims {
     pub amr: Vec<AuthMethod>,
     pub auth_level: u8,
     pub nonce: String,
+    /// The transaction the citizen approved with this presentation (RFC 9396), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization_details: Option<Vec<AuthorizationDetail>>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -43,6 +47,10 @@ pub struct PresentationRequest {
     pub client_id: String,
     /// The relying party's nonce (1–128 characters).
     pub nonce: String,
+    /// The transaction the relying party asked the citizen to approve (RFC 9396), shown by the
+    /// app before approval and signed into the token. Its step-up rules apply.
+    #[serde(default)]
+    pub authorization_details: Option<Vec<AuthorizationDetail>>,
 }
 
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
@@ -61,8 +69,8 @@ pub enum PresentationError {
     AccountLocked,
     #[error("this relying party requires an identity level {required} account")]
     LevelTooLow { required: u8 },
-    #[error("this relying party requires authentication level {required}; step up with {with}")]
-    StepUpRequired { required: u8, with: &'static str },
+    #[error("this request needs {}; step up with {}", .0.describe(), if .0.needs_face() { "a live face capture" } else { "the passcode" })]
+    StepUpRequired(Requirement),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("cannot sign: {0}")]
@@ -99,16 +107,14 @@ pub async fn issue(
             required: rp.min_level.into(),
         });
     }
-    let level = session.auth_level();
-    if level < rp.min_auth_level {
-        let required = rp.min_auth_level.get();
-        let with = if required >= 3 {
-            "a live face capture (and the passcode for level 4)"
-        } else {
-            "the passcode"
-        };
-        return Err(PresentationError::StepUpRequired { required, with });
+    if let Some(details) = &req.authorization_details {
+        transactions::validate(details).map_err(|e| PresentationError::Invalid(e.0))?;
     }
+    let requirement = Requirement::of(&rp, req.authorization_details.as_deref().unwrap_or(&[]));
+    if !requirement.met_by(&session.methods) {
+        return Err(PresentationError::StepUpRequired(requirement));
+    }
+    let level = session.auth_level();
     let now = services.clock.now();
     let sub = pairwise::subject(&services.pairwise_secret, &rp.sector, &session.personal_id);
     services
@@ -128,6 +134,7 @@ pub async fn issue(
         amr: session.methods.iter().copied().collect(),
         auth_level: level.get(),
         nonce: req.nonce,
+        authorization_details: req.authorization_details,
     };
     let token = services
         .keyring

@@ -344,6 +344,69 @@ pub async fn check_passcode(
     Ok(())
 }
 
+/// Checks a live face capture taken by the session's device (answering the session's liveness
+/// challenge) against the citizen's enrolled face.
+pub async fn check_face(
+    services: &Services,
+    session: &Session,
+    account: &Account,
+    capture: &Capture,
+) -> Result<(), SessionError> {
+    let device = parse_ed25519_public_key(&account.device.public_key)
+        .map_err(|_| SessionError::InvalidSession)?;
+    let template = services
+        .liveness
+        .verify(capture, &liveness_requester(&session.sid), &device)
+        .await?;
+    let enrolled = services
+        .registry
+        .templates(&session.personal_id)
+        .await?
+        .ok_or(SessionError::InvalidSession)?;
+    services.matcher.face(&template, &enrolled.face)?;
+    Ok(())
+}
+
+/// The factors of an approval given in the app (a cross-device login, a kiosk's CIBA request):
+/// the passcode, a live face capture, or both.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalFactors {
+    #[schema(value_type = Option<String>)]
+    pub passcode: Option<SecretString>,
+    pub face_capture: Option<Capture>,
+}
+
+/// Checks the factors of an approval and returns its `amr`: the bound device (the session was
+/// opened with its key) plus each factor given. At least one factor is needed.
+pub async fn approval_methods(
+    services: &Services,
+    session: &Session,
+    account: &mut Account,
+    factors: &ApprovalFactors,
+) -> Result<BTreeSet<AuthMethod>, SessionError> {
+    if factors.passcode.is_none() && factors.face_capture.is_none() {
+        return Err(SessionError::Invalid {
+            code: "approval_factor_required",
+            detail: "approve with the passcode, a live face capture, or both".into(),
+        });
+    }
+    let mut methods: BTreeSet<AuthMethod> = [AuthMethod::Swk].into_iter().collect();
+    if let Some(passcode) = &factors.passcode {
+        check_passcode(services, account, passcode).await?;
+        methods.insert(AuthMethod::Pin);
+    }
+    if let Some(capture) = &factors.face_capture {
+        check_face(services, session, account, capture).await?;
+        methods.insert(AuthMethod::Face);
+    }
+    if account.failures != Default::default() {
+        account.record_success();
+        services.accounts.save(account).await?;
+    }
+    Ok(methods)
+}
+
 /// Adds a factor inside the session: the passcode (`pin`) or a live face capture (`face`).
 pub async fn step_up(
     services: &Services,
@@ -358,18 +421,7 @@ pub async fn step_up(
             session.methods.insert(AuthMethod::Pin);
         }
         (None, Some(capture)) => {
-            let device = parse_ed25519_public_key(&account.device.public_key)
-                .map_err(|_| SessionError::InvalidSession)?;
-            let template = services
-                .liveness
-                .verify(&capture, &liveness_requester(&session.sid), &device)
-                .await?;
-            let enrolled = services
-                .registry
-                .templates(&session.personal_id)
-                .await?
-                .ok_or(SessionError::InvalidSession)?;
-            services.matcher.face(&template, &enrolled.face)?;
+            check_face(services, &session, &account, &capture).await?;
             session.methods.insert(AuthMethod::Face);
         }
         _ => {

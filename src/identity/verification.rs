@@ -1,7 +1,7 @@
 //! `POST /v1/verify`: a relying party checks a presentation token. Every way a token can be
 //! wrong has its own reason code; a token passes only if all checks pass, and then only once.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use chrono::Datelike;
@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::history::{self, UsageEntry};
 use super::presentation::{PRESENTATION_TYP, PresentationClaims};
+use super::transactions::{self, AuthorizationDetail, Requirement};
 use crate::challenges::random_token;
 use crate::domain::{AuthMethod, Level, Person};
 use crate::relying_parties::{ClaimName, RelyingParty};
@@ -33,6 +34,8 @@ pub enum Reason {
     AccountLocked,
     LevelTooLow,
     AuthLevelTooLow,
+    /// The relying party named a transaction, and the token approved another one (or none).
+    AuthorizationDetailsMismatch,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -41,6 +44,10 @@ pub struct VerifyRequest {
     pub token: String,
     #[serde(default)]
     pub nonce: Option<String>,
+    /// The transaction the relying party is about to execute: the token must have approved
+    /// exactly this (RFC 9396).
+    #[serde(default)]
+    pub authorization_details: Option<Vec<AuthorizationDetail>>,
 }
 
 /// The answer: `{"valid": true, …}` or `{"valid": false, "reason": …}`.
@@ -63,6 +70,9 @@ pub struct ValidToken {
     #[schema(value_type = Object)]
     pub claims: BTreeMap<String, serde_json::Value>,
     pub verification_id: String,
+    /// The transaction the citizen approved, if the token carries one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization_details: Option<Vec<AuthorizationDetail>>,
 }
 
 fn invalid(reason: Reason) -> VerifyResponse {
@@ -96,18 +106,27 @@ pub fn release_claims(
                 "health_insurance_number",
                 json!(person.health_insurance_number),
             ),
-            ClaimName::AgeOver18 => {
-                let b = person.birth_date;
-                let mut age = today.year() - b.year();
-                if (today.month(), today.day()) < (b.month(), b.day()) {
-                    age -= 1;
-                }
-                ("age_over_18", json!(age >= 18))
-            }
+            ClaimName::AgeOver18 => ("age_over_18", json!(age_on(person.birth_date, today) >= 18)),
         };
         out.insert(name.to_owned(), value);
     }
+    // Selective disclosure: whether the citizen is at least N, for the N the relying party
+    // registered, without the birth date.
+    for n in &rp.age_over {
+        let over = age_on(person.birth_date, today) >= i32::from(*n);
+        out.insert(format!("age_over_{n}"), json!(over));
+    }
     out
+}
+
+/// Completed years of age on `today` (a birthday on 29 February counts from 1 March in
+/// non-leap years).
+pub fn age_on(birth: chrono::NaiveDate, today: chrono::NaiveDate) -> i32 {
+    let mut age = today.year() - birth.year();
+    if (today.month(), today.day()) < (birth.month(), birth.day()) {
+        age -= 1;
+    }
+    age
 }
 
 pub async fn verify(
@@ -156,6 +175,13 @@ pub async fn verify(
     if req.nonce.as_ref().is_some_and(|n| *n != claims.nonce) {
         return Ok(invalid(Reason::NonceMismatch));
     }
+    if req
+        .authorization_details
+        .as_ref()
+        .is_some_and(|asked| claims.authorization_details.as_ref() != Some(asked))
+    {
+        return Ok(invalid(Reason::AuthorizationDetailsMismatch));
+    }
     let Some(personal_id) = services.subjects.resolve(&rp.sector, &claims.sub).await? else {
         return Ok(invalid(Reason::Malformed));
     };
@@ -173,7 +199,10 @@ pub async fn verify(
     if level < rp.min_level {
         return Ok(invalid(Reason::LevelTooLow));
     }
-    if claims.auth_level < rp.min_auth_level.get() {
+    // The policy as it stands now, for the transaction the token approved.
+    let requirement = Requirement::of(rp, claims.authorization_details.as_deref().unwrap_or(&[]));
+    let methods: BTreeSet<AuthMethod> = claims.amr.iter().copied().collect();
+    if claims.auth_level < requirement.auth_level.get() || !requirement.met_by(&methods) {
         return Ok(invalid(Reason::AuthLevelTooLow));
     }
     let person = services.registry.person(&personal_id).await?;
@@ -188,7 +217,10 @@ pub async fn verify(
         action: "verify".into(),
         claims: released.keys().cloned().collect(),
         verification_id: verification_id.clone(),
-        purpose: None,
+        purpose: claims
+            .authorization_details
+            .as_deref()
+            .map(transactions::describe_all),
     };
     // Single use across every instance, and the history entry with it, in one atomic write:
     // the first verification claims the jti.
@@ -220,5 +252,6 @@ pub async fn verify(
         auth_time: claims.auth_time,
         claims: released,
         verification_id,
+        authorization_details: claims.authorization_details,
     }))
 }

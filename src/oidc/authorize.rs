@@ -13,6 +13,7 @@ use super::claims::{Scope, grantable};
 use super::{OAuthError, PAR_TTL, Params, REQUEST_URI_PREFIX, pkce};
 use crate::challenges::random_token;
 use crate::domain::{ClientId, Level};
+use crate::identity::transactions::{self, AuthorizationDetail};
 use crate::relying_parties::RelyingParty;
 use crate::services::Services;
 use crate::store::{PutMode, Table, decode, encode};
@@ -40,6 +41,9 @@ pub struct AuthorizationRequest {
     pub max_age: Option<u64>,
     pub prompt: BTreeSet<Prompt>,
     pub login_hint: Option<String>,
+    /// The transaction to approve with this login (RFC 9396), shown on the consent page.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub authorization_details: Vec<AuthorizationDetail>,
 }
 
 /// A failed authorization request, and whether it may go back to the client.
@@ -211,6 +215,12 @@ pub fn validate(rp: &RelyingParty, p: &Params) -> Result<AuthorizationRequest, A
     if state.as_ref().is_some_and(|s| s.len() > 512) {
         return Err(fail("invalid_request", "state is too long"));
     }
+    let authorization_details = match p.get("authorization_details") {
+        Some(json) => {
+            transactions::parse(json).map_err(|e| fail("invalid_authorization_details", &e.0))?
+        }
+        None => Vec::new(),
+    };
     Ok(AuthorizationRequest {
         client_id: rp.client_id.clone(),
         redirect_uri: redirect_uri.to_owned(),
@@ -222,6 +232,7 @@ pub fn validate(rp: &RelyingParty, p: &Params) -> Result<AuthorizationRequest, A
         max_age,
         prompt,
         login_hint: bounded("login_hint")?,
+        authorization_details,
     })
 }
 
@@ -253,6 +264,9 @@ pub async fn push(
         AuthorizeError::Page { detail, .. } => OAuthError::InvalidRequest(detail),
         AuthorizeError::Redirect(r) if r.error == "invalid_scope" => {
             OAuthError::InvalidScope(r.description)
+        }
+        AuthorizeError::Redirect(r) if r.error == "invalid_authorization_details" => {
+            OAuthError::InvalidAuthorizationDetails(r.description)
         }
         AuthorizeError::Redirect(r) => OAuthError::InvalidRequest(r.description),
         AuthorizeError::Store(s) => OAuthError::Store(s),

@@ -6,11 +6,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::domain::Person;
-use crate::relying_parties::{ClaimName, RelyingParty};
+use crate::relying_parties::{AGE_THRESHOLDS, ClaimName, RelyingParty};
 
-/// The scopes this provider knows (discovery lists exactly these).
+/// The scopes this provider knows (discovery lists the fixed ones; `age_over_N` exists for the
+/// N a client registered).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(try_from = "String", into = "String")]
 pub enum Scope {
     Openid,
     Profile,
@@ -19,8 +20,23 @@ pub enum Scope {
     Phone,
     PersonalId,
     HealthInsurance,
-    #[serde(rename = "age_over_18")]
     AgeOver18,
+    /// `age_over_N` for an N the client registered (`age_over` in its registration): releases
+    /// only whether the citizen is at least N years old.
+    AgeOver(u8),
+}
+
+impl From<Scope> for String {
+    fn from(s: Scope) -> String {
+        s.name().into_owned()
+    }
+}
+
+impl TryFrom<String> for Scope {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        Scope::parse(&s).ok_or_else(|| format!("unknown scope {s}"))
+    }
 }
 
 impl Scope {
@@ -35,7 +51,14 @@ impl Scope {
         Scope::AgeOver18,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub fn name(self) -> std::borrow::Cow<'static, str> {
+        match self {
+            Scope::AgeOver(n) => format!("age_over_{n}").into(),
+            fixed => fixed.fixed_name().into(),
+        }
+    }
+
+    fn fixed_name(self) -> &'static str {
         match self {
             Scope::Openid => "openid",
             Scope::Profile => "profile",
@@ -45,11 +68,16 @@ impl Scope {
             Scope::PersonalId => "personal_id",
             Scope::HealthInsurance => "health_insurance",
             Scope::AgeOver18 => "age_over_18",
+            Scope::AgeOver(_) => "age_over_N",
         }
     }
 
     fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|x| x.as_str() == s)
+        if let Some(fixed) = Self::ALL.into_iter().find(|x| x.fixed_name() == s) {
+            return Some(fixed);
+        }
+        let n: u8 = s.strip_prefix("age_over_")?.parse().ok()?;
+        (AGE_THRESHOLDS.contains(&n) && s == format!("age_over_{n}")).then_some(Scope::AgeOver(n))
     }
 
     /// The registry data behind the scope. `age_over_18` releases only the boolean.
@@ -70,6 +98,7 @@ impl Scope {
             Scope::PersonalId => &[ClaimName::PersonalId],
             Scope::HealthInsurance => &[ClaimName::HealthInsuranceNumber],
             Scope::AgeOver18 => &[ClaimName::AgeOver18],
+            Scope::AgeOver(_) => &[],
         }
     }
 }
@@ -80,11 +109,13 @@ pub fn grantable(scope: &str, rp: &RelyingParty) -> BTreeSet<Scope> {
     scope
         .split(' ')
         .filter_map(Scope::parse)
-        .filter(|s| {
-            *s == Scope::Openid
-                || s.registry_claims()
-                    .iter()
-                    .any(|c| rp.allowed_claims.contains(c))
+        .filter(|s| match s {
+            Scope::Openid => true,
+            Scope::AgeOver(n) => rp.age_over.contains(n),
+            other => other
+                .registry_claims()
+                .iter()
+                .any(|c| rp.allowed_claims.contains(c)),
         })
         .collect()
 }
@@ -92,14 +123,14 @@ pub fn grantable(scope: &str, rp: &RelyingParty) -> BTreeSet<Scope> {
 pub fn scope_string(scopes: &BTreeSet<Scope>) -> String {
     scopes
         .iter()
-        .map(|s| s.as_str())
+        .map(|s| s.name())
         .collect::<Vec<_>>()
         .join(" ")
 }
 
 /// Human-readable names for the consent page.
-pub fn describe(scope: Scope) -> &'static str {
-    match scope {
+pub fn describe(scope: Scope) -> std::borrow::Cow<'static, str> {
+    let fixed = match scope {
         Scope::Openid => "Your identity at this service (a subject identifier only it sees)",
         Scope::Profile => "Name, sex, nationality, ethnicity, religion, hometown",
         Scope::Birthdate => "Date of birth",
@@ -108,7 +139,11 @@ pub fn describe(scope: Scope) -> &'static str {
         Scope::PersonalId => "Personal identification number",
         Scope::HealthInsurance => "Health insurance number",
         Scope::AgeOver18 => "Whether you are over 18 (not your date of birth)",
-    }
+        Scope::AgeOver(n) => {
+            return format!("Whether you are {n} or older (not your date of birth)").into();
+        }
+    };
+    fixed.into()
 }
 
 /// The standard (or, for Vietnamese data, product-specific) claims for the granted scopes.
@@ -125,6 +160,14 @@ pub fn oidc_claims(
         .collect();
     let mut narrowed = rp.clone();
     narrowed.allowed_claims = allowed;
+    narrowed.age_over = scopes
+        .iter()
+        .filter_map(|s| match s {
+            Scope::AgeOver(n) => Some(*n),
+            _ => None,
+        })
+        .filter(|n| rp.age_over.contains(n))
+        .collect();
     let released = crate::identity::verification::release_claims(&narrowed, person, today);
     let mut out = BTreeMap::new();
     for (name, value) in released {
@@ -159,6 +202,26 @@ fn e164(national: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn age_over_scopes_round_trip_and_only_for_sane_ages() {
+        for (text, scope) in [
+            ("age_over_18", Some(Scope::AgeOver18)),
+            ("age_over_21", Some(Scope::AgeOver(21))),
+            ("age_over_65", Some(Scope::AgeOver(65))),
+            ("age_over_021", None),
+            ("age_over_0", None),
+            ("age_over_200", None),
+            ("age_over_", None),
+        ] {
+            assert_eq!(Scope::parse(text), scope, "{text}");
+            if let Some(s) = scope {
+                assert_eq!(s.name(), text);
+                let json = serde_json::to_string(&s).unwrap();
+                assert_eq!(serde_json::from_str::<Scope>(&json).unwrap(), s);
+            }
+        }
+    }
 
     #[test]
     fn phone_numbers_become_e164() {

@@ -12,6 +12,7 @@ pub const USERINFO_PATH: &str = "/oauth2/userinfo";
 pub const INTROSPECTION_PATH: &str = "/oauth2/introspect";
 pub const REVOCATION_PATH: &str = "/oauth2/revoke";
 pub const LOGOUT_PATH: &str = "/oauth2/logout";
+pub const BACKCHANNEL_AUTHENTICATION_PATH: &str = "/oauth2/bc-authorize";
 pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 
 pub fn metadata(issuer: &str) -> Value {
@@ -27,10 +28,14 @@ pub fn metadata(issuer: &str) -> Value {
         "introspection_endpoint": url(INTROSPECTION_PATH),
         "revocation_endpoint": url(REVOCATION_PATH),
         "end_session_endpoint": url(LOGOUT_PATH),
-        "scopes_supported": Scope::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+        "scopes_supported": Scope::ALL.iter().map(|s| s.name()).collect::<Vec<_>>(),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "grant_types_supported": ["authorization_code", "refresh_token", super::ciba::GRANT_TYPE],
+        "backchannel_authentication_endpoint": url(BACKCHANNEL_AUTHENTICATION_PATH),
+        "backchannel_token_delivery_modes_supported": ["poll"],
+        "backchannel_user_code_parameter_supported": false,
+        "authorization_details_types_supported": crate::identity::transactions::TYPES,
         "subject_types_supported": ["pairwise"],
         "id_token_signing_alg_values_supported": ["EdDSA", "RS256"],
         "userinfo_signing_alg_values_supported": [],

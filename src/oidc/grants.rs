@@ -21,6 +21,7 @@ use crate::clock::Timestamp;
 use crate::domain::{AuthMethod, ClientId, Level, PersonalId, auth_level};
 use crate::identity::history::{self, UsageEntry};
 use crate::identity::pairwise;
+use crate::identity::transactions::{self, AuthorizationDetail};
 use crate::relying_parties::{IdTokenAlg, RelyingParty};
 use crate::services::Services;
 use crate::store::{PutMode, StoreError, Table, decode, encode};
@@ -37,6 +38,9 @@ pub struct Grant {
     pub level: Level,
     /// Only for the ID token issued with the code.
     pub nonce: Option<String>,
+    /// The transaction the citizen approved with this login (RFC 9396).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub authorization_details: Vec<AuthorizationDetail>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -70,6 +74,9 @@ pub struct TokenResponse {
     pub refresh_token: String,
     pub id_token: String,
     pub scope: String,
+    /// The approved transaction (RFC 9396 §7), when the request named one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub authorization_details: Vec<AuthorizationDetail>,
 }
 
 /// The claims of an access token (RFC 9068).
@@ -92,6 +99,9 @@ pub struct AccessClaims {
     /// The DPoP key the token is bound to (RFC 9449 §6).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cnf: Option<super::dpop::Confirmation>,
+    /// The approved transaction (RFC 9396 §9.1), signed: it cannot change after approval.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub authorization_details: Vec<AuthorizationDetail>,
 }
 
 /// Issues a code for `grant`, bound to the client, the redirect URI and the PKCE challenge.
@@ -292,7 +302,7 @@ pub async fn family_revoked(services: &Services, family: &str) -> Result<bool, S
 }
 
 /// Issues ID, access and refresh tokens for a grant, after checking the account is still usable.
-async fn issue_tokens(
+pub(super) async fn issue_tokens(
     services: &Services,
     rp: &RelyingParty,
     grant: Grant,
@@ -339,6 +349,7 @@ async fn issue_tokens(
         auth_level: level,
         fam: family.clone(),
         cnf: jkt.clone().map(|jkt| super::dpop::Confirmation { jkt }),
+        authorization_details: grant.authorization_details.clone(),
     };
     let today = now.to_datetime().date_naive();
     let released = oidc_claims(rp, &grant.scopes, &person, today);
@@ -404,7 +415,8 @@ async fn issue_tokens(
             action: "oidc_tokens".into(),
             claims: released.keys().cloned().collect(),
             verification_id: access.jti.clone(),
-            purpose: None,
+            purpose: (!grant.authorization_details.is_empty())
+                .then(|| transactions::describe_all(&grant.authorization_details)),
         },
     )
     .await?;
@@ -415,6 +427,7 @@ async fn issue_tokens(
         refresh_token,
         id_token,
         scope,
+        authorization_details: grant.authorization_details,
     })
 }
 
@@ -510,7 +523,7 @@ pub async fn subject_of(
 
 /// JSON for `Value` claims in tests and introspection.
 pub fn access_claims_json(c: &AccessClaims) -> Value {
-    json!({
+    let mut out = json!({
         "active": true,
         "iss": c.iss,
         "sub": c.sub,
@@ -526,5 +539,9 @@ pub fn access_claims_json(c: &AccessClaims) -> Value {
         "auth_level": c.auth_level,
         "token_type": if c.cnf.is_some() { "DPoP" } else { "Bearer" },
         "cnf": c.cnf,
-    })
+    });
+    if !c.authorization_details.is_empty() {
+        out["authorization_details"] = json!(c.authorization_details);
+    }
+    out
 }

@@ -18,6 +18,7 @@ use crate::audit::AuditKind;
 use crate::challenges::random_token;
 use crate::clock::Timestamp;
 use crate::domain::{AuthMethod, Level, PersonalId};
+use crate::identity::transactions::Requirement;
 use crate::relying_parties::RelyingParty;
 use crate::services::Services;
 use crate::store::{PutMode, StoreError, Table, decode, encode};
@@ -51,9 +52,17 @@ pub struct Interaction {
 
 /// What the interaction page shows now.
 pub enum Step {
-    Login { hint: Option<String> },
-    Otp { phone: String },
-    Consent { scopes: Vec<Scope> },
+    Login {
+        hint: Option<String>,
+    },
+    Otp {
+        phone: String,
+    },
+    Consent {
+        scopes: Vec<Scope>,
+        /// The transaction to approve, in words.
+        transactions: Vec<String>,
+    },
 }
 
 /// Where the browser goes next.
@@ -192,9 +201,22 @@ async fn after_login(
         );
         return Ok(Some(Next::Client(error_url(services, &e))));
     }
+    let requirement = Requirement::of(rp, &request.authorization_details);
+    if !requirement.met_by(&l.methods) {
+        let e = request.error(
+            "unmet_authentication_requirements",
+            format!(
+                "this transaction needs {}: sign in with the app's QR code and approve with a face capture",
+                requirement.describe()
+            ),
+        );
+        return Ok(Some(Next::Client(error_url(services, &e))));
+    }
     let consented =
         consent::covers(services, &l.personal_id, &rp.client_id, &request.scopes).await?;
-    if consented && !request.prompt.contains(&Prompt::Consent) {
+    // A transaction is shown and approved every time; remembered consent covers only scopes.
+    let transaction = !request.authorization_details.is_empty();
+    if consented && !transaction && !request.prompt.contains(&Prompt::Consent) {
         let code = code_for(services, request, l).await?;
         return Ok(Some(Next::Client(success_url(services, request, &code))));
     }
@@ -214,6 +236,7 @@ async fn code_for(
         methods: l.methods.clone(),
         level: l.level,
         nonce: request.nonce.clone(),
+        authorization_details: request.authorization_details.clone(),
     };
     grants::issue_code(
         services,
@@ -294,6 +317,12 @@ pub async fn step(
     let step = match (&i.logged_in, &i.pending) {
         (Some(_), _) => Step::Consent {
             scopes: i.request.scopes.iter().copied().collect(),
+            transactions: i
+                .request
+                .authorization_details
+                .iter()
+                .map(|d| d.describe())
+                .collect(),
         },
         (None, Some(id)) => {
             let phone = match services.accounts.get(id).await? {
@@ -474,6 +503,7 @@ pub struct QrLogin {
 struct QrApproval {
     personal_id: PersonalId,
     epoch: u64,
+    methods: BTreeSet<AuthMethod>,
 }
 
 /// The sign-in waiting behind a QR code (`eid-login:<code>` or the bare code), if any.
@@ -511,17 +541,19 @@ pub async fn qr_describe(services: &Services, qr: &str) -> Result<Option<QrLogin
             .request
             .scopes
             .iter()
-            .map(|s| s.as_str().to_owned())
+            .map(|s| s.name().into_owned())
             .collect(),
     }))
 }
 
 /// The app approves the sign-in behind a QR code for its citizen (its session proved the bound
-/// device; the caller checked the passcode). `false` when there is no such sign-in.
+/// device; the caller checked the passcode or face, which `methods` name). `false` when there is
+/// no such sign-in.
 pub async fn qr_approve(
     services: &Services,
     qr: &str,
     account: &Account,
+    methods: BTreeSet<AuthMethod>,
 ) -> Result<bool, StoreError> {
     let Some(i) = by_qr(services, qr).await? else {
         return Ok(false);
@@ -530,6 +562,7 @@ pub async fn qr_approve(
     let approval = QrApproval {
         personal_id: account.personal_id.clone(),
         epoch: account.session_epoch,
+        methods,
     };
     services
         .store
@@ -578,9 +611,8 @@ pub async fn poll_qr(
         return Err(InteractionError::Gone);
     }
     services.store.take_expiring(&qr_key(&i.qr), now).await?;
-    let methods: BTreeSet<AuthMethod> = [AuthMethod::Swk, AuthMethod::Pin].into_iter().collect();
     Ok(Some(
-        signed_in(services, rp, i.clone(), &account, methods).await?,
+        signed_in(services, rp, i.clone(), &account, approval.methods).await?,
     ))
 }
 

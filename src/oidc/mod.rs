@@ -9,6 +9,7 @@
 //! store, so any gateway instance can continue a flow another one started.
 
 pub mod authorize;
+pub mod ciba;
 pub mod claims;
 pub mod consent;
 pub mod discovery;
@@ -56,7 +57,9 @@ pub enum OAuthError {
     InvalidGrant(String),
     #[error("{0}")]
     UnauthorizedClient(String),
-    #[error("grant_type must be authorization_code or refresh_token")]
+    #[error(
+        "grant_type must be authorization_code, refresh_token or urn:openid:params:grant-type:ciba"
+    )]
     UnsupportedGrantType,
     #[error("{0}")]
     InvalidScope(String),
@@ -64,6 +67,26 @@ pub enum OAuthError {
     InvalidToken,
     #[error("{0}")]
     InvalidDpopProof(String),
+    /// RFC 9396 §5.
+    #[error("{0}")]
+    InvalidAuthorizationDetails(String),
+    /// OpenID CIBA Core §13 and §11: the decoupled flow's errors.
+    #[error("{0}")]
+    UnknownUserId(String),
+    #[error("the login_hint_token has expired; ask the citizen to show a fresh one")]
+    ExpiredLoginHintToken,
+    #[error("{0}")]
+    InvalidBindingMessage(String),
+    #[error("{0}")]
+    UnmetAuthenticationRequirements(String),
+    #[error("{0}")]
+    AccessDenied(String),
+    #[error("the citizen has not answered yet")]
+    AuthorizationPending,
+    #[error("polling too fast: wait {0} seconds between requests")]
+    SlowDown(u64),
+    #[error("the authentication request has expired")]
+    ExpiredToken,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("cannot sign: {0}")]
@@ -91,6 +114,15 @@ impl OAuthError {
             OAuthError::InvalidScope(_) => "invalid_scope",
             OAuthError::InvalidToken => "invalid_token",
             OAuthError::InvalidDpopProof(_) => "invalid_dpop_proof",
+            OAuthError::InvalidAuthorizationDetails(_) => "invalid_authorization_details",
+            OAuthError::UnknownUserId(_) => "unknown_user_id",
+            OAuthError::ExpiredLoginHintToken => "expired_login_hint_token",
+            OAuthError::InvalidBindingMessage(_) => "invalid_binding_message",
+            OAuthError::UnmetAuthenticationRequirements(_) => "unmet_authentication_requirements",
+            OAuthError::AccessDenied(_) => "access_denied",
+            OAuthError::AuthorizationPending => "authorization_pending",
+            OAuthError::SlowDown(_) => "slow_down",
+            OAuthError::ExpiredToken => "expired_token",
             OAuthError::Store(_) => "temporarily_unavailable",
             OAuthError::Signing(_) => "server_error",
         }

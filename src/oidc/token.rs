@@ -17,6 +17,8 @@ pub enum TokenRequest<'a> {
         refresh_token: &'a str,
         scope: Option<&'a str>,
     },
+    /// OpenID CIBA Core §10.1: polling for a decoupled authentication.
+    Ciba { auth_req_id: &'a str },
 }
 
 impl<'a> TokenRequest<'a> {
@@ -32,6 +34,11 @@ impl<'a> TokenRequest<'a> {
                     .require("refresh_token")
                     .map_err(OAuthError::InvalidRequest)?,
                 scope: p.get("scope"),
+            }),
+            Some(super::ciba::GRANT_TYPE) => Ok(TokenRequest::Ciba {
+                auth_req_id: p
+                    .require("auth_req_id")
+                    .map_err(OAuthError::InvalidRequest)?,
             }),
             Some(_) => Err(OAuthError::UnsupportedGrantType),
             None => Err(OAuthError::invalid_request("grant_type is required")),
@@ -63,5 +70,8 @@ pub async fn exchange(
             refresh_token,
             scope,
         } => grants::refresh(services, rp, refresh_token, scope, dpop_jkt).await,
+        TokenRequest::Ciba { auth_req_id } => {
+            super::ciba::collect(services, rp, auth_req_id, dpop_jkt).await
+        }
     }
 }

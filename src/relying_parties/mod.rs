@@ -6,6 +6,6 @@ mod registration;
 
 pub use authentication::{ClientAuthError, ClientAuthenticator, ClientCredentials};
 pub use registration::{
-    ClaimName, ClientAuthentication, IdTokenAlg, Permission, RegistryFile, RelyingParties,
-    RelyingParty, StepUpRule,
+    AGE_THRESHOLDS, ClaimName, ClientAuthentication, IdTokenAlg, Permission, RegistryFile,
+    RelyingParties, RelyingParty, StepUpRule,
 };

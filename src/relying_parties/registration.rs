@@ -6,7 +6,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Mode;
-use crate::domain::{AuthLevel, ClientId, Level};
+use crate::domain::{AuthLevel, AuthMethod, ClientId, Level};
 use crate::store::{SharedStore, StoreError, Table, get_json, put_json};
 use crate::tokens::jwk::parse_ed25519_public_key;
 
@@ -75,6 +75,9 @@ pub enum ClaimName {
     AgeOver18,
 }
 
+/// The ages an `age_over_N` may name.
+pub const AGE_THRESHOLDS: std::ops::RangeInclusive<u8> = 1..=120;
+
 /// A transaction rule: above an amount, a stronger authentication is needed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -86,7 +89,7 @@ pub struct StepUpRule {
     pub min_auth_level: AuthLevel,
     /// RFC 8176 `amr` values that must be among the factors, e.g. `face`.
     #[serde(default)]
-    pub require: Vec<String>,
+    pub require: Vec<AuthMethod>,
 }
 
 /// How a relying party's ID tokens are signed (OpenID Connect Dynamic Client Registration's
@@ -116,6 +119,10 @@ pub struct RelyingParty {
     pub post_logout_redirect_uris: Vec<String>,
     #[serde(default)]
     pub allowed_claims: BTreeSet<ClaimName>,
+    /// The ages N for which this relying party may learn `age_over_N` (true/false, never the
+    /// birth date): in verification answers, and as the OIDC scope `age_over_N`.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub age_over: BTreeSet<u8>,
     pub min_level: Level,
     pub min_auth_level: AuthLevel,
     #[serde(default)]
@@ -175,6 +182,13 @@ impl RelyingParty {
                     "{id}: redirect URI {uri} must be https (or loopback http), without fragment or wildcard"
                 ));
             }
+        }
+        if let Some(n) = self.age_over.iter().find(|n| !AGE_THRESHOLDS.contains(n)) {
+            return Err(format!(
+                "{id}: age_over {n} must be between {} and {}",
+                AGE_THRESHOLDS.start(),
+                AGE_THRESHOLDS.end()
+            ));
         }
         if self.rate_quota_per_minute == 0 {
             return Err(format!("{id}: rate_quota_per_minute must be positive"));
@@ -332,6 +346,6 @@ mod tests {
         let rule = &bank.step_up[0];
         assert_eq!(rule.above_amount_vnd, 10_000_000);
         assert!(rule.min_auth_level >= AuthLevel::THREE);
-        assert_eq!(rule.require, vec!["face".to_owned()]);
+        assert_eq!(rule.require, vec![AuthMethod::Face]);
     }
 }

@@ -17,17 +17,6 @@ async fn post_match(app: &TestApp, client: &str, body: &Value) -> reqwest::Respo
     rp_post(app, client, "/v1/match", body).await
 }
 
-async fn bank(app: &TestApp, path: &str, body: &Value) -> reqwest::Response {
-    let assertion = sign_assertion(eddsa_header(), &lotus_claims(app), &lotus_bank_key_pem());
-    app.client
-        .post(app.url(path))
-        .header("authorization", format!("private_key_jwt {assertion}"))
-        .json(body)
-        .send()
-        .await
-        .unwrap()
-}
-
 both_backends!(
     every_field_combination_answers_true_or_false_and_never_the_registry_values,
     bad_input_is_refused_and_records_nothing,
@@ -235,23 +224,27 @@ async fn a_kiosk_face_is_matched_against_the_registry(backend: Backend) {
     let other = Citizen::nth(&app, 1);
     let kiosk = lotus_kiosk();
     for (face, expected) in [(&citizen.truth.face, true), (&other.truth.face, false)] {
-        let challenge: Value = bank(&app, "/v1/match/liveness-challenge", &json!({}))
+        let challenge: Value = bank_post(&app, "/v1/match/liveness-challenge", &json!({}))
             .await
             .json()
             .await
             .unwrap();
         let capture = Citizen::capture_with(&challenge, &noisy(face), &kiosk, None);
         let body = json!({ "personal_id": citizen.id(), "face_capture": capture, "purpose": "account opening" });
-        let res = bank(&app, "/v1/match", &body).await;
+        let res = bank_post(&app, "/v1/match", &body).await;
         assert_eq!(res.status(), 200);
         let answer: Value = res.json().await.unwrap();
         assert_eq!(answer["face"], expected, "{answer}");
         // The same capture again: its challenge is used up, so it cannot match twice.
-        let again: Value = bank(&app, "/v1/match", &body).await.json().await.unwrap();
+        let again: Value = bank_post(&app, "/v1/match", &body)
+            .await
+            .json()
+            .await
+            .unwrap();
         assert_eq!(again["face"], false);
     }
     // A capture signed by a device that is not this client's kiosk does not match.
-    let challenge: Value = bank(&app, "/v1/match/liveness-challenge", &json!({}))
+    let challenge: Value = bank_post(&app, "/v1/match/liveness-challenge", &json!({}))
         .await
         .json()
         .await
@@ -264,7 +257,7 @@ async fn a_kiosk_face_is_matched_against_the_registry(backend: Backend) {
     );
     let body = json!({ "personal_id": citizen.id(), "face_capture": capture, "purpose": "x" });
     assert_eq!(
-        bank(&app, "/v1/match", &body)
+        bank_post(&app, "/v1/match", &body)
             .await
             .json::<Value>()
             .await

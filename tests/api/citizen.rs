@@ -223,7 +223,8 @@ impl Citizen {
         .await
     }
 
-    pub async fn step_up_face(&mut self, app: &TestApp, template: &Template) -> reqwest::Response {
+    /// A capture of `template` answering a fresh liveness challenge of the current session.
+    pub async fn session_capture(&self, app: &TestApp, template: &Template) -> Value {
         let ch: Value = Self::post(
             app,
             "/v1/citizen/session/liveness-challenge",
@@ -234,7 +235,20 @@ impl Citizen {
         .json()
         .await
         .unwrap();
-        let capture = Self::capture_with(&ch, template, &self.device, None);
+        Self::capture_with(&ch, template, &self.device, None)
+    }
+
+    /// Raises the stored account to identity level 2, as a chip enrolment would (the chip
+    /// enrolment itself is tested in `chip_cards`).
+    pub async fn make_level2(&self, app: &TestApp) {
+        let id = eid_gateway::domain::PersonalId::parse(self.id()).unwrap();
+        let mut account = app.services.accounts.get(&id).await.unwrap().unwrap();
+        account.level = eid_gateway::domain::Level::Two;
+        app.services.accounts.save(&account).await.unwrap();
+    }
+
+    pub async fn step_up_face(&mut self, app: &TestApp, template: &Template) -> reqwest::Response {
+        let capture = self.session_capture(app, template).await;
         Self::post(
             app,
             "/v1/citizen/session/step-up",

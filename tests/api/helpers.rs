@@ -247,6 +247,35 @@ pub async fn rp_post(
         .expect("request sent")
 }
 
+/// A JSON POST by `lotus-bank`, authenticated with a fresh `private_key_jwt` assertion.
+pub async fn bank_post(app: &TestApp, path: &str, body: &serde_json::Value) -> reqwest::Response {
+    let assertion = sign_assertion(eddsa_header(), &lotus_claims(app), &lotus_bank_key_pem());
+    app.client
+        .post(app.url(path))
+        .header("authorization", format!("private_key_jwt {assertion}"))
+        .json(body)
+        .send()
+        .await
+        .expect("request sent")
+}
+
+/// An OAuth form POST by `lotus-bank` with a `client_assertion` (RFC 7523).
+pub async fn bank_form(app: &TestApp, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+    let assertion = sign_assertion(eddsa_header(), &lotus_claims(app), &lotus_bank_key_pem());
+    let mut fields: Vec<(&str, &str)> = form.to_vec();
+    fields.push((
+        "client_assertion_type",
+        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+    ));
+    fields.push(("client_assertion", &assertion));
+    app.client
+        .post(app.url(path))
+        .form(&fields)
+        .send()
+        .await
+        .expect("request sent")
+}
+
 /// The sandbox private key of `lotus-bank` (private_key_jwt).
 pub fn lotus_bank_key_pem() -> String {
     std::fs::read_to_string(repo().join("config/sandbox/lotus-bank.ed25519.pem"))

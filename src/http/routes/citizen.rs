@@ -17,6 +17,7 @@ use crate::identity::registration::{
     self, CompleteRegistration, Registered, RegistrationStarted, StartRegistration,
 };
 use crate::identity::session::{self, LoginChallenge, LoginRequest, SessionIssued, StepUpRequest};
+use crate::oidc::ciba;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/registrations").route(web::post().to(start_registration)))
@@ -50,7 +51,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(qr_login_describe))
                 .route(web::post().to(qr_login_approve)),
         )
-        .service(web::resource("/consents/{client_id}").route(web::delete().to(withdraw_consent)));
+        .service(web::resource("/consents/{client_id}").route(web::delete().to(withdraw_consent)))
+        .service(web::resource("/approvals").route(web::get().to(pending_approvals)))
+        .service(web::resource("/approvals/{request_id}").route(web::post().to(answer_approval)))
+        .service(web::resource("/login-hint").route(web::post().to(login_hint)));
 }
 
 /// Start a level-1 registration. The answer is the same whatever the registry holds.
@@ -184,8 +188,10 @@ pub struct QrQuery {
 #[serde(deny_unknown_fields)]
 pub struct QrApproval {
     pub qr: String,
-    #[schema(value_type = String)]
-    pub passcode: secrecy::SecretString,
+    /// The passcode, a live face capture (answering the session's liveness challenge), or both.
+    #[schema(value_type = Option<String>)]
+    pub passcode: Option<secrecy::SecretString>,
+    pub face_capture: Option<crate::biometrics::liveness::Capture>,
 }
 
 fn qr_unknown() -> ApiError {
@@ -211,8 +217,9 @@ pub async fn qr_login_describe(
     }
 }
 
-/// Cross-device login, step 2: the app approves with its passcode (the session proves the
-/// bound device); the browser showing the QR continues by itself, signed in with `swk` + `pin`.
+/// Cross-device login, step 2: the app approves with its passcode or a live face capture (the
+/// session proves the bound device); the browser showing the QR continues by itself, signed in
+/// with `swk` plus `pin` and/or `face`.
 #[utoipa::path(post, path = "/v1/citizen/qr-login", tag = "citizen", request_body = QrApproval, security(("session" = [])),
     responses((status = 200, description = "Approved"),
         (status = 401, body = crate::http::Problem, content_type = "application/problem+json"),
@@ -224,8 +231,13 @@ pub async fn qr_login_approve(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let mut account = s.account;
-    crate::identity::session::check_passcode(&state.services, &mut account, &body.passcode).await?;
-    if crate::oidc::interaction::qr_approve(&state.services, &body.qr, &account).await? {
+    let factors = session::ApprovalFactors {
+        passcode: body.passcode,
+        face_capture: body.face_capture,
+    };
+    let methods =
+        session::approval_methods(&state.services, &s.session, &mut account, &factors).await?;
+    if crate::oidc::interaction::qr_approve(&state.services, &body.qr, &account, methods).await? {
         Ok(HttpResponse::Ok().json(json!({ "status": "approved" })))
     } else {
         Err(qr_unknown())
@@ -337,4 +349,80 @@ pub async fn complete_device_change(
     let done =
         device_change::complete(&state.services, &path.into_inner(), body.into_inner()).await?;
     Ok(HttpResponse::Ok().json(done))
+}
+
+/// Requests from relying parties' kiosks (CIBA) waiting for this citizen, newest first: who asks,
+/// the text the kiosk shows (`binding_message`), what approving releases, any transaction, and
+/// what the approval needs.
+#[utoipa::path(get, path = "/v1/citizen/approvals", tag = "citizen", security(("session" = [])),
+    responses((status = 200, body = Vec<ciba::PendingApproval>)))]
+pub async fn pending_approvals(state: State, s: CitizenSession) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(ciba::pending(&state.services, &s.session.personal_id).await?))
+}
+
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalAnswer {
+    pub answer: ciba::Answer,
+    /// For `approve`: the passcode, a live face capture (answering the session's liveness
+    /// challenge), or both, as the request requires.
+    #[schema(value_type = Option<String>)]
+    pub passcode: Option<secrecy::SecretString>,
+    pub face_capture: Option<crate::biometrics::liveness::Capture>,
+}
+
+/// Approve or deny a kiosk's request. Approving checks the factors first; a request of another
+/// citizen is not found.
+#[utoipa::path(post, path = "/v1/citizen/approvals/{request_id}", tag = "citizen", request_body = ApprovalAnswer, security(("session" = [])),
+    responses((status = 200, description = "Answered"),
+        (status = 401, description = "passcode_invalid", body = crate::http::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "step_up_required", body = crate::http::Problem, content_type = "application/problem+json"),
+        (status = 404, body = crate::http::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "already_answered", body = crate::http::Problem, content_type = "application/problem+json")))]
+pub async fn answer_approval(
+    state: State,
+    s: CitizenSession,
+    path: web::Path<String>,
+    body: web::Json<ApprovalAnswer>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let mut account = s.account;
+    let methods = match body.answer {
+        ciba::Answer::Deny => None,
+        ciba::Answer::Approve => {
+            let factors = session::ApprovalFactors {
+                passcode: body.passcode,
+                face_capture: body.face_capture,
+            };
+            Some(
+                session::approval_methods(&state.services, &s.session, &mut account, &factors)
+                    .await?,
+            )
+        }
+    };
+    ciba::answer(
+        &state.services,
+        &account.personal_id,
+        &path.into_inner(),
+        body.answer,
+        methods,
+    )
+    .await?;
+    let status = match body.answer {
+        ciba::Answer::Approve => "approved",
+        ciba::Answer::Deny => "denied",
+    };
+    Ok(HttpResponse::Ok().json(json!({ "status": status })))
+}
+
+/// A one-time login hint for a kiosk to scan (`login_hint_token` of a CIBA request), so the
+/// citizen need not tell the desk their personal id. Lives two minutes.
+#[utoipa::path(post, path = "/v1/citizen/login-hint", tag = "citizen", security(("session" = [])),
+    responses((status = 201, description = "`{login_hint_token, expires_in}`")))]
+pub async fn login_hint(state: State, s: CitizenSession) -> Result<HttpResponse, ApiError> {
+    let token = ciba::issue_login_hint_token(&state.services, &s.session.personal_id).await?;
+    Ok(HttpResponse::Created().json(json!({
+        "login_hint_token": token,
+        "expires_in": ciba::LOGIN_HINT_TOKEN_TTL.as_secs(),
+    })))
 }

@@ -36,7 +36,20 @@ async fn discovery_names_the_issuer_and_only_what_is_built(backend: Backend) {
     assert_eq!(d["code_challenge_methods_supported"], json!(["S256"]));
     assert_eq!(
         d["grant_types_supported"],
-        json!(["authorization_code", "refresh_token"])
+        json!([
+            "authorization_code",
+            "refresh_token",
+            "urn:openid:params:grant-type:ciba"
+        ])
+    );
+    assert_eq!(
+        d["backchannel_token_delivery_modes_supported"],
+        json!(["poll"])
+    );
+    assert_eq!(d["backchannel_user_code_parameter_supported"], false);
+    assert_eq!(
+        d["authorization_details_types_supported"],
+        json!(["bank_transfer"])
     );
     assert_eq!(d["authorization_response_iss_parameter_supported"], true);
     assert_eq!(d["subject_types_supported"], json!(["pairwise"]));
@@ -55,6 +68,7 @@ async fn discovery_names_the_issuer_and_only_what_is_built(backend: Backend) {
         "pushed_authorization_request_endpoint",
         "introspection_endpoint",
         "revocation_endpoint",
+        "backchannel_authentication_endpoint",
     ] {
         let res = app
             .client

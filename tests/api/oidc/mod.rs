@@ -26,6 +26,8 @@ pub struct Browser<'a> {
     app: &'a TestApp,
     pub cookies: BTreeMap<String, String>,
     pub set_cookie_lines: Vec<String>,
+    /// The last consent page `sign_in` answered.
+    pub consent_page: Option<String>,
 }
 
 impl<'a> Browser<'a> {
@@ -34,6 +36,7 @@ impl<'a> Browser<'a> {
             app,
             cookies: BTreeMap::new(),
             set_cookie_lines: Vec::new(),
+            consent_page: None,
         }
     }
 
@@ -176,6 +179,7 @@ pub async fn sign_in(b: &mut Browser<'_>, citizen: &Citizen, authorize: &str) ->
             )
             .await
         } else {
+            b.consent_page = Some(html.clone());
             b.post(
                 &format!("{next}/consent"),
                 &[("csrf_token", &token), ("decision", "allow")],

@@ -21,6 +21,36 @@ pub async fn par(state: State, req: HttpRequest, body: web::Bytes) -> HttpRespon
     }
 }
 
+/// Decoupled authentication (OpenID CIBA Core §7, poll mode): a kiosk names the citizen, whose
+/// app approves; the kiosk then polls the token endpoint with `auth_req_id`.
+#[utoipa::path(post, path = "/oauth2/bc-authorize", tag = "openid connect",
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "scope, login_hint (personal id) or login_hint_token, binding_message, acr_values, requested_expiry, authorization_details"),
+    security(("client_secret_basic" = []), ("private_key_jwt" = [])),
+    responses((status = 200, body = crate::oidc::ciba::BackchannelStarted),
+        (status = 400, description = "RFC 6749 error JSON: invalid_request, invalid_scope, unknown_user_id, expired_login_hint_token, invalid_binding_message, invalid_authorization_details, unauthorized_client, unmet_authentication_requirements"),
+        (status = 401, description = "invalid_client"), (status = 403, description = "access_denied")))]
+pub async fn backchannel_authorize(
+    state: State,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let result = async {
+        let (rp, p) = authenticated_form(&state, &req, &body).await?;
+        crate::oidc::ciba::start(&state.services, &rp, &p).await
+    }
+    .await;
+    match result {
+        Ok(started) => no_store(HttpResponse::Ok()).json(started),
+        // CIBA §13: a refused request is 403 here (at the token endpoint it is a 400).
+        Err(e @ OAuthError::AccessDenied(_)) => {
+            let mut res = oauth_error(&e);
+            *res.status_mut() = StatusCode::FORBIDDEN;
+            res
+        }
+        Err(e) => oauth_error(&e),
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Token, userinfo, introspection, revocation
 

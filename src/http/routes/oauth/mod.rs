@@ -37,6 +37,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(authorize_post)),
     )
     .service(web::resource(PAR_PATH).route(web::post().to(par)))
+    .service(
+        web::resource(BACKCHANNEL_AUTHENTICATION_PATH).route(web::post().to(backchannel_authorize)),
+    )
     .service(web::resource("/oauth2/interaction/{id}").route(web::get().to(interaction_page)))
     .service(web::resource("/oauth2/interaction/{id}/login").route(web::post().to(login)))
     .service(web::resource("/oauth2/interaction/{id}/otp").route(web::post().to(otp)))

@@ -99,7 +99,8 @@ struct InteractionPage<'a> {
     error: Option<String>,
     hint: String,
     phone: String,
-    scopes: Vec<&'static str>,
+    scopes: Vec<String>,
+    transactions: Vec<String>,
 }
 
 fn interaction_error(e: InteractionError) -> HttpResponse {
@@ -189,14 +190,27 @@ pub async fn interaction_page(
     };
     let name = rp.name.clone();
     let qr_text = format!("{}{}", interaction::QR_PREFIX, i.qr);
-    let (kind, hint, phone, scopes) = match step {
-        Step::Login { hint } => ("login", hint.unwrap_or_default(), String::new(), vec![]),
-        Step::Otp { phone } => ("otp", String::new(), phone, vec![]),
-        Step::Consent { scopes } => (
+    let (kind, hint, phone, scopes, transactions) = match step {
+        Step::Login { hint } => (
+            "login",
+            hint.unwrap_or_default(),
+            String::new(),
+            vec![],
+            vec![],
+        ),
+        Step::Otp { phone } => ("otp", String::new(), phone, vec![], vec![]),
+        Step::Consent {
+            scopes,
+            transactions,
+        } => (
             "consent",
             String::new(),
             String::new(),
-            scopes.into_iter().map(describe).collect(),
+            scopes
+                .into_iter()
+                .map(|s| describe(s).into_owned())
+                .collect(),
+            transactions,
         ),
     };
     let page = InteractionPage {
@@ -210,6 +224,7 @@ pub async fn interaction_page(
         hint,
         phone,
         scopes,
+        transactions,
     };
     match page.render() {
         Ok(body) => page_response(StatusCode::OK).body(body),

@@ -131,6 +131,10 @@ pub struct RelyingParty {
     pub permissions: BTreeSet<Permission>,
     /// Requests per minute this client may make.
     pub rate_quota_per_minute: u32,
+    /// Records per minute this client may match: one per `match`, one per line of a
+    /// `match/batch` (a batch is one request but many records).
+    #[serde(default = "default_match_records_per_minute")]
+    pub match_records_per_minute: u32,
     /// The Ed25519 public key (base64url) of the relying party's kiosk, which signs live face
     /// captures sent to the chip verification API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -138,6 +142,10 @@ pub struct RelyingParty {
     /// A sandbox registration with published credentials: refused in production mode.
     #[serde(default)]
     pub sandbox: bool,
+}
+
+fn default_match_records_per_minute() -> u32 {
+    1_000_000
 }
 
 impl RelyingParty {

@@ -692,6 +692,7 @@ impl Store for EmbeddedStore {
     async fn count_request(
         &self,
         key: &str,
+        amount: u64,
         window_end: Timestamp,
         now: Timestamp,
     ) -> Result<u64, StoreError> {
@@ -706,7 +707,7 @@ impl Store for EmbeddedStore {
         if slot.0 <= now {
             *slot = (window_end, 0);
         }
-        slot.1 += 1;
+        slot.1 += amount;
         Ok(slot.1)
     }
 

@@ -161,12 +161,13 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
     ) -> Result<u64, StoreError>;
 
-    /// Counts a request in a rate window ending at `window_end`. Shared by every instance on
+    /// Counts `amount` requests (or records) in a rate window ending at `window_end`. Shared by every instance on
     /// Redis; the embedded store keeps these counters in memory (a restart only forgives a
     /// minute of traffic), which spares a disk write per request.
     async fn count_request(
         &self,
         key: &str,
+        amount: u64,
         window_end: Timestamp,
         now: Timestamp,
     ) -> Result<u64, StoreError>;

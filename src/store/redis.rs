@@ -66,7 +66,8 @@ return 1
 const INCREMENT: &str = r"
 local now = tonumber(ARGV[2])
 local exp = tonumber(ARGV[1])
-local count = 1
+local by = tonumber(ARGV[4])
+local count = by
 local v = redis.call('GET', KEYS[1])
 if v then
   local p = string.find(v, '|', 1, true)
@@ -74,7 +75,7 @@ if v then
     local e = tonumber(string.sub(v, 1, p - 1))
     if e > now then
       exp = e
-      count = tonumber(string.sub(v, p + 1)) + 1
+      count = tonumber(string.sub(v, p + 1)) + by
     end
   end
 end
@@ -148,6 +149,26 @@ impl RedisStore {
             append_log: Script::new(APPEND_LOG),
             claim_and_append: Script::new(CLAIM_AND_APPEND),
         })
+    }
+
+    /// Adds `by` to an expiring counter (created with `expires_at`) and returns the new count.
+    async fn add(
+        &self,
+        key: &str,
+        by: u64,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let mut c = self.conn.clone();
+        self.increment
+            .key(self.expiring_key(key))
+            .arg(expires_at.millis())
+            .arg(now.millis())
+            .arg(TTL_SLACK_MS)
+            .arg(by)
+            .invoke_async(&mut c)
+            .await
+            .map_err(unavailable)
     }
 
     fn record_key(&self, table: Table, key: &str) -> String {
@@ -309,15 +330,7 @@ impl Store for RedisStore {
         expires_at: Timestamp,
         now: Timestamp,
     ) -> Result<u64, StoreError> {
-        let mut c = self.conn.clone();
-        self.increment
-            .key(self.expiring_key(key))
-            .arg(expires_at.millis())
-            .arg(now.millis())
-            .arg(TTL_SLACK_MS)
-            .invoke_async(&mut c)
-            .await
-            .map_err(unavailable)
+        self.add(key, 1, expires_at, now).await
     }
 
     async fn log_head(&self, log: Log) -> Result<Option<LogHead>, StoreError> {
@@ -362,10 +375,11 @@ impl Store for RedisStore {
     async fn count_request(
         &self,
         key: &str,
+        amount: u64,
         window_end: Timestamp,
         now: Timestamp,
     ) -> Result<u64, StoreError> {
-        self.increment(key, window_end, now).await
+        self.add(key, amount, window_end, now).await
     }
 
     async fn claim_and_append(

@@ -18,6 +18,7 @@ async fn post_match(app: &TestApp, client: &str, body: &Value) -> reqwest::Respo
 }
 
 both_backends!(
+    the_records_quota_counts_every_line_and_stops_a_batch_cleanly,
     every_field_combination_answers_true_or_false_and_never_the_registry_values,
     bad_input_is_refused_and_records_nothing,
     only_clients_with_the_match_permission_may_match,
@@ -494,4 +495,48 @@ async fn the_rp_cli_streams_a_batch_file_and_sums_it_up(backend: Backend) {
         printed[3]["summary"],
         json!({ "lines": 3, "answered": 2, "refused": 1, "all_true": if p.phone.as_str() == "0399999999" { 2 } else { 1 } })
     );
+}
+
+async fn the_records_quota_counts_every_line_and_stops_a_batch_cleanly(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let id = eid_gateway::domain::ClientId::parse(TELECOM).unwrap();
+    let mut rp = app
+        .services
+        .relying_parties
+        .get(&id)
+        .await
+        .unwrap()
+        .unwrap();
+    rp.match_records_per_minute = 3_000;
+    app.services.relying_parties.register(&rp).await.unwrap();
+    let people = crate::citizen::people(&app);
+    let mut body = Vec::new();
+    for i in 0..5_000 {
+        let p = &people[i % people.len()].person;
+        let line = json!({ "personal_id": p.personal_id.as_str(), "phone": p.phone.as_str(), "purpose": "SIM check" });
+        serde_json::to_writer(&mut body, &line).unwrap();
+        body.push(b'\n');
+    }
+    // One request, 5,000 records: the first chunk (2,048 lines) fits in 3,000, the second would
+    // not. The answers stop after the first chunk with a final line saying why.
+    let res = post_batch(&app, TELECOM, body).await;
+    assert_eq!(res.status(), 200);
+    let lines = ndjson_lines(&res.text().await.unwrap());
+    assert_eq!(lines.len(), 2_049);
+    for (i, l) in lines[..2_048].iter().enumerate() {
+        assert_eq!(l["line"], i + 1);
+        assert_eq!(l["phone"], true);
+    }
+    let last = &lines[2_048]["error"];
+    assert_eq!(last["code"], "rate_limited");
+    assert!(last["retry_after"].as_u64().unwrap() >= 1);
+    // The quota is per minute across match and match/batch: a single match is refused too.
+    let p = &people[0].person;
+    let res = post_match(&app, TELECOM, &json!({ "personal_id": p.personal_id.as_str(), "phone": p.phone.as_str(), "purpose": "SIM check" })).await;
+    assert_eq!(res.status(), 429);
+    assert!(res.headers().contains_key("retry-after"));
+    // Next minute, matching goes on.
+    app.clock.advance(std::time::Duration::from_secs(61));
+    let res = post_match(&app, TELECOM, &json!({ "personal_id": p.personal_id.as_str(), "phone": p.phone.as_str(), "purpose": "SIM check" })).await;
+    assert_eq!(res.status(), 200);
 }

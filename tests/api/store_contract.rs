@@ -384,17 +384,33 @@ async fn claim_and_append_is_single_use_and_all_or_nothing(b: Backend) {
 
 async fn request_counters_count_per_window(b: Backend) {
     let (s, _d) = open(b).await;
-    assert_eq!(s.count_request("rate:x", t(1_000), t(0)).await.unwrap(), 1);
     assert_eq!(
-        s.count_request("rate:x", t(1_000), t(500)).await.unwrap(),
-        2
-    );
-    assert_eq!(
-        s.count_request("rate:y", t(1_000), t(500)).await.unwrap(),
+        s.count_request("rate:x", 1, t(1_000), t(0)).await.unwrap(),
         1
     );
     assert_eq!(
-        s.count_request("rate:x", t(2_000), t(1_000)).await.unwrap(),
+        s.count_request("rate:x", 1, t(1_000), t(500))
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        s.count_request("rate:x", 2_048, t(1_000), t(600))
+            .await
+            .unwrap(),
+        2_050,
+        "a batch counts its records"
+    );
+    assert_eq!(
+        s.count_request("rate:y", 1, t(1_000), t(500))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        s.count_request("rate:x", 1, t(2_000), t(1_000))
+            .await
+            .unwrap(),
         1,
         "a new window"
     );

@@ -22,7 +22,8 @@ async fn permitted(state: &State, rp: &RelyingParty) -> Result<(), ApiError> {
             "this client lacks the `match` permission",
         ));
     }
-    crate::http::rate_limit::per_client(state, rp).await
+    crate::http::rate_limit::per_client(state, rp).await?;
+    crate::http::rate_limit::match_records(&state.services, rp, 1).await
 }
 
 /// Does the registry agree with what the customer told you? `true`/`false` per field, never
@@ -126,6 +127,18 @@ pub async fn match_batch(
                 || (done && !(pending.is_empty() && refused.is_empty()))
             {
                 let take = pending.len().min(CHUNK_LINES);
+                if let Err(quota) =
+                    crate::http::rate_limit::match_records(&services, &rp, take as u64).await
+                {
+                    // What was matched before goes out; the rest waits for the next minute.
+                    if let Some((previous, answers)) = in_flight.take()
+                        && !deliver(&tx, previous, answers).await
+                    {
+                        return;
+                    }
+                    stop(&tx, quota).await;
+                    return;
+                }
                 let chunk: Vec<(u64, Vec<u8>)> = pending.drain(..take).collect();
                 let view: Vec<(u64, &[u8])> =
                     chunk.iter().map(|(n, b)| (*n, b.as_slice())).collect();
@@ -133,7 +146,7 @@ pub async fn match_batch(
                     match attribute_match::match_lines(&services, &rp, &view).await {
                         Ok(a) => a,
                         Err(err) => {
-                            stop(&tx, err).await;
+                            stop(&tx, err.into()).await;
                             return;
                         }
                     };
@@ -193,14 +206,14 @@ async fn deliver(
     match commit.await {
         Ok(Ok(())) => tx.send(answers).await.is_ok(),
         Ok(Err(err)) => {
-            stop(tx, err).await;
+            stop(tx, err.into()).await;
             false
         }
         Err(err) => {
             tracing::error!(%err, "match batch history write task failed");
             stop(
                 tx,
-                crate::store::StoreError::Storage("history write failed".into()),
+                crate::store::StoreError::Storage("history write failed".into()).into(),
             )
             .await;
             false
@@ -208,10 +221,18 @@ async fn deliver(
     }
 }
 
-/// Ends a batch that cannot go on: one last line says so.
-async fn stop(tx: &tokio::sync::mpsc::Sender<Bytes>, err: crate::store::StoreError) {
-    tracing::error!(%err, "match batch stopped: store failure");
-    let line = serde_json::json!({ "error": { "code": "store_unavailable", "detail": "the batch stopped here; resend the lines not answered" } });
+/// Ends the answer with a final line saying why the batch stopped there.
+async fn stop(tx: &tokio::sync::mpsc::Sender<Bytes>, err: ApiError) {
+    let line = match err {
+        ApiError::RateLimited { retry_after_secs } => {
+            tracing::info!("match batch stopped: records quota reached");
+            serde_json::json!({ "error": { "code": "rate_limited", "retry_after": retry_after_secs, "detail": "the per-minute records quota is used up; the batch stopped here: resend the lines not answered later" } })
+        }
+        err => {
+            tracing::error!(%err, "match batch stopped: store failure");
+            serde_json::json!({ "error": { "code": "store_unavailable", "detail": "the batch stopped here; resend the lines not answered" } })
+        }
+    };
     let _ = tx.send(Bytes::from(format!("{line}\n"))).await;
 }
 

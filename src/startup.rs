@@ -186,6 +186,7 @@ impl Application {
         services.relying_parties.sync(rp_file).await?;
         if settings.is_dev() {
             seed_dev_registry(settings, &services.registry, &services.clock).await?;
+            crate::identity::sandbox::prepare(services).await?;
             print_personas(
                 &services.registry.personas().await?,
                 &settings.server.public_url,

@@ -79,6 +79,15 @@ pub enum Command {
     Sim(sim::SimArgs),
     /// Act as a relying party against a running gateway.
     Rp(rp::RpArgs),
+    /// List the sandbox personas of a running dev gateway: one citizen per state, with the
+    /// codes a relying party will see.
+    Personas {
+        #[arg(long, default_value = "http://127.0.0.1:8080", env = "EIDGW_GATEWAY")]
+        gateway: String,
+        /// Print the JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Measure performance figures.
     Bench {
         #[command(subcommand)]
@@ -134,6 +143,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Card { command } => card::run(command),
         Command::Sim(args) => sim::run(args),
         Command::Rp(args) => rp::run(args),
+        Command::Personas { gateway, json } => sim::list_personas(&gateway, json),
     }
 }
 

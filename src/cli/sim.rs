@@ -117,6 +117,15 @@ pub enum SimCommand {
     Deny { request_id: String },
     /// Show a one-time login hint (QR) for a kiosk to scan instead of typing the personal id.
     Hint,
+    /// Make the wallet a ready-made sandbox persona's phone (see `eidgw personas`): its
+    /// published credentials, device key and, if it has one, its card.
+    Persona {
+        /// The persona's role, e.g. `level-2`, `card-revoked`, `face-mismatch`.
+        role: String,
+        /// The people file (the dev seed writes data/people.jsonl).
+        #[arg(long, default_value = "data/people.jsonl")]
+        people: PathBuf,
+    },
     /// Print the chip read of the wallet's card answering challenge C, for a relying party's
     /// reader to submit to `POST /v1/chip/verify`.
     ChipRead {
@@ -322,6 +331,35 @@ fn describe_requests(list: &Value) -> String {
     } else {
         rows.join("\n")
     }
+}
+
+/// `eidgw personas`: the sandbox personas of a dev gateway.
+pub fn list_personas(gateway: &str, json: bool) -> anyhow::Result<()> {
+    super::runtime()?.block_on(async {
+        let gw = GatewayClient::new(gateway)?;
+        let list = gw.get("/dev/personas", None).await?;
+        output(json, &list, || {
+            let empty = Vec::new();
+            let mut rows = Vec::new();
+            for p in list.as_array().unwrap_or(&empty) {
+                rows.push(format!(
+                    "{:<15} {}  {}",
+                    p["role"].as_str().unwrap_or(""),
+                    p["personal_id"].as_str().unwrap_or(""),
+                    p["full_name"].as_str().unwrap_or("")
+                ));
+                for e in p["expect"].as_array().unwrap_or(&empty) {
+                    rows.push(format!(
+                        "    {:<28} at {}",
+                        e["code"].as_str().unwrap_or(""),
+                        e["at"].as_str().unwrap_or("")
+                    ));
+                }
+            }
+            rows.join("\n")
+        });
+        Ok(())
+    })
 }
 
 pub fn run(args: SimArgs) -> anyhow::Result<()> {
@@ -653,6 +691,45 @@ async fn run_async(args: SimArgs) -> anyhow::Result<()> {
                     "{}\n{token}\n(for the kiosk's login_hint_token; valid {} s, once)",
                     qr(&token),
                     h["expires_in"]
+                )
+            });
+        }
+        SimCommand::Persona { role, people } => {
+            let list = gw.get("/dev/personas", None).await?;
+            let persona = list
+                .as_array()
+                .and_then(|a| a.iter().find(|p| p["role"] == role.as_str()))
+                .ok_or_else(|| anyhow::anyhow!("no persona {role}: see `eidgw personas`"))?;
+            let creds = &persona["credentials"];
+            let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+            if creds.is_null() {
+                anyhow::bail!("{role} is a registry person without an account: use `sim register`");
+            }
+            let wallet = Wallet {
+                personal_id: text(&persona["personal_id"]),
+                device_seed: text(&creds["device_seed"]),
+                password: text(&creds["password"]),
+                passcode: text(&creds["passcode"]),
+                people_file: people,
+                session_token: None,
+            };
+            std::fs::create_dir_all(dir)?;
+            save(dir, &wallet)?;
+            let card = match gw.get(&format!("/dev/personas/{role}/card"), None).await {
+                Ok(image) => {
+                    write_image(&card_file(dir), &image)?;
+                    true
+                }
+                Err(_) => false,
+            };
+            let done = json!({ "role": role, "personal_id": persona["personal_id"], "card": card, "expect": persona["expect"] });
+            output(args.json, &done, || {
+                format!(
+                    "wallet {} is now {} ({}){}",
+                    dir.display(),
+                    persona["full_name"].as_str().unwrap_or(""),
+                    role,
+                    if card { ", with the card" } else { "" }
                 )
             });
         }

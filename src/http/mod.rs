@@ -53,6 +53,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, dev_mode: bool, body_limit: usize
     .service(openapi::swagger_ui());
     if dev_mode {
         cfg.service(web::resource("/dev/personas").route(web::get().to(routes::dev::personas)))
+            .service(
+                web::resource("/dev/personas/{role}/card")
+                    .route(web::get().to(routes::dev::persona_card)),
+            )
             .service(web::resource("/dev/sms").route(web::get().to(routes::dev::sms)));
     }
 }

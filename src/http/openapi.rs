@@ -74,6 +74,7 @@ impl Modify for SecuritySchemes {
         routes::jwks::jwks,
         routes::clients::me,
         routes::dev::personas,
+        routes::dev::persona_card,
         routes::dev::sms,
         routes::verify::verify,
         routes::citizen::start_registration,

@@ -11,6 +11,7 @@ pub mod lock;
 pub mod pairwise;
 pub mod presentation;
 pub mod registration;
+pub mod sandbox;
 pub mod session;
 pub mod transactions;
 pub mod verification;

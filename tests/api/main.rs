@@ -20,6 +20,7 @@ mod interop;
 mod keys_and_jwks;
 mod oidc;
 mod operations;
+mod personas;
 mod redis_outage;
 mod registry;
 mod selective_disclosure;

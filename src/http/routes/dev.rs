@@ -15,6 +15,22 @@ pub async fn personas(state: State) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(state.services.registry.personas().await?))
 }
 
+/// The chip image of a ready-made persona's card (sandbox only: it holds the simulated chip's
+/// private key). `eidgw sim persona ROLE` puts it into the wallet.
+#[utoipa::path(get, path = "/dev/personas/{role}/card", tag = "sandbox", responses(
+    (status = 200, description = "The chip image"),
+    (status = 404, description = "No such persona, a persona without a card, or production mode", body = crate::http::Problem, content_type = "application/problem+json"),
+))]
+pub async fn persona_card(
+    state: State,
+    role: actix_web::web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    match crate::identity::sandbox::card(&state.services, &role).await? {
+        Some(image) => Ok(HttpResponse::Ok().json(image)),
+        None => Err(ApiError::NotFound),
+    }
+}
+
 #[derive(serde::Deserialize, utoipa::IntoParams)]
 pub struct SmsQuery {
     /// The phone number whose messages to show.

@@ -124,7 +124,10 @@ async fn the_demo_app_registers_logs_in_presents_and_the_relying_party_verifies(
     assert!(owner_only(&format!("{}/wallet.json", phone.wallet)));
 }
 
-both_backends!(level2_walkthrough_card_app_enrolment_airline_and_bank_onboarding);
+both_backends!(
+    level2_walkthrough_card_app_enrolment_airline_and_bank_onboarding,
+    a_kiosk_login_and_a_large_transfer_from_a_sandbox_persona_phone,
+);
 
 async fn level2_walkthrough_card_app_enrolment_airline_and_bank_onboarding(backend: Backend) {
     let app = spawn_app(backend).await;
@@ -278,4 +281,80 @@ async fn level2_walkthrough_card_app_enrolment_airline_and_bank_onboarding(backe
         .filter(|e| e["action"] == "chip_verify")
         .count();
     assert_eq!(chip_checks, 2, "{history}");
+}
+
+/// The README's kiosk and transfer walkthrough with the `sim` commands: a ready-made persona's
+/// phone answers a hospital desk (CIBA) and approves a 25,000,000 VND transfer with a face.
+async fn a_kiosk_login_and_a_large_transfer_from_a_sandbox_persona_phone(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let phone = Phone::new(&app);
+    let listed = eidgw_json(&app, &["personas"]).await;
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["role"] == "device-changed")
+    );
+    let made = phone
+        .sim(&["persona", "level-2", "--people", &phone.people])
+        .await;
+    assert_eq!(made["card"], true);
+    let id = made["personal_id"].as_str().unwrap().to_owned();
+    phone.sim(&["login"]).await;
+    let desk = app
+        .client
+        .post(app.url("/oauth2/bc-authorize"))
+        .basic_auth(
+            "hanoi-general-hospital",
+            Some(sandbox_secret("hanoi-general-hospital")),
+        )
+        .form(&[
+            ("scope", "openid profile"),
+            ("login_hint", id.as_str()),
+            ("binding_message", "Quầy 3 · 4821"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(desk.status(), 200);
+    let requests = phone.sim(&["requests"]).await;
+    assert_eq!(requests[0]["binding_message"], "Quầy 3 · 4821");
+    let request_id = requests[0]["request_id"].as_str().unwrap().to_owned();
+    let approved = phone.sim(&["approve", &request_id]).await;
+    assert_eq!(approved["status"], "approved");
+    assert!(
+        phone
+            .sim(&["requests"])
+            .await
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
+    // A large transfer: the passcode step-up is not enough, a face is.
+    phone.sim(&["step-up", "--passcode"]).await;
+    let args = [
+        "present",
+        "--rp",
+        "lotus-bank",
+        "--nonce",
+        "t1",
+        "--transfer-vnd",
+        "25000000",
+        "--creditor",
+        "Trần Thị Bình",
+    ];
+    let mut all: Vec<String> = ["sim", "--wallet", phone.wallet.as_str()]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    all.extend(args.iter().map(|a| a.to_string()));
+    all.extend(["--json".into(), "--gateway".into(), app.address.clone()]);
+    let refused = eidgw_output(all).await;
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("step_up_required"));
+    phone.sim(&["step-up", "--face"]).await;
+    let presented = phone.sim(&args).await;
+    assert!(presented["token"].is_string());
 }

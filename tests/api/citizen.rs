@@ -281,6 +281,24 @@ impl Citizen {
             .unwrap()
     }
 
+    /// A presentation token, approving `details` (RFC 9396) if given.
+    pub async fn token_with(
+        &self,
+        app: &TestApp,
+        client_id: &str,
+        nonce: &str,
+        details: Option<&Value>,
+    ) -> String {
+        let mut body = json!({ "client_id": client_id, "nonce": nonce });
+        if let Some(d) = details {
+            body["authorization_details"] = d.clone();
+        }
+        let res = Self::post(app, "/v1/presentations", &body, self.session.as_deref()).await;
+        assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+        let body: Value = res.json().await.unwrap();
+        body["token"].as_str().unwrap().to_owned()
+    }
+
     pub async fn token_for(&self, app: &TestApp, client_id: &str, nonce: &str) -> String {
         let res = self.present(app, client_id, nonce).await;
         assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());

@@ -104,25 +104,7 @@ async fn twenty_five_million_needs_a_face_and_binds_amount_and_creditor(backend:
 
     let face = c.live_face();
     assert_eq!(c.step_up_face(&app, &face).await.status(), StatusCode::OK);
-    let token_for = |c: &crate::citizen::Citizen| {
-        let (app, big) = (&app, big.clone());
-        let session = c.session.clone();
-        async move {
-            let res = crate::citizen::Citizen::post(
-                app,
-                "/v1/presentations",
-                &json!({ "client_id": BANK, "nonce": "tx-1", "authorization_details": big }),
-                session.as_deref(),
-            )
-            .await;
-            assert_eq!(res.status(), StatusCode::CREATED);
-            res.json::<Value>().await.unwrap()["token"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        }
-    };
-    let token = token_for(&c).await;
+    let token = c.token_with(&app, BANK, "tx-1", Some(&big)).await;
     // Another amount, another creditor, or a transfer the token never approved: refused, and
     // the token is not used up by the refusal.
     for other in [
@@ -143,25 +125,13 @@ async fn twenty_five_million_needs_a_face_and_binds_amount_and_creditor(backend:
     );
 
     // A token without a transaction is no good for one.
-    let plain = crate::citizen::Citizen::post(
-        &app,
-        "/v1/presentations",
-        &json!({ "client_id": BANK, "nonce": "tx-1" }),
-        c.session.as_deref(),
-    )
-    .await
-    .json::<Value>()
-    .await
-    .unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let plain = c.token_with(&app, BANK, "tx-1", None).await;
     assert_eq!(
         bank_verifies(&app, &plain, Some(&big)).await["reason"],
         "authorization_details_mismatch"
     );
     // The signed amount cannot be edited: any change to the payload breaks the signature.
-    let token = token_for(&c).await;
+    let token = c.token_with(&app, BANK, "tx-1", Some(&big)).await;
     let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
     use base64::Engine;
     let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -97,6 +97,18 @@ const ACR_LEVEL_1: &str = "urn:vn:eid:level:1";
 const ACR_LEVEL_2: &str = "urn:vn:eid:level:2";
 pub const ACR_VALUES: [&str; 2] = [ACR_LEVEL_1, ACR_LEVEL_2];
 
+/// The identity level `acr_values` asks for: the highest known value named, if any.
+pub fn asked_level(acr_values: Option<&str>) -> Option<Level> {
+    let acr: Vec<&str> = acr_values.unwrap_or("").split(' ').collect();
+    if acr.contains(&ACR_LEVEL_2) {
+        Some(Level::Two)
+    } else if acr.contains(&ACR_LEVEL_1) {
+        Some(Level::One)
+    } else {
+        None
+    }
+}
+
 /// Validates the parameters of an authorization request for `rp`.
 pub fn validate(rp: &RelyingParty, p: &Params) -> Result<AuthorizationRequest, AuthorizeError> {
     let redirect_uri = p
@@ -196,14 +208,7 @@ pub fn validate(rp: &RelyingParty, p: &Params) -> Result<AuthorizationRequest, A
         ),
         None => None,
     };
-    let acr: Vec<&str> = p.get("acr_values").unwrap_or("").split(' ').collect();
-    let asked = if acr.contains(&ACR_LEVEL_2) {
-        Some(Level::Two)
-    } else if acr.contains(&ACR_LEVEL_1) {
-        Some(Level::One)
-    } else {
-        None
-    };
+    let asked = asked_level(p.get("acr_values"));
     // The client's registered minimum identity level applies to every login, asked or not.
     let required_level = asked.max(Some(rp.min_level)).filter(|l| *l > Level::One);
     let bounded = |name: &str| -> Result<Option<String>, AuthorizeError> {
@@ -253,13 +258,7 @@ pub async fn push(
             "request_uri is not allowed in a pushed request",
         ));
     }
-    if p.get("client_id")
-        .is_some_and(|c| c != rp.client_id.as_str())
-    {
-        return Err(OAuthError::invalid_request(
-            "client_id does not match the authenticated client",
-        ));
-    }
+    super::same_client(p, rp)?;
     let request = validate(rp, p).map_err(|e| match e {
         AuthorizeError::Page { detail, .. } => OAuthError::InvalidRequest(detail),
         AuthorizeError::Redirect(r) if r.error == "invalid_scope" => {

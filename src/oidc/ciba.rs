@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::authorize::ACR_VALUES;
+use super::authorize::{ACR_VALUES, asked_level};
 use super::claims::{Scope, grantable};
 use super::grants::{self, Grant, TokenResponse};
 use super::{OAuthError, Params, REFRESH_TOKEN_TTL, secret_key};
@@ -249,13 +249,7 @@ pub async fn start(
             "this client may not use backchannel authentication (needs the ciba permission)".into(),
         ));
     }
-    if p.get("client_id")
-        .is_some_and(|c| c != rp.client_id.as_str())
-    {
-        return Err(OAuthError::invalid_request(
-            "client_id does not match the authenticated client",
-        ));
-    }
+    super::same_client(p, rp)?;
     for unsupported in ["user_code", "request", "client_notification_token"] {
         if p.contains(unsupported) {
             return Err(OAuthError::invalid_request(format!(
@@ -267,21 +261,15 @@ pub async fn start(
     if !scopes.contains(&Scope::Openid) {
         return Err(OAuthError::InvalidScope("scope must include openid".into()));
     }
-    let asked_level = match p.get("acr_values") {
-        None => Level::One,
-        Some(v) => {
-            let values: Vec<&str> = v.split(' ').collect();
-            if !values.iter().any(|a| ACR_VALUES.contains(a)) {
-                return Err(OAuthError::invalid_request(format!(
-                    "acr_values must name one of {}",
-                    ACR_VALUES.join(", ")
-                )));
-            }
-            if values.contains(&ACR_VALUES[1]) {
-                Level::Two
-            } else {
-                Level::One
-            }
+    // Unlike the browser flow, a kiosk that names only unknown values is told so.
+    let asked_level = match (p.get("acr_values"), asked_level(p.get("acr_values"))) {
+        (_, Some(level)) => level,
+        (None, None) => Level::One,
+        (Some(_), None) => {
+            return Err(OAuthError::invalid_request(format!(
+                "acr_values must name one of {}",
+                ACR_VALUES.join(", ")
+            )));
         }
     };
     let expiry = match p.get("requested_expiry") {

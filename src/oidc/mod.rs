@@ -137,6 +137,22 @@ impl OAuthError {
     }
 }
 
+/// A back-channel request may repeat `client_id` (RFC 6749 §2.3.1); if it does, it must name the
+/// client that authenticated.
+pub fn same_client(
+    p: &Params,
+    rp: &crate::relying_parties::RelyingParty,
+) -> Result<(), OAuthError> {
+    if p.get("client_id")
+        .is_some_and(|c| c != rp.client_id.as_str())
+    {
+        return Err(OAuthError::invalid_request(
+            "client_id does not match the authenticated client",
+        ));
+    }
+    Ok(())
+}
+
 /// The store key of a bearer secret (code, refresh token, session id): only its SHA-256 is ever
 /// stored, so a store dump hands out nothing usable.
 pub fn secret_key(kind: &str, secret: &str) -> String {

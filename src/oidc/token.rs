@@ -53,13 +53,7 @@ pub async fn exchange(
     p: &Params,
     dpop_jkt: Option<String>,
 ) -> Result<TokenResponse, OAuthError> {
-    if p.get("client_id")
-        .is_some_and(|c| c != rp.client_id.as_str())
-    {
-        return Err(OAuthError::invalid_request(
-            "client_id does not match the authenticated client",
-        ));
-    }
+    super::same_client(p, rp)?;
     match TokenRequest::parse(p)? {
         TokenRequest::AuthorizationCode {
             code,

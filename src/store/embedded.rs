@@ -443,9 +443,23 @@ fn apply(txn: &WriteTransaction, op: Op) -> Result<Reply, StoreError> {
             apply(txn, Op::ListPush { list, value: entry })?;
             Ok(Reply::Flag(true))
         }
-        Op::ListPushMany { entries } => {
-            for (list, value) in entries {
-                apply(txn, Op::ListPush { list, value })?;
+        Op::ListPushMany { mut entries } => {
+            // Grouped by list (stable, so each list keeps the callers' order) with each table
+            // opened once: one length read and one length write per list, and the inserts walk
+            // the key order instead of hopping between lists.
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            let mut lengths = txn.open_table(layout::LIST_LENGTHS).map_err(storage)?;
+            let mut t = txn.open_table(layout::LISTS).map_err(storage)?;
+            for group in entries.chunk_by(|a, b| a.0 == b.0) {
+                let list = group[0].0.as_str();
+                let length = lengths.get(list).map_err(storage)?.map(|v| v.value());
+                let mut position = length.unwrap_or(0);
+                for (_, value) in group {
+                    position += 1;
+                    t.insert((list, position), value.as_slice())
+                        .map_err(storage)?;
+                }
+                lengths.insert(list, position).map_err(storage)?;
             }
             Ok(Reply::Done)
         }

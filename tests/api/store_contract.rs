@@ -58,6 +58,33 @@ async fn many_list_appends_land_in_order_after_what_was_there(b: Backend) {
         vec![(1, b"x".to_vec())]
     );
     assert_eq!(s.list_push("history:b", b"y".to_vec()).await.unwrap(), 2);
+    // Many lists interleaved in one call, the later names first: each keeps the callers' order.
+    let lists = ["history:z", "history:m", "history:b"];
+    let entries: Vec<(String, Vec<u8>)> = (0..300)
+        .map(|i| (lists[i % 3].to_owned(), format!("{i}").into_bytes()))
+        .collect();
+    s.list_push_many(entries).await.unwrap();
+    for (k, list) in lists.iter().enumerate() {
+        let got = s.list_range(list, 1, 1000).await.unwrap();
+        let already = usize::from(*list == "history:b") * 2;
+        let expected: Vec<Vec<u8>> = (0..300)
+            .filter(|i| i % 3 == k)
+            .map(|i| format!("{i}").into_bytes())
+            .collect();
+        assert_eq!(got.len(), already + 100, "{list}");
+        assert_eq!(
+            got[already..]
+                .iter()
+                .map(|(_, v)| v.clone())
+                .collect::<Vec<_>>(),
+            expected
+        );
+        assert!(
+            got.iter()
+                .enumerate()
+                .all(|(i, (pos, _))| *pos == i as u64 + 1)
+        );
+    }
 }
 
 async fn lists_append_in_order_and_stay_separate(b: Backend) {

@@ -1,5 +1,7 @@
 //! What the population registry knows about a person.
 
+use std::borrow::Cow;
+
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +27,31 @@ pub struct Person {
     /// The citizen's current chip ID card, once one has been issued.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub card: Option<CardRecord>,
+}
+
+/// The four values an attribute match compares, read straight from a stored `Person` record
+/// (borrowing its text, ignoring the other fields): batch matching looks at thousands of records
+/// a second and should not build each whole `Person`.
+#[derive(PartialEq, Deserialize)]
+pub struct PersonFacts<'a> {
+    #[serde(borrow)]
+    pub full_name: Cow<'a, str>,
+    pub birth_date: NaiveDate,
+    pub sex: Sex,
+    /// National form, as `PhoneNumber` stores it.
+    #[serde(borrow)]
+    pub phone: Cow<'a, str>,
+}
+
+impl<'a> From<&'a Person> for PersonFacts<'a> {
+    fn from(p: &'a Person) -> Self {
+        Self {
+            full_name: Cow::Borrowed(&p.full_name),
+            birth_date: p.birth_date,
+            sex: p.sex,
+            phone: Cow::Borrowed(p.phone.as_str()),
+        }
+    }
 }
 
 impl std::fmt::Debug for Person {

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::biometrics::EnrolledTemplates;
 use crate::clock::Timestamp;
-use crate::domain::{CardRecord, CardStatus, Person, PersonalId};
+use crate::domain::{CardRecord, CardStatus, Person, PersonFacts, PersonalId};
 use crate::population::Persona;
 use crate::store::{SharedStore, Store, StoreError, Table, decode, encode, get_json, put_json};
 
@@ -26,6 +26,16 @@ pub struct PopulationInfo {
     pub people: u64,
     pub imported_at: Timestamp,
     pub source: String,
+}
+
+/// A person's record as stored, not yet decoded.
+pub struct StoredPerson(Vec<u8>);
+
+impl StoredPerson {
+    /// The values an attribute match compares, borrowed from the record.
+    pub fn facts(&self) -> Result<PersonFacts<'_>, StoreError> {
+        decode(Table::People, &self.0)
+    }
 }
 
 #[derive(Clone)]
@@ -53,15 +63,20 @@ impl Registry {
         get_json(self.store(), Table::Templates, id.as_str()).await
     }
 
-    /// Looks many people up in one round trip (batch matching).
-    pub async fn people(&self, ids: &[&PersonalId]) -> Result<Vec<Option<Person>>, StoreError> {
+    /// Looks many people up in one round trip and leaves each record encoded, to be read with
+    /// [`StoredPerson::facts`] (batch matching).
+    pub async fn stored_people(
+        &self,
+        ids: &[&PersonalId],
+    ) -> Result<Vec<Option<StoredPerson>>, StoreError> {
         let keys: Vec<&str> = ids.iter().map(|i| i.as_str()).collect();
-        self.store()
+        Ok(self
+            .store()
             .get_many(Table::People, &keys)
             .await?
             .into_iter()
-            .map(|raw| raw.map(|b| decode(Table::People, &b)).transpose())
-            .collect()
+            .map(|raw| raw.map(StoredPerson))
+            .collect())
     }
 
     pub async fn save_person(&self, person: &Person) -> Result<(), StoreError> {

@@ -56,9 +56,16 @@ async fn imported_people_are_found_with_enrolled_not_true_templates(b: Backend) 
     let unknown = eid_gateway::domain::PersonalId::parse("001099999999").unwrap();
     let mut query = ids.clone();
     query.push(&unknown);
-    let found = registry.people(&query).await.unwrap();
-    assert_eq!(found.iter().filter(|p| p.is_some()).count(), 3);
+    let found = registry.stored_people(&query).await.unwrap();
     assert!(found[3].is_none());
+    // The facts read from each stored record are the person's own.
+    for (truth, stored) in truths.iter().zip(&found[..3]) {
+        let stored = stored.as_ref().expect("enrolled person found");
+        let facts = stored.facts().unwrap();
+        assert!(facts == eid_gateway::domain::PersonFacts::from(&truth.person));
+        assert_eq!(facts.full_name, truth.person.full_name);
+        assert_eq!(facts.phone, truth.person.phone.as_str());
+    }
 }
 
 fn eidgw(args: &[&str], dir: &std::path::Path) -> std::process::Output {

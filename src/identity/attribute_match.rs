@@ -13,7 +13,7 @@ use super::history::{self, UsageEntry};
 use crate::biometrics::BiometricError;
 use crate::biometrics::liveness::Capture;
 use crate::challenges::random_token;
-use crate::domain::{Person, PersonalId, PhoneNumber, Sex};
+use crate::domain::{PersonFacts, PersonalId, PhoneNumber, Sex};
 use crate::relying_parties::RelyingParty;
 use crate::services::Services;
 
@@ -73,12 +73,32 @@ pub struct ParsedMatch {
 const MAX_PURPOSE: usize = 200;
 
 /// Names compare after trimming, collapsing inner white space and lower-casing; diacritics
-/// matter (Hà is not Ha).
-fn normalized_name(s: &str) -> String {
-    s.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
+/// matter (Hà is not Ha). Compared lazily, character by character: no copy of either name.
+fn same_name(a: &str, b: &str) -> bool {
+    fn normalized(s: &str) -> impl Iterator<Item = char> + '_ {
+        s.split_whitespace().enumerate().flat_map(|(i, word)| {
+            (i > 0)
+                .then_some(' ')
+                .into_iter()
+                .chain(word.chars().flat_map(char::to_lowercase))
+        })
+    }
+    normalized(a).eq(normalized(b))
+}
+
+/// `YYYY-MM-DD`, strictly: chrono's format-string parser is the slowest step of a batch line.
+fn parse_date(s: &str) -> Option<NaiveDate> {
+    let b = s.as_bytes();
+    let digits = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r].iter().try_fold(0u32, |n, d| {
+            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+        })
+    };
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let year = i32::try_from(digits(0..4)?).ok()?;
+    NaiveDate::from_ymd_opt(year, digits(5..7)?, digits(8..10)?)
 }
 
 impl MatchRequest {
@@ -86,7 +106,7 @@ impl MatchRequest {
         let personal_id = PersonalId::parse(&self.personal_id)
             .map_err(|e| IdentityError::invalid("invalid_personal_id", e.to_string()))?;
         let birth_date = match &self.birth_date {
-            Some(d) => Some(NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| {
+            Some(d) => Some(parse_date(d).ok_or_else(|| {
                 IdentityError::invalid("invalid_birth_date", "birth_date is YYYY-MM-DD")
             })?),
             None => None,
@@ -149,9 +169,9 @@ impl MatchRequest {
 
 impl ParsedMatch {
     /// The field-by-field answer against a registry record (or none).
-    pub fn compare(&self, person: Option<&Person>, face: Option<bool>) -> MatchResult {
+    pub fn compare(&self, person: Option<&PersonFacts>, face: Option<bool>) -> MatchResult {
         let found = person.is_some();
-        let field = |asked: bool, agrees: &dyn Fn(&Person) -> bool| {
+        let field = |asked: bool, agrees: &dyn Fn(&PersonFacts) -> bool| {
             asked.then(|| person.is_some_and(agrees))
         };
         MatchResult {
@@ -159,14 +179,14 @@ impl ParsedMatch {
             full_name: field(self.full_name.is_some(), &|p| {
                 self.full_name
                     .as_deref()
-                    .is_some_and(|n| normalized_name(n) == normalized_name(&p.full_name))
+                    .is_some_and(|n| same_name(n, &p.full_name))
             }),
             birth_date: field(self.birth_date.is_some(), &|p| {
                 self.birth_date == Some(p.birth_date)
             }),
             sex: field(self.sex.is_some(), &|p| self.sex == Some(p.sex)),
             phone: field(self.phone.is_some(), &|p| {
-                self.phone.as_ref() == Some(&p.phone)
+                self.phone.as_ref().is_some_and(|n| n.as_str() == p.phone)
             }),
             face: self
                 .face_capture
@@ -229,7 +249,7 @@ pub async fn match_one(
         }
         _ => None,
     };
-    let mut result = parsed.compare(person.as_ref(), face);
+    let mut result = parsed.compare(person.as_ref().map(PersonFacts::from).as_ref(), face);
     if person.is_some() {
         let id = random_token()?;
         history::record(
@@ -327,12 +347,13 @@ pub async fn match_lines(
         }
     }
     let ids: Vec<&PersonalId> = parsed.iter().map(|(_, _, p)| &p.personal_id).collect();
-    let people = services.registry.people(&ids).await?;
+    let stored = services.registry.stored_people(&ids).await?;
     let at = services.clock.now().secs();
     // One random prefix per chunk and the line number: unique ids without a syscall per line.
     let prefix = random_token()?;
     let mut history = Vec::new();
-    for ((slot, n, p), person) in parsed.iter().zip(people) {
+    for ((slot, n, p), stored) in parsed.iter().zip(&stored) {
+        let person = stored.as_ref().map(|s| s.facts()).transpose()?;
         let mut result = p.compare(person.as_ref(), None);
         if person.is_some() {
             let id = format!("{}.{n}", &prefix[..16]);
@@ -351,4 +372,47 @@ pub async fn match_lines(
         out[*slot] = Some(BatchLine::Matched { line: *n, result });
     }
     Ok((out.into_iter().flatten().collect(), history))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_compare_ignoring_case_and_spacing_but_not_diacritics() {
+        assert!(same_name("Nguyễn Văn An", "nguyễn văn an"));
+        assert!(same_name("  NGUYỄN   Văn\tAn ", "Nguyễn Văn An"));
+        assert!(same_name("Đặng Thị Hà", "ĐẶNG THỊ HÀ"));
+        assert!(!same_name("Nguyen Van An", "Nguyễn Văn An"));
+        assert!(!same_name("Nguyễn Văn", "Nguyễn Văn An"));
+        assert!(!same_name("Nguyễn VănAn", "Nguyễn Văn An"));
+        assert!(!same_name("Hà", "Ha"));
+    }
+
+    #[test]
+    fn dates_are_strict_iso() {
+        assert_eq!(
+            parse_date("1990-02-28"),
+            NaiveDate::from_ymd_opt(1990, 2, 28)
+        );
+        assert_eq!(
+            parse_date("2000-02-29"),
+            NaiveDate::from_ymd_opt(2000, 2, 29)
+        );
+        for bad in [
+            "1990-02-30",
+            "1990-2-28",
+            "1990/02/28",
+            "19900228",
+            "1990-02-28 ",
+            "+990-02-28",
+            "1990-13-01",
+            "1990-00-10",
+            "",
+            "1990-02-2x",
+            "١٩٩٠-02-28",
+        ] {
+            assert_eq!(parse_date(bad), None, "{bad}");
+        }
+    }
 }

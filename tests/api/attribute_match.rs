@@ -507,27 +507,29 @@ async fn the_records_quota_counts_every_line_and_stops_a_batch_cleanly(backend: 
         .await
         .unwrap()
         .unwrap();
-    rp.match_records_per_minute = 3_000;
+    // Chunks are matched and counted whole: the first fits in the quota, the second would not.
+    let chunk = eid_gateway::http::routes::attribute_match::CHUNK_LINES;
+    rp.match_records_per_minute = u32::try_from(chunk + chunk / 2).unwrap();
     app.services.relying_parties.register(&rp).await.unwrap();
     let people = crate::citizen::people(&app);
     let mut body = Vec::new();
-    for i in 0..5_000 {
+    for i in 0..chunk * 5 / 2 {
         let p = &people[i % people.len()].person;
         let line = json!({ "personal_id": p.personal_id.as_str(), "phone": p.phone.as_str(), "purpose": "SIM check" });
         serde_json::to_writer(&mut body, &line).unwrap();
         body.push(b'\n');
     }
-    // One request, 5,000 records: the first chunk (2,048 lines) fits in 3,000, the second would
-    // not. The answers stop after the first chunk with a final line saying why.
+    // One request, two and a half chunks: the answers stop after the first chunk with a final
+    // line saying why.
     let res = post_batch(&app, TELECOM, body).await;
     assert_eq!(res.status(), 200);
     let lines = ndjson_lines(&res.text().await.unwrap());
-    assert_eq!(lines.len(), 2_049);
-    for (i, l) in lines[..2_048].iter().enumerate() {
+    assert_eq!(lines.len(), chunk + 1);
+    for (i, l) in lines[..chunk].iter().enumerate() {
         assert_eq!(l["line"], i + 1);
         assert_eq!(l["phone"], true);
     }
-    let last = &lines[2_048]["error"];
+    let last = &lines[chunk]["error"];
     assert_eq!(last["code"], "rate_limited");
     assert!(last["retry_after"].as_u64().unwrap() >= 1);
     // The quota is per minute across match and match/batch: a single match is refused too.

@@ -1,5 +1,7 @@
 //! Attribute match for relying parties (SPEC §5.3): `POST /v1/match`.
 
+use std::collections::VecDeque;
+
 use actix_web::http::header;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -61,8 +63,14 @@ pub async fn liveness_challenge(
 
 /// The longest line a batch may hold; a longer one gets `line_too_long` and is skipped.
 pub const MAX_LINE_BYTES: usize = 4096;
-/// Lines matched together: one registry read and one durable history write per chunk.
-const CHUNK_LINES: usize = 2048;
+/// Lines matched together: one registry read and one durable history write per chunk, and the
+/// unit the records quota is taken in. Larger chunks let the history commit fold several entries
+/// of one citizen into one page write.
+pub const CHUNK_LINES: usize = 8192;
+/// Chunks whose history may be committing while the next is matched. When the store's writer
+/// falls behind, the queued chunks share one commit; answers still leave in order, each only
+/// once its history is durable. Bounds the memory a batch holds to this many chunks.
+const CHUNKS_IN_FLIGHT: usize = 4;
 
 /// Many records at once: an NDJSON body (one match request per line, `face_capture` excepted),
 /// streamed in and answered as NDJSON streamed out, line by line in order, each answer carrying
@@ -106,7 +114,7 @@ pub async fn match_batch(
         let mut payload = payload;
         let mut pending: Vec<(u64, Vec<u8>)> = Vec::with_capacity(CHUNK_LINES);
         let mut refused: Vec<attribute_match::BatchLine> = Vec::new();
-        let mut in_flight: Option<(CommitHandle, Bytes)> = None;
+        let mut in_flight: VecDeque<(CommitHandle, Bytes)> = VecDeque::new();
         loop {
             let chunk = payload.next().await;
             let done = match chunk {
@@ -131,9 +139,7 @@ pub async fn match_batch(
                     crate::http::rate_limit::match_records(&services, &rp, take as u64).await
                 {
                     // What was matched before goes out; the rest waits for the next minute.
-                    if let Some((previous, answers)) = in_flight.take()
-                        && !deliver(&tx, previous, answers).await
-                    {
+                    if !deliver_all(&tx, &mut in_flight).await {
                         return;
                     }
                     stop(&tx, quota).await;
@@ -169,8 +175,10 @@ pub async fn match_batch(
                 // matched; answers go out only once their history is durable.
                 let store = services.store.clone();
                 let commit = tokio::spawn(async move { store.list_push_many(writes).await });
-                if let Some((previous, answers)) = in_flight.replace((commit, Bytes::from(out)))
-                    && !deliver(&tx, previous, answers).await
+                in_flight.push_back((commit, Bytes::from(out)));
+                if in_flight.len() >= CHUNKS_IN_FLIGHT
+                    && let Some((oldest, answers)) = in_flight.pop_front()
+                    && !deliver(&tx, oldest, answers).await
                 {
                     return;
                 }
@@ -179,9 +187,7 @@ pub async fn match_batch(
                 }
             }
             if done {
-                if let Some((previous, answers)) = in_flight.take() {
-                    deliver(&tx, previous, answers).await;
-                }
+                deliver_all(&tx, &mut in_flight).await;
                 return;
             }
         }
@@ -219,6 +225,19 @@ async fn deliver(
             false
         }
     }
+}
+
+/// Sends every chunk still in flight, in order; `false` when the batch must stop.
+async fn deliver_all(
+    tx: &tokio::sync::mpsc::Sender<Bytes>,
+    in_flight: &mut VecDeque<(CommitHandle, Bytes)>,
+) -> bool {
+    while let Some((commit, answers)) = in_flight.pop_front() {
+        if !deliver(tx, commit, answers).await {
+            return false;
+        }
+    }
+    true
 }
 
 /// Ends the answer with a final line saying why the batch stopped there.

@@ -289,9 +289,12 @@ async fn match_batch(
     let mut out = std::io::BufWriter::new(stdout.lock());
     while let Some(chunk) = res.chunk().await? {
         pending.extend_from_slice(&chunk);
-        while let Some(pos) = pending.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = pending.drain(..=pos).collect();
-            out.write_all(&line)?;
+        // Whole lines go out as one write; the unfinished tail waits for the next chunk.
+        let Some(end) = pending.iter().rposition(|b| *b == b'\n') else {
+            continue;
+        };
+        out.write_all(&pending[..=end])?;
+        for line in pending[..end].split(|b| *b == b'\n') {
             lines += 1;
             // Counted from the bytes (the gateway's own compact JSON): parsing a million
             // answers would cost more than the gateway spends on them.
@@ -305,6 +308,7 @@ async fn match_batch(
                 }
             }
         }
+        pending.drain(..=end);
     }
     out.flush()?;
     Ok(json!({ "lines": lines, "answered": answered, "refused": refused, "all_true": all_true }))

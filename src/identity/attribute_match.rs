@@ -13,7 +13,7 @@ use super::history::{self, UsageEntry};
 use crate::biometrics::BiometricError;
 use crate::biometrics::liveness::Capture;
 use crate::challenges::random_token;
-use crate::domain::{PersonFacts, PersonalId, PhoneNumber, Sex};
+use crate::domain::{PersonFacts, PersonalId, PhoneNumber, Sex, parse_iso_date};
 use crate::relying_parties::RelyingParty;
 use crate::services::Services;
 
@@ -83,22 +83,7 @@ fn same_name(a: &str, b: &str) -> bool {
                 .chain(word.chars().flat_map(char::to_lowercase))
         })
     }
-    normalized(a).eq(normalized(b))
-}
-
-/// `YYYY-MM-DD`, strictly: chrono's format-string parser is the slowest step of a batch line.
-fn parse_date(s: &str) -> Option<NaiveDate> {
-    let b = s.as_bytes();
-    let digits = |r: std::ops::Range<usize>| -> Option<u32> {
-        b[r].iter().try_fold(0u32, |n, d| {
-            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
-        })
-    };
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
-        return None;
-    }
-    let year = i32::try_from(digits(0..4)?).ok()?;
-    NaiveDate::from_ymd_opt(year, digits(5..7)?, digits(8..10)?)
+    a == b || normalized(a).eq(normalized(b))
 }
 
 impl MatchRequest {
@@ -106,7 +91,7 @@ impl MatchRequest {
         let personal_id = PersonalId::parse(&self.personal_id)
             .map_err(|e| IdentityError::invalid("invalid_personal_id", e.to_string()))?;
         let birth_date = match &self.birth_date {
-            Some(d) => Some(parse_date(d).ok_or_else(|| {
+            Some(d) => Some(parse_iso_date(d).ok_or_else(|| {
                 IdentityError::invalid("invalid_birth_date", "birth_date is YYYY-MM-DD")
             })?),
             None => None,
@@ -272,18 +257,48 @@ pub async fn match_one(
 }
 
 /// One answered line of a batch: the result, or why the line was refused.
-#[derive(Debug, Serialize)]
-#[serde(untagged)]
+#[derive(Debug)]
 pub enum BatchLine {
-    Matched {
-        line: u64,
-        #[serde(flatten)]
-        result: MatchResult,
-    },
-    Refused {
-        line: u64,
-        error: LineError,
-    },
+    Matched { line: u64, result: MatchResult },
+    Refused { line: u64, error: LineError },
+}
+
+/// `{"line": n, …the result's fields}` or `{"line": n, "error": {…}}`. Written field by field:
+/// serde's `flatten` goes through a map and cost a tenth of a batch line's time.
+impl Serialize for BatchLine {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        match self {
+            BatchLine::Matched { line, result: r } => {
+                let mut m = s.serialize_struct("MatchedLine", 8)?;
+                m.serialize_field("line", line)?;
+                m.serialize_field("personal_id", &r.personal_id)?;
+                for (name, answer) in [
+                    ("full_name", r.full_name),
+                    ("birth_date", r.birth_date),
+                    ("sex", r.sex),
+                    ("phone", r.phone),
+                    ("face", r.face),
+                ] {
+                    match answer {
+                        Some(agrees) => m.serialize_field(name, &agrees)?,
+                        None => m.skip_field(name)?,
+                    }
+                }
+                match &r.match_id {
+                    Some(id) => m.serialize_field("match_id", id)?,
+                    None => m.skip_field("match_id")?,
+                }
+                m.end()
+            }
+            BatchLine::Refused { line, error } => {
+                let mut m = s.serialize_struct("RefusedLine", 2)?;
+                m.serialize_field("line", line)?;
+                m.serialize_field("error", error)?;
+                m.end()
+            }
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -356,7 +371,10 @@ pub async fn match_lines(
         let person = stored.as_ref().map(|s| s.facts()).transpose()?;
         let mut result = p.compare(person.as_ref(), None);
         if person.is_some() {
-            let id = format!("{}.{n}", &prefix[..16]);
+            let mut id = String::with_capacity(24);
+            id.push_str(&prefix[..16]);
+            id.push('.');
+            id.push_str(itoa::Buffer::new().format(*n));
             let entry = UsageEntry {
                 at,
                 client_id: rp.client_id.to_string(),
@@ -387,32 +405,5 @@ mod tests {
         assert!(!same_name("Nguyễn Văn", "Nguyễn Văn An"));
         assert!(!same_name("Nguyễn VănAn", "Nguyễn Văn An"));
         assert!(!same_name("Hà", "Ha"));
-    }
-
-    #[test]
-    fn dates_are_strict_iso() {
-        assert_eq!(
-            parse_date("1990-02-28"),
-            NaiveDate::from_ymd_opt(1990, 2, 28)
-        );
-        assert_eq!(
-            parse_date("2000-02-29"),
-            NaiveDate::from_ymd_opt(2000, 2, 29)
-        );
-        for bad in [
-            "1990-02-30",
-            "1990-2-28",
-            "1990/02/28",
-            "19900228",
-            "1990-02-28 ",
-            "+990-02-28",
-            "1990-13-01",
-            "1990-00-10",
-            "",
-            "1990-02-2x",
-            "١٩٩٠-02-28",
-        ] {
-            assert_eq!(parse_date(bad), None, "{bad}");
-        }
     }
 }

@@ -22,7 +22,10 @@ pub struct UsageEntry {
 
 /// The store list holding a citizen's history.
 pub fn list(id: &PersonalId) -> String {
-    format!("history:{}", id.as_str())
+    let mut name = String::with_capacity(8 + id.as_str().len());
+    name.push_str("history:");
+    name.push_str(id.as_str());
+    name
 }
 
 pub async fn record(

@@ -4,18 +4,21 @@
 //! values. Every match is recorded in the citizen's usage history with the relying party and
 //! the purpose.
 
+use std::borrow::Cow;
+
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::IdentityError;
 use super::chip_check::{client_requester, kiosk_key};
-use super::history::{self, UsageEntry};
+use super::history::{self, HistoryBatch, UsageEntry};
 use crate::biometrics::BiometricError;
 use crate::biometrics::liveness::Capture;
 use crate::challenges::random_token;
 use crate::domain::{PersonFacts, PersonalId, PhoneNumber, Sex, parse_iso_date};
 use crate::relying_parties::RelyingParty;
 use crate::services::Services;
+use crate::store::WriteBatch;
 
 /// What the relying party was told. At least one field besides `personal_id`.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -59,15 +62,54 @@ pub struct MatchResult {
     pub match_id: Option<String>,
 }
 
+/// A batch line: the fields of a [`MatchRequest`], borrowed from the line wherever JSON escapes
+/// allow (a million lines should not cost five allocations each).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BatchRequest<'a> {
+    #[serde(borrow)]
+    personal_id: Text<'a>,
+    #[serde(borrow, default)]
+    full_name: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    birth_date: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    sex: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    phone: Option<Text<'a>>,
+    /// Refused in batches, so never looked into.
+    #[serde(default)]
+    face_capture: Option<serde::de::IgnoredAny>,
+    #[serde(borrow)]
+    purpose: Text<'a>,
+}
+
+/// A JSON string, borrowed unless it holds escapes. (Serde borrows a `Cow` only when it is the
+/// field's whole type, not inside an `Option`.)
+#[derive(Deserialize)]
+struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
+
+/// The claimed values as received, before any is checked: what [`MatchRequest`] and a batch
+/// line have in common.
+struct Claimed<'a> {
+    personal_id: Cow<'a, str>,
+    full_name: Option<Cow<'a, str>>,
+    birth_date: Option<Cow<'a, str>>,
+    sex: Option<Cow<'a, str>>,
+    phone: Option<Cow<'a, str>>,
+    face_capture: bool,
+    purpose: Cow<'a, str>,
+}
+
 /// A request with every field parsed: bad input is refused before anything is looked up.
-pub struct ParsedMatch {
+pub struct ParsedMatch<'a> {
     pub personal_id: PersonalId,
-    full_name: Option<String>,
+    full_name: Option<Cow<'a, str>>,
     birth_date: Option<NaiveDate>,
     sex: Option<Sex>,
     phone: Option<PhoneNumber>,
-    face_capture: Option<Capture>,
-    pub purpose: String,
+    face_capture: bool,
+    pub purpose: Cow<'a, str>,
 }
 
 const MAX_PURPOSE: usize = 200;
@@ -86,8 +128,49 @@ fn same_name(a: &str, b: &str) -> bool {
     a == b || normalized(a).eq(normalized(b))
 }
 
+fn trimmed(s: Cow<'_, str>) -> Cow<'_, str> {
+    match s {
+        Cow::Borrowed(b) => Cow::Borrowed(b.trim()),
+        Cow::Owned(o) if o.trim().len() == o.len() => Cow::Owned(o),
+        Cow::Owned(o) => Cow::Owned(o.trim().to_owned()),
+    }
+}
+
 impl MatchRequest {
-    pub fn parse(self) -> Result<ParsedMatch, IdentityError> {
+    pub fn parse(&self) -> Result<ParsedMatch<'_>, IdentityError> {
+        fn text(s: &Option<String>) -> Option<Cow<'_, str>> {
+            s.as_deref().map(Cow::Borrowed)
+        }
+        Claimed {
+            personal_id: Cow::Borrowed(&self.personal_id),
+            full_name: text(&self.full_name),
+            birth_date: text(&self.birth_date),
+            sex: text(&self.sex),
+            phone: text(&self.phone),
+            face_capture: self.face_capture.is_some(),
+            purpose: Cow::Borrowed(&self.purpose),
+        }
+        .parse()
+    }
+}
+
+impl<'a> BatchRequest<'a> {
+    fn claimed(self) -> Claimed<'a> {
+        let text = |t: Option<Text<'a>>| t.map(|t| t.0);
+        Claimed {
+            personal_id: self.personal_id.0,
+            full_name: text(self.full_name),
+            birth_date: text(self.birth_date),
+            sex: text(self.sex),
+            phone: text(self.phone),
+            face_capture: self.face_capture.is_some(),
+            purpose: self.purpose.0,
+        }
+    }
+}
+
+impl<'a> Claimed<'a> {
+    fn parse(self) -> Result<ParsedMatch<'a>, IdentityError> {
         let personal_id = PersonalId::parse(&self.personal_id)
             .map_err(|e| IdentityError::invalid("invalid_personal_id", e.to_string()))?;
         let birth_date = match &self.birth_date {
@@ -122,7 +205,7 @@ impl MatchRequest {
                 "full_name is 1 to 200 characters",
             ));
         }
-        let purpose = self.purpose.trim().to_owned();
+        let purpose = trimmed(self.purpose);
         if purpose.is_empty() || purpose.len() > MAX_PURPOSE {
             return Err(IdentityError::invalid(
                 "invalid_purpose",
@@ -133,7 +216,7 @@ impl MatchRequest {
             || birth_date.is_some()
             || sex.is_some()
             || phone.is_some()
-            || self.face_capture.is_some();
+            || self.face_capture;
         if !asked {
             return Err(IdentityError::invalid(
                 "nothing_to_match",
@@ -152,7 +235,10 @@ impl MatchRequest {
     }
 }
 
-impl ParsedMatch {
+/// The fields a match may ask about, in the order they are named in the usage history.
+const FIELDS: [&str; 5] = ["full_name", "birth_date", "sex", "phone", "face"];
+
+impl ParsedMatch<'_> {
     /// The field-by-field answer against a registry record (or none).
     pub fn compare(&self, person: Option<&PersonFacts>, face: Option<bool>) -> MatchResult {
         let found = person.is_some();
@@ -173,28 +259,34 @@ impl ParsedMatch {
             phone: field(self.phone.is_some(), &|p| {
                 self.phone.as_ref().is_some_and(|n| n.as_str() == p.phone)
             }),
-            face: self
-                .face_capture
-                .as_ref()
-                .map(|_| found && face == Some(true)),
+            face: self.face_capture.then_some(found && face == Some(true)),
             match_id: None,
         }
     }
 
+    /// Which of [`FIELDS`] were asked, one bit each.
+    fn asked(&self) -> u64 {
+        [
+            self.full_name.is_some(),
+            self.birth_date.is_some(),
+            self.sex.is_some(),
+            self.phone.is_some(),
+            self.face_capture,
+        ]
+        .iter()
+        .enumerate()
+        .fold(0, |bits, (i, asked)| bits | (u64::from(*asked) << i))
+    }
+
     /// The names of the fields asked, for the usage history.
     pub fn fields(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        let mut add = |asked: bool, name: &str| {
-            if asked {
-                out.push(name.to_owned());
-            }
-        };
-        add(self.full_name.is_some(), "full_name");
-        add(self.birth_date.is_some(), "birth_date");
-        add(self.sex.is_some(), "sex");
-        add(self.phone.is_some(), "phone");
-        add(self.face_capture.is_some(), "face");
-        out
+        let asked = self.asked();
+        FIELDS
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| asked & (1 << i) != 0)
+            .map(|(_, name)| (*name).to_owned())
+            .collect()
     }
 }
 
@@ -206,12 +298,12 @@ pub async fn match_one(
 ) -> Result<MatchResult, IdentityError> {
     let parsed = req.parse()?;
     // The kiosk must be registered before any capture is looked at.
-    let kiosk = match &parsed.face_capture {
+    let kiosk = match &req.face_capture {
         Some(_) => Some(kiosk_key(rp)?),
         None => None,
     };
     let person = services.registry.person(&parsed.personal_id).await?;
-    let face = match (&parsed.face_capture, kiosk, &person) {
+    let face = match (&req.face_capture, kiosk, &person) {
         (Some(capture), Some(kiosk), Some(p)) => {
             let template = match services
                 .liveness
@@ -247,7 +339,7 @@ pub async fn match_one(
                 action: "match".into(),
                 claims: parsed.fields(),
                 verification_id: id.clone(),
-                purpose: Some(parsed.purpose.clone()),
+                purpose: Some(parsed.purpose.clone().into_owned()),
             },
         )
         .await?;
@@ -319,23 +411,19 @@ impl BatchLine {
     }
 }
 
-/// The usage-history entries a chunk of matches must write (list, encoded entry) before its
-/// answers may go out.
-pub type HistoryWrites = Vec<(String, Vec<u8>)>;
-
 /// Matches a chunk of NDJSON lines (`(line number, bytes)`) with one registry read for all of
 /// them. A bad line gets its own error and the rest go on. The caller writes the returned
-/// history entries (one durable write) before sending the answers, so the next chunk can be
+/// history (one atomic, durable write) before sending the answers, so the next chunk can be
 /// matched while the previous one commits.
 pub async fn match_lines(
     services: &Services,
     rp: &RelyingParty,
     lines: &[(u64, &[u8])],
-) -> Result<(Vec<BatchLine>, HistoryWrites), crate::store::StoreError> {
+) -> Result<(Vec<BatchLine>, WriteBatch), crate::store::StoreError> {
     let mut out: Vec<Option<BatchLine>> = Vec::with_capacity(lines.len());
-    let mut parsed: Vec<(usize, u64, ParsedMatch)> = Vec::with_capacity(lines.len());
+    let mut parsed: Vec<(usize, u64, ParsedMatch<'_>)> = Vec::with_capacity(lines.len());
     for (n, bytes) in lines {
-        let request: MatchRequest = match serde_json::from_slice(bytes) {
+        let request: BatchRequest<'_> = match serde_json::from_slice(bytes) {
             Ok(r) => r,
             Err(e) => {
                 out.push(Some(BatchLine::refused(*n, "invalid_json", e.to_string())));
@@ -350,7 +438,7 @@ pub async fn match_lines(
             )));
             continue;
         }
-        match request.parse() {
+        match request.claimed().parse() {
             Ok(p) => {
                 parsed.push((out.len(), *n, p));
                 out.push(None);
@@ -363,33 +451,23 @@ pub async fn match_lines(
     }
     let ids: Vec<&PersonalId> = parsed.iter().map(|(_, _, p)| &p.personal_id).collect();
     let stored = services.registry.stored_people(&ids).await?;
-    let at = services.clock.now().secs();
-    // One random prefix per chunk and the line number: unique ids without a syscall per line.
-    let prefix = random_token()?;
-    let mut history = Vec::new();
+    let mut history = HistoryBatch::new(
+        services.clock.now().secs(),
+        rp.client_id.as_str(),
+        &rp.name,
+        "match",
+        parsed.len(),
+    )?;
     for ((slot, n, p), stored) in parsed.iter().zip(&stored) {
         let person = stored.as_ref().map(|s| s.facts()).transpose()?;
         let mut result = p.compare(person.as_ref(), None);
         if person.is_some() {
-            let mut id = String::with_capacity(24);
-            id.push_str(&prefix[..16]);
-            id.push('.');
-            id.push_str(itoa::Buffer::new().format(*n));
-            let entry = UsageEntry {
-                at,
-                client_id: rp.client_id.to_string(),
-                relying_party: rp.name.clone(),
-                action: "match".into(),
-                claims: p.fields(),
-                verification_id: id.clone(),
-                purpose: Some(p.purpose.clone()),
-            };
-            history.push((history::list(&p.personal_id), crate::store::encode(&entry)?));
-            result.match_id = Some(id);
+            let kind = history.kind(p.asked(), &p.purpose, || p.fields());
+            result.match_id = Some(history.record(&p.personal_id, *n, kind));
         }
         out[*slot] = Some(BatchLine::Matched { line: *n, result });
     }
-    Ok((out.into_iter().flatten().collect(), history))
+    Ok((out.into_iter().flatten().collect(), history.into_write()?))
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use std::sync::mpsc;
 
 use tokio::sync::oneshot;
 
-use super::{Log, LogHead, PutMode, Store, StoreError, Table};
+use super::{Log, LogHead, PutMode, Store, StoreError, Table, WriteBatch};
 use crate::clock::Timestamp;
 
 /// Table layout, public so that tests (and forensic tools) can open a database file directly.
@@ -86,8 +86,8 @@ enum Op {
         entry: Vec<u8>,
         head: LogHead,
     },
-    ListPushMany {
-        entries: Vec<(String, Vec<u8>)>,
+    WriteBatch {
+        batch: WriteBatch,
     },
     ListPush {
         list: String,
@@ -443,21 +443,27 @@ fn apply(txn: &WriteTransaction, op: Op) -> Result<Reply, StoreError> {
             apply(txn, Op::ListPush { list, value: entry })?;
             Ok(Reply::Flag(true))
         }
-        Op::ListPushMany { mut entries } => {
+        Op::WriteBatch { batch } => {
+            for (table, key, value) in &batch.records {
+                let mut t = txn
+                    .open_table(layout::records(table.name()))
+                    .map_err(storage)?;
+                t.insert(key.as_str(), value.as_slice()).map_err(storage)?;
+            }
             // Grouped by list (stable, so each list keeps the callers' order) with each table
             // opened once: one length read and one length write per list, and the inserts walk
             // the key order instead of hopping between lists.
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            let mut sorted: Vec<(&str, &[u8])> = batch.appends.iter().collect();
+            sorted.sort_by(|a, b| a.0.cmp(b.0));
             let mut lengths = txn.open_table(layout::LIST_LENGTHS).map_err(storage)?;
             let mut t = txn.open_table(layout::LISTS).map_err(storage)?;
-            for group in entries.chunk_by(|a, b| a.0 == b.0) {
-                let list = group[0].0.as_str();
+            for group in sorted.chunk_by(|a, b| a.0 == b.0) {
+                let list = group[0].0;
                 let length = lengths.get(list).map_err(storage)?.map(|v| v.value());
                 let mut position = length.unwrap_or(0);
                 for (_, value) in group {
                     position += 1;
-                    t.insert((list, position), value.as_slice())
-                        .map_err(storage)?;
+                    t.insert((list, position), *value).map_err(storage)?;
                 }
                 lengths.insert(list, position).map_err(storage)?;
             }
@@ -759,11 +765,11 @@ impl Store for EmbeddedStore {
         }
     }
 
-    async fn list_push_many(&self, entries: Vec<(String, Vec<u8>)>) -> Result<(), StoreError> {
-        if entries.is_empty() {
+    async fn write_batch(&self, batch: WriteBatch) -> Result<(), StoreError> {
+        if batch.is_empty() {
             return Ok(());
         }
-        self.write(Op::ListPushMany { entries }).await.map(|_| ())
+        self.write(Op::WriteBatch { batch }).await.map(|_| ())
     }
 
     async fn list_range(

@@ -42,10 +42,12 @@ pub enum Table {
     Subjects,
     /// Chip ID card records, by card (document) number: revoked cards stay known.
     Cards,
+    /// What the usage-history entries written together in one batch share, by batch id.
+    HistoryBatches,
 }
 
 impl Table {
-    pub const ALL: [Table; 7] = [
+    pub const ALL: [Table; 8] = [
         Table::People,
         Table::Templates,
         Table::Accounts,
@@ -53,6 +55,7 @@ impl Table {
         Table::Meta,
         Table::Subjects,
         Table::Cards,
+        Table::HistoryBatches,
     ];
 
     pub fn name(self) -> &'static str {
@@ -64,6 +67,7 @@ impl Table {
             Table::Meta => "meta",
             Table::Subjects => "subjects",
             Table::Cards => "cards",
+            Table::HistoryBatches => "history_batches",
         }
     }
 }
@@ -202,9 +206,9 @@ pub trait Store: Send + Sync + 'static {
     /// Appends to the named list (a citizen's usage history, …) and returns the entry's 1-based
     /// position.
     async fn list_push(&self, list: &str, value: Vec<u8>) -> Result<u64, StoreError>;
-    /// Appends many entries to their lists in one atomic, durable write (one commit on the
+    /// Writes records and appends list entries in one atomic, durable write (one commit on the
     /// embedded store, one MULTI/EXEC on Redis): batched usage history.
-    async fn list_push_many(&self, entries: Vec<(String, Vec<u8>)>) -> Result<(), StoreError>;
+    async fn write_batch(&self, batch: WriteBatch) -> Result<(), StoreError>;
     /// Entries of a list from position `from` (1-based, inclusive), at most `limit`, in order.
     async fn list_range(
         &self,
@@ -266,6 +270,90 @@ pub async fn newest<T: DeserializeOwned>(
     Ok(all)
 }
 
+/// Entries for many lists packed into two buffers: a match batch's history (thousands of
+/// entries a chunk) crosses to the store's writer thread as a handful of allocations instead of
+/// two per entry, which the other thread would then have to free one by one.
+#[derive(Debug, Default)]
+pub struct ListAppends {
+    names: String,
+    values: Vec<u8>,
+    /// Where each entry's list name and value end in `names` and `values`.
+    ends: Vec<(usize, usize)>,
+}
+
+impl ListAppends {
+    pub fn with_capacity(entries: usize, value_bytes: usize) -> Self {
+        Self {
+            names: String::with_capacity(entries * 24),
+            values: Vec::with_capacity(value_bytes),
+            ends: Vec::with_capacity(entries),
+        }
+    }
+
+    pub fn push(&mut self, list: &str, value: &[u8]) {
+        self.names.push_str(list);
+        self.values.extend_from_slice(value);
+        self.ends.push((self.names.len(), self.values.len()));
+    }
+
+    /// Appends an entry whose list name and value the caller writes straight into the buffers
+    /// (no allocation per entry). Each writer must only append.
+    pub fn push_with(&mut self, list: impl FnOnce(&mut String), value: impl FnOnce(&mut Vec<u8>)) {
+        list(&mut self.names);
+        value(&mut self.values);
+        self.ends.push((self.names.len(), self.values.len()));
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// The entry at `i`: (list name, value).
+    pub fn get(&self, i: usize) -> Option<(&str, &[u8])> {
+        let (name_end, value_end) = *self.ends.get(i)?;
+        let (name_start, value_start) = match i.checked_sub(1) {
+            Some(prev) => self.ends[prev],
+            None => (0, 0),
+        };
+        Some((
+            self.names.get(name_start..name_end)?,
+            self.values.get(value_start..value_end)?,
+        ))
+    }
+
+    /// Every entry in the order pushed.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        (0..self.len()).filter_map(|i| self.get(i))
+    }
+}
+
+/// Records and list entries that land together or not at all.
+#[derive(Debug, Default)]
+pub struct WriteBatch {
+    pub records: Vec<(Table, String, Vec<u8>)>,
+    pub appends: ListAppends,
+}
+
+impl WriteBatch {
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty() && self.appends.is_empty()
+    }
+}
+
+impl<S: AsRef<str>, V: AsRef<[u8]>> FromIterator<(S, V)> for ListAppends {
+    fn from_iter<I: IntoIterator<Item = (S, V)>>(entries: I) -> Self {
+        let mut appends = Self::default();
+        for (list, value) in entries {
+            appends.push(list.as_ref(), value.as_ref());
+        }
+        appends
+    }
+}
+
 pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
     serde_json::to_vec(value).map_err(|e| StoreError::Corrupt(format!("cannot encode record: {e}")))
 }
@@ -289,4 +377,34 @@ pub async fn open(settings: &crate::config::StoreSettings) -> anyhow::Result<Sha
             Arc::new(redis::RedisStore::connect(&settings.redis)?) as SharedStore
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_appends_keep_each_entry_whole_and_in_order() {
+        let mut a = ListAppends::with_capacity(2, 16);
+        assert!(a.is_empty() && a.get(0).is_none());
+        a.push("history:Đà", b"one");
+        a.push("", b"");
+        a.push_with(
+            |name| name.push_str("history:b"),
+            |value| value.extend_from_slice(br#"{"n":2}"#),
+        );
+        a.push("history:d", b"four");
+        let all: Vec<(&str, &[u8])> = a.iter().collect();
+        assert_eq!(
+            all,
+            vec![
+                ("history:Đà", &b"one"[..]),
+                ("", &b""[..]),
+                ("history:b", &br#"{"n":2}"#[..]),
+                ("history:d", &b"four"[..]),
+            ]
+        );
+        assert_eq!(a.len(), 4);
+        assert!(a.get(4).is_none());
+    }
 }

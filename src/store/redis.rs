@@ -13,7 +13,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
 use secrecy::ExposeSecret;
 
-use super::{Log, LogHead, PutMode, Store, StoreError, Table};
+use super::{Log, LogHead, PutMode, Store, StoreError, Table, WriteBatch};
 use crate::clock::Timestamp;
 use crate::config::RedisSettings;
 
@@ -412,16 +412,19 @@ impl Store for RedisStore {
             .map_err(unavailable)
     }
 
-    async fn list_push_many(&self, entries: Vec<(String, Vec<u8>)>) -> Result<(), StoreError> {
-        if entries.is_empty() {
+    async fn write_batch(&self, batch: WriteBatch) -> Result<(), StoreError> {
+        if batch.is_empty() {
             return Ok(());
         }
         let mut c = self.conn.clone();
         let mut pipe = redis::pipe();
         pipe.atomic();
-        for (list, value) in entries {
-            pipe.rpush(layout::list(&self.prefix, &list), value)
+        for (table, key, value) in &batch.records {
+            pipe.set(self.record_key(*table, key), value.as_slice())
                 .ignore();
+        }
+        for (list, value) in batch.appends.iter() {
+            pipe.rpush(layout::list(&self.prefix, list), value).ignore();
         }
         pipe.query_async::<()>(&mut c).await.map_err(unavailable)
     }

@@ -278,7 +278,55 @@ async fn a_kiosk_face_is_matched_against_the_registry(backend: Backend) {
 both_backends!(
     a_hundred_thousand_line_batch_answers_every_line_against_the_registry,
     batch_lines_fail_alone_and_the_endpoint_needs_its_permission_and_ndjson,
+    escaped_text_in_a_batch_line_means_what_it_says,
 );
+
+/// JSON with every non-ASCII character and quote written as an escape.
+fn escaped(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '"' => "\\\"".to_owned(),
+            c if c.is_ascii() => c.to_string(),
+            c => c
+                .encode_utf16(&mut [0; 2])
+                .iter()
+                .map(|u| format!("\\u{u:04x}"))
+                .collect(),
+        })
+        .collect()
+}
+
+async fn escaped_text_in_a_batch_line_means_what_it_says(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let citizen = Citizen::nth(&app, 0);
+    let p = &citizen.truth.person;
+    assert!(!p.full_name.is_ascii());
+    let line = format!(
+        r#"{{"personal_id": "{}", "full_name": "{}", "purpose": "{}"}}"#,
+        citizen.id(),
+        escaped(&p.full_name),
+        escaped("  a \"quoted\" purpose "),
+    );
+    let other_name = format!(
+        r#"{{"personal_id": "{}", "full_name": "{}", "purpose": "x"}}"#,
+        citizen.id(),
+        escaped(&format!("{} Hà", p.full_name)),
+    );
+    let res = post_batch(
+        &app,
+        TELECOM,
+        format!("{line}\n{other_name}\n").into_bytes(),
+    )
+    .await;
+    let answers = ndjson_lines(&res.text().await.unwrap());
+    assert_eq!(answers[0]["full_name"], true, "{answers:?}");
+    assert_eq!(answers[1]["full_name"], false, "{answers:?}");
+    let history = eid_gateway::identity::history::recent(&app.store(), &p.personal_id, 10)
+        .await
+        .unwrap();
+    assert_eq!(history[1].purpose.as_deref(), Some(r#"a "quoted" purpose"#));
+    assert_eq!(history[0].purpose.as_deref(), Some("x"));
+}
 
 async fn post_batch(app: &TestApp, client: &str, body: Vec<u8>) -> reqwest::Response {
     app.client
@@ -357,22 +405,38 @@ async fn a_hundred_thousand_line_batch_answers_every_line_against_the_registry(b
         }
         assert!(got["match_id"].is_string());
     }
-    // Every match is in the citizen's history, durably, with the purpose.
+    // Every match is in the citizen's history, durably, with the purpose, the fields asked and
+    // the match id the relying party was given.
     let first = &people[0].person.personal_id;
-    let history = app
-        .store()
-        .list_range(&eid_gateway::identity::history::list(first), 1, LINES)
+    let mut history = eid_gateway::identity::history::recent(&app.store(), first, LINES)
         .await
         .unwrap();
+    history.reverse();
+    let theirs: Vec<(&Value, &Value)> = answers
+        .iter()
+        .zip(&expected)
+        .step_by(people.len())
+        .collect();
     assert_eq!(history.len(), LINES.div_ceil(people.len()));
-    let entry: Value = serde_json::from_slice(&history[0].1).unwrap();
-    assert_eq!(entry["purpose"], "subscriber check");
-    assert_eq!(entry["client_id"], TELECOM);
+    assert_eq!(history.len(), theirs.len());
+    for (entry, (answer, want)) in history.iter().zip(theirs) {
+        assert_eq!(entry.action, "match");
+        assert_eq!(entry.client_id, TELECOM);
+        assert_eq!(entry.relying_party, "Mekong Telecom");
+        assert_eq!(entry.purpose.as_deref(), Some("subscriber check"));
+        assert_eq!(entry.verification_id, answer["match_id"].as_str().unwrap());
+        let asked: Vec<&str> = ["full_name", "birth_date", "phone"]
+            .into_iter()
+            .filter(|f| want.get(*f).is_some())
+            .collect();
+        assert_eq!(entry.claims, asked, "{answer}");
+    }
 }
 
 async fn batch_lines_fail_alone_and_the_endpoint_needs_its_permission_and_ndjson(backend: Backend) {
     let app = spawn_app(backend).await;
-    let citizen = Citizen::nth(&app, 0);
+    let mut citizen = Citizen::nth(&app, 0);
+    citizen.register(&app).await;
     let id = citizen.id();
     let good = json!({ "personal_id": id, "sex": citizen.truth.person.sex, "purpose": "x" });
     let lines = [
@@ -412,17 +476,19 @@ async fn batch_lines_fail_alone_and_the_endpoint_needs_its_permission_and_ndjson
         .map(|a| a["line"].as_u64().unwrap())
         .collect();
     assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
-    // Only the two good lines were recorded.
-    let history = app
-        .store()
-        .list_range(
-            &eid_gateway::identity::history::list(&citizen.truth.person.personal_id),
-            1,
-            100,
-        )
-        .await
-        .unwrap();
-    assert_eq!(history.len(), 2);
+    // Only the two good lines were recorded, and the citizen's app shows them whole.
+    citizen.login(&app).await;
+    let history = citizen.history(&app).await;
+    let matches: Vec<&Value> = history.iter().filter(|e| e["action"] == "match").collect();
+    assert_eq!(matches.len(), 2, "{history:?}");
+    for (entry, line) in matches.iter().rev().zip([1, 8]) {
+        assert_eq!(entry["verification_id"], by_line[&line]["match_id"]);
+        assert_eq!(entry["client_id"], TELECOM);
+        assert_eq!(entry["relying_party"], "Mekong Telecom");
+        assert_eq!(entry["purpose"], "x");
+        assert_eq!(entry["claims"], json!(["sex"]));
+        assert!(entry["at"].as_i64().unwrap() > 0);
+    }
     // lotus-bank may match one at a time, not in batches; and the body must be NDJSON.
     let assertion = sign_assertion(eddsa_header(), &lotus_claims(&app), &lotus_bank_key_pem());
     let res = app

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use eid_gateway::clock::Timestamp;
 use eid_gateway::config::{Environment, Settings};
-use eid_gateway::store::{Log, LogHead, PutMode, SharedStore, Table};
+use eid_gateway::store::{ListAppends, Log, LogHead, PutMode, SharedStore, Table, WriteBatch};
 
 use crate::both_backends;
 use crate::helpers::{Backend, test_settings};
@@ -36,19 +36,69 @@ both_backends!(
     log_appends_at_the_expected_sequence_only,
     lists_append_in_order_and_stay_separate,
     many_list_appends_land_in_order_after_what_was_there,
+    a_write_batch_lands_its_records_and_list_entries_together,
 );
+
+fn appends(entries: ListAppends) -> WriteBatch {
+    WriteBatch {
+        records: Vec::new(),
+        appends: entries,
+    }
+}
+
+async fn a_write_batch_lands_its_records_and_list_entries_together(b: Backend) {
+    let (s, _d) = open(b).await;
+    s.write_batch(WriteBatch::default()).await.unwrap();
+    s.write_batch(WriteBatch {
+        records: vec![
+            (Table::HistoryBatches, "b1".into(), b"header".to_vec()),
+            (Table::Meta, "m".into(), b"meta".to_vec()),
+        ],
+        appends: ListAppends::from_iter([("history:a", b"ref-1"), ("history:b", b"ref-2")]),
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        s.get_many(Table::HistoryBatches, &["b1", "b2"])
+            .await
+            .unwrap(),
+        vec![Some(b"header".to_vec()), None]
+    );
+    assert_eq!(
+        s.get(Table::Meta, "m").await.unwrap(),
+        Some(b"meta".to_vec())
+    );
+    assert_eq!(
+        s.list_range("history:b", 1, 10).await.unwrap(),
+        vec![(1, b"ref-2".to_vec())]
+    );
+    // Records alone are a batch too.
+    s.write_batch(WriteBatch {
+        records: vec![(Table::HistoryBatches, "b2".into(), b"h2".to_vec())],
+        appends: ListAppends::default(),
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        s.get(Table::HistoryBatches, "b2").await.unwrap(),
+        Some(b"h2".to_vec())
+    );
+    assert_eq!(s.list_range("history:a", 1, 10).await.unwrap().len(), 1);
+}
 
 async fn many_list_appends_land_in_order_after_what_was_there(b: Backend) {
     let (s, _d) = open(b).await;
     s.list_push("history:a", b"0".to_vec()).await.unwrap();
-    s.list_push_many(vec![
-        ("history:a".into(), b"1".to_vec()),
-        ("history:b".into(), b"x".to_vec()),
-        ("history:a".into(), b"2".to_vec()),
-    ])
+    s.write_batch(appends(ListAppends::from_iter([
+        ("history:a", b"1"),
+        ("history:b", b"x"),
+        ("history:a", b"2"),
+    ])))
     .await
     .unwrap();
-    s.list_push_many(Vec::new()).await.unwrap();
+    s.write_batch(appends(ListAppends::default()))
+        .await
+        .unwrap();
     assert_eq!(
         s.list_range("history:a", 1, 10).await.unwrap(),
         vec![(1, b"0".to_vec()), (2, b"1".to_vec()), (3, b"2".to_vec())]
@@ -60,10 +110,8 @@ async fn many_list_appends_land_in_order_after_what_was_there(b: Backend) {
     assert_eq!(s.list_push("history:b", b"y".to_vec()).await.unwrap(), 2);
     // Many lists interleaved in one call, the later names first: each keeps the callers' order.
     let lists = ["history:z", "history:m", "history:b"];
-    let entries: Vec<(String, Vec<u8>)> = (0..300)
-        .map(|i| (lists[i % 3].to_owned(), format!("{i}").into_bytes()))
-        .collect();
-    s.list_push_many(entries).await.unwrap();
+    let entries: ListAppends = (0..300).map(|i| (lists[i % 3], format!("{i}"))).collect();
+    s.write_batch(appends(entries)).await.unwrap();
     for (k, list) in lists.iter().enumerate() {
         let got = s.list_range(list, 1, 1000).await.unwrap();
         let already = usize::from(*list == "history:b") * 2;

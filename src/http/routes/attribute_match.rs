@@ -112,14 +112,12 @@ pub async fn match_batch(
     actix_web::rt::spawn(async move {
         let mut lines = LineSplitter::default();
         let mut payload = payload;
-        let mut pending: Vec<(u64, Vec<u8>)> = Vec::with_capacity(CHUNK_LINES);
         let mut refused: Vec<attribute_match::BatchLine> = Vec::new();
         let mut in_flight: VecDeque<(CommitHandle, Bytes)> = VecDeque::new();
         loop {
-            let chunk = payload.next().await;
-            let done = match chunk {
+            let done = match payload.next().await {
                 Some(Ok(bytes)) => {
-                    lines.feed(&bytes, &mut pending, &mut refused);
+                    lines.feed(&bytes, &mut refused);
                     false
                 }
                 Some(Err(e)) => {
@@ -127,16 +125,13 @@ pub async fn match_batch(
                     true
                 }
                 None => {
-                    lines.finish(&mut pending, &mut refused);
+                    lines.finish();
                     true
                 }
             };
-            while pending.len() >= CHUNK_LINES
-                || (done && !(pending.is_empty() && refused.is_empty()))
-            {
-                let take = pending.len().min(CHUNK_LINES);
+            while let Some(chunk) = lines.next_chunk(done) {
                 if let Err(quota) =
-                    crate::http::rate_limit::match_records(&services, &rp, take as u64).await
+                    crate::http::rate_limit::match_records(&services, &rp, chunk.len() as u64).await
                 {
                     // What was matched before goes out; the rest waits for the next minute.
                     if !deliver_all(&tx, &mut in_flight).await {
@@ -145,11 +140,8 @@ pub async fn match_batch(
                     stop(&tx, quota).await;
                     return;
                 }
-                let chunk: Vec<(u64, Vec<u8>)> = pending.drain(..take).collect();
-                let view: Vec<(u64, &[u8])> =
-                    chunk.iter().map(|(n, b)| (*n, b.as_slice())).collect();
                 let (answered, writes) =
-                    match attribute_match::match_lines(&services, &rp, &view).await {
+                    match attribute_match::match_lines(&services, &rp, &chunk.view()).await {
                         Ok(a) => a,
                         Err(err) => {
                             stop(&tx, err.into()).await;
@@ -157,7 +149,7 @@ pub async fn match_batch(
                         }
                     };
                 // Refusals of lines before what is still pending go out now, in order.
-                let boundary = pending.first().map_or(u64::MAX, |(n, _)| *n);
+                let boundary = lines.next_line();
                 let (now, later): (Vec<_>, Vec<_>) = std::mem::take(&mut refused)
                     .into_iter()
                     .partition(|l| line_of(l) < boundary);
@@ -174,7 +166,7 @@ pub async fn match_batch(
                 // This chunk's history commits (on the store's writer) while the next chunk is
                 // matched; answers go out only once their history is durable.
                 let store = services.store.clone();
-                let commit = tokio::spawn(async move { store.list_push_many(writes).await });
+                let commit = tokio::spawn(async move { store.write_batch(writes).await });
                 in_flight.push_back((commit, Bytes::from(out)));
                 if in_flight.len() >= CHUNKS_IN_FLIGHT
                     && let Some((oldest, answers)) = in_flight.pop_front()
@@ -182,12 +174,21 @@ pub async fn match_batch(
                 {
                     return;
                 }
-                if done && pending.is_empty() {
-                    break;
-                }
             }
             if done {
-                deliver_all(&tx, &mut in_flight).await;
+                // Refusals after the last matched line (an over-long last line, say).
+                if !deliver_all(&tx, &mut in_flight).await {
+                    return;
+                }
+                let mut out = Vec::new();
+                for l in &refused {
+                    if serde_json::to_writer(&mut out, l).is_ok() {
+                        out.push(b'\n');
+                    }
+                }
+                if !out.is_empty() {
+                    let _ = tx.send(Bytes::from(out)).await;
+                }
                 return;
             }
         }
@@ -262,26 +263,54 @@ fn line_of(l: &attribute_match::BatchLine) -> u64 {
     }
 }
 
-/// Splits a streamed body into numbered lines, refusing over-long ones without buffering them.
+/// Lines gathered for one chunk: their bytes back to back in one buffer.
+#[derive(Default)]
+struct Chunk {
+    bytes: Vec<u8>,
+    /// (line number, where the line ends in `bytes`).
+    lines: Vec<(u64, usize)>,
+}
+
+impl Chunk {
+    fn len(&self) -> usize {
+        self.lines.len()
+    }
+
+    /// `(line number, bytes)` for each line.
+    fn view(&self) -> Vec<(u64, &[u8])> {
+        let mut start = 0;
+        self.lines
+            .iter()
+            .map(|&(n, end)| {
+                let line = self.bytes.get(start..end).unwrap_or_default();
+                start = end;
+                (n, line)
+            })
+            .collect()
+    }
+}
+
+/// Splits a streamed body into numbered lines, gathered [`CHUNK_LINES`] at a time, refusing
+/// over-long ones without buffering them.
 #[derive(Default)]
 struct LineSplitter {
-    buf: Vec<u8>,
+    chunk: Chunk,
+    /// Full chunks not yet taken.
+    ready: VecDeque<Chunk>,
+    /// Where the line being read started in `chunk.bytes`.
+    line_start: usize,
+    /// Lines seen so far, the one being read excepted.
     line: u64,
     /// Inside an over-long line: drop bytes until its end.
     skipping: bool,
 }
 
 impl LineSplitter {
-    fn feed(
-        &mut self,
-        mut bytes: &[u8],
-        out: &mut Vec<(u64, Vec<u8>)>,
-        refused: &mut Vec<attribute_match::BatchLine>,
-    ) {
+    fn feed(&mut self, mut bytes: &[u8], refused: &mut Vec<attribute_match::BatchLine>) {
         while let Some(pos) = bytes.iter().position(|b| *b == b'\n') {
             let (head, rest) = bytes.split_at(pos);
             self.push_bytes(head, refused);
-            self.end_line(out);
+            self.end_line();
             bytes = &rest[1..];
         }
         self.push_bytes(bytes, refused);
@@ -291,9 +320,9 @@ impl LineSplitter {
         if self.skipping {
             return;
         }
-        if self.buf.len() + bytes.len() > MAX_LINE_BYTES {
+        if self.chunk.bytes.len() - self.line_start + bytes.len() > MAX_LINE_BYTES {
             self.skipping = true;
-            self.buf.clear();
+            self.chunk.bytes.truncate(self.line_start);
             refused.push(attribute_match::BatchLine::refused(
                 self.line + 1,
                 "line_too_long",
@@ -301,26 +330,54 @@ impl LineSplitter {
             ));
             return;
         }
-        self.buf.extend_from_slice(bytes);
+        self.chunk.bytes.extend_from_slice(bytes);
     }
 
-    fn end_line(&mut self, out: &mut Vec<(u64, Vec<u8>)>) {
+    fn end_line(&mut self) {
         self.line += 1;
         let was_skipping = std::mem::take(&mut self.skipping);
-        let text = std::mem::take(&mut self.buf);
-        let blank = text.iter().all(|b| b.is_ascii_whitespace());
-        if !was_skipping && !blank {
-            out.push((self.line, text));
+        let text = &self.chunk.bytes[self.line_start..];
+        if was_skipping || text.iter().all(|b| b.is_ascii_whitespace()) {
+            self.chunk.bytes.truncate(self.line_start);
+            return;
+        }
+        self.chunk.lines.push((self.line, self.chunk.bytes.len()));
+        self.line_start = self.chunk.bytes.len();
+        if self.chunk.len() == CHUNK_LINES {
+            let capacity = self.chunk.bytes.capacity();
+            let full = std::mem::replace(
+                &mut self.chunk,
+                Chunk {
+                    bytes: Vec::with_capacity(capacity),
+                    lines: Vec::with_capacity(CHUNK_LINES),
+                },
+            );
+            self.ready.push_back(full);
+            self.line_start = 0;
         }
     }
 
-    fn finish(
-        &mut self,
-        out: &mut Vec<(u64, Vec<u8>)>,
-        _refused: &mut Vec<attribute_match::BatchLine>,
-    ) {
-        if !self.buf.is_empty() || self.skipping {
-            self.end_line(out);
+    /// Ends the body: a last line without a newline still counts.
+    fn finish(&mut self) {
+        if self.chunk.bytes.len() > self.line_start || self.skipping {
+            self.end_line();
         }
+    }
+
+    /// The next full chunk, or once the body has ended (`done`), whatever is left.
+    fn next_chunk(&mut self, done: bool) -> Option<Chunk> {
+        if let Some(full) = self.ready.pop_front() {
+            return Some(full);
+        }
+        (done && self.chunk.len() > 0).then(|| std::mem::take(&mut self.chunk))
+    }
+
+    /// The number of the first line not yet handed out in a chunk.
+    fn next_line(&self) -> u64 {
+        self.ready
+            .front()
+            .or(Some(&self.chunk))
+            .and_then(|c| c.lines.first())
+            .map_or(self.line + 1, |(n, _)| *n)
     }
 }

@@ -45,10 +45,10 @@ pub fn parse_iso_date(s: &str) -> Option<NaiveDate> {
     NaiveDate::from_ymd_opt(year, digits(5..7)?, digits(8..10)?)
 }
 
-/// The four values an attribute match compares, read straight from a stored `Person` record
-/// (borrowing its text, ignoring the other fields): batch matching looks at thousands of records
-/// a second and should not build each whole `Person`.
-#[derive(PartialEq, Deserialize)]
+/// The four values an attribute match compares. The registry stores them apart from each
+/// `Person` record (and they can be read from one too, the other fields ignored): batch matching
+/// reads thousands of records a second and should neither read nor build each whole `Person`.
+#[derive(PartialEq, Serialize, Deserialize)]
 pub struct PersonFacts<'a> {
     #[serde(borrow)]
     pub full_name: Cow<'a, str>,

@@ -450,7 +450,7 @@ pub async fn match_lines(
         }
     }
     let ids: Vec<&PersonalId> = parsed.iter().map(|(_, _, p)| &p.personal_id).collect();
-    let stored = services.registry.stored_people(&ids).await?;
+    let registry = services.registry.stored_facts(&ids).await?;
     let mut history = HistoryBatch::new(
         services.clock.now().secs(),
         rp.client_id.as_str(),
@@ -458,8 +458,8 @@ pub async fn match_lines(
         "match",
         parsed.len(),
     )?;
-    for ((slot, n, p), stored) in parsed.iter().zip(&stored) {
-        let person = stored.as_ref().map(|s| s.facts()).transpose()?;
+    for (i, (slot, n, p)) in parsed.iter().enumerate() {
+        let person = registry.get(i)?;
         let mut result = p.compare(person.as_ref(), None);
         if person.is_some() {
             let kind = history.kind(p.asked(), &p.purpose, || p.fields());

@@ -231,10 +231,10 @@ pub async fn recent(
     batches.dedup();
     let raw = store.get_many(Table::HistoryBatches, &batches).await?;
     let mut headers: HashMap<&str, BatchHeader> = HashMap::with_capacity(batches.len());
-    for (batch, raw) in batches.iter().zip(raw) {
+    for (batch, raw) in batches.iter().zip(raw.iter()) {
         let raw =
             raw.ok_or_else(|| StoreError::Corrupt(format!("history batch {batch} has no header")))?;
-        headers.insert(batch, decode(Table::HistoryBatches, &raw)?);
+        headers.insert(batch, decode(Table::HistoryBatches, raw)?);
     }
     stored
         .iter()

@@ -7,7 +7,9 @@ use crate::biometrics::EnrolledTemplates;
 use crate::clock::Timestamp;
 use crate::domain::{CardRecord, CardStatus, Person, PersonFacts, PersonalId};
 use crate::population::Persona;
-use crate::store::{SharedStore, Store, StoreError, Table, decode, encode, get_json, put_json};
+use crate::store::{
+    Records, SharedStore, Store, StoreError, Table, WriteBatch, decode, encode, get_json, put_json,
+};
 
 const POPULATION_KEY: &str = "population";
 const PERSONAS_KEY: &str = "dev_personas";
@@ -28,13 +30,30 @@ pub struct PopulationInfo {
     pub source: String,
 }
 
-/// A person's record as stored, not yet decoded.
-pub struct StoredPerson(Vec<u8>);
+/// What attribute matches compare, for many people at once, as stored: each decoded only
+/// when asked for, borrowing its text.
+pub struct StoredFacts {
+    facts: Records,
+    /// Positions without a `PersonFacts` record, in order, and their `People` records: a store
+    /// written before the facts were kept apart still answers.
+    misses: Vec<usize>,
+    people: Records,
+}
 
-impl StoredPerson {
-    /// The values an attribute match compares, borrowed from the record.
-    pub fn facts(&self) -> Result<PersonFacts<'_>, StoreError> {
-        decode(Table::People, &self.0)
+impl StoredFacts {
+    /// The facts of the `i`th person asked for, if the registry knows them.
+    pub fn get(&self, i: usize) -> Result<Option<PersonFacts<'_>>, StoreError> {
+        if let Some(raw) = self.facts.get(i) {
+            return decode(Table::PersonFacts, raw).map(Some);
+        }
+        match self.misses.binary_search(&i) {
+            Ok(k) => self
+                .people
+                .get(k)
+                .map(|raw| decode(Table::People, raw))
+                .transpose(),
+            Err(_) => Ok(None),
+        }
     }
 }
 
@@ -63,30 +82,46 @@ impl Registry {
         get_json(self.store(), Table::Templates, id.as_str()).await
     }
 
-    /// Looks many people up in one round trip and leaves each record encoded, to be read with
-    /// [`StoredPerson::facts`] (batch matching).
-    pub async fn stored_people(
-        &self,
-        ids: &[&PersonalId],
-    ) -> Result<Vec<Option<StoredPerson>>, StoreError> {
+    /// Looks up what batch matching compares for many people in one round trip, leaving each
+    /// record encoded until it is read.
+    pub async fn stored_facts(&self, ids: &[&PersonalId]) -> Result<StoredFacts, StoreError> {
         let keys: Vec<&str> = ids.iter().map(|i| i.as_str()).collect();
-        Ok(self
-            .store()
-            .get_many(Table::People, &keys)
-            .await?
-            .into_iter()
-            .map(|raw| raw.map(StoredPerson))
-            .collect())
+        let facts = self.store().get_many(Table::PersonFacts, &keys).await?;
+        let misses: Vec<usize> = (0..facts.len())
+            .filter(|i| facts.get(*i).is_none())
+            .collect();
+        let people = if misses.is_empty() {
+            Records::default()
+        } else {
+            let missing: Vec<&str> = misses
+                .iter()
+                .filter_map(|i| keys.get(*i).copied())
+                .collect();
+            self.store().get_many(Table::People, &missing).await?
+        };
+        Ok(StoredFacts {
+            facts,
+            misses,
+            people,
+        })
     }
 
+    /// Writes a person's record and its match facts together.
     pub async fn save_person(&self, person: &Person) -> Result<(), StoreError> {
-        put_json(
-            self.store(),
-            Table::People,
-            person.personal_id.as_str(),
-            person,
-        )
-        .await
+        let key = person.personal_id.as_str();
+        self.store()
+            .write_batch(WriteBatch {
+                records: vec![
+                    (
+                        Table::PersonFacts,
+                        key.to_owned(),
+                        encode(&PersonFacts::from(person))?,
+                    ),
+                    (Table::People, key.to_owned(), encode(person)?),
+                ],
+                appends: Default::default(),
+            })
+            .await
     }
 
     /// Writes a batch of people and their enrolled templates.
@@ -95,14 +130,17 @@ impl Registry {
         batch: Vec<(Person, EnrolledTemplates)>,
     ) -> Result<(), StoreError> {
         let mut people = Vec::with_capacity(batch.len());
+        let mut facts = Vec::with_capacity(batch.len());
         let mut templates = Vec::with_capacity(batch.len());
         for (person, t) in &batch {
             let key = person.personal_id.as_str().to_owned();
             people.push((key.clone(), encode(person)?));
+            facts.push((key.clone(), encode(&PersonFacts::from(person))?));
             templates.push((key, encode(t)?));
         }
-        // Templates first: a person visible in the registry always has templates.
+        // Templates and facts first: a person visible in the registry always has both.
         self.store().put_many(Table::Templates, templates).await?;
+        self.store().put_many(Table::PersonFacts, facts).await?;
         self.store().put_many(Table::People, people).await
     }
 

@@ -11,12 +11,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use redb::{Database, ReadableDatabase, ReadableTable, WriteTransaction};
+use redb::{Database, ReadableDatabase, ReadableTable, TableHandle, WriteTransaction};
 use std::sync::mpsc;
 
 use tokio::sync::oneshot;
 
-use super::{Log, LogHead, PutMode, Store, StoreError, Table, WriteBatch};
+use super::{Log, LogHead, PutMode, Records, Store, StoreError, Table, WriteBatch};
 use crate::clock::Timestamp;
 
 /// Table layout, public so that tests (and forensic tools) can open a database file directly.
@@ -35,9 +35,28 @@ pub mod layout {
         TableDefinition::new(name)
     }
     pub const LOG_HEADS: TableDefinition<&str, &[u8]> = TableDefinition::new("log_heads");
-    /// (list name, position) → entry, and list name → length.
-    pub const LISTS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("lists");
+    /// [`list_key`] (list name, position) → entry, and list name → length.
+    pub const LISTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("list_entries");
     pub const LIST_LENGTHS: TableDefinition<&str, u64> = TableDefinition::new("list_lengths");
+
+    /// A list entry's key: the name's length (2 bytes, big-endian), the name, the position
+    /// (8 bytes, big-endian). A list's entries sort together and in position order, and keys
+    /// compare as plain bytes: a tuple key is decoded, and its text checked as UTF-8, at every
+    /// comparison of every insert.
+    pub fn list_key(list: &str, position: u64) -> Result<Vec<u8>, super::StoreError> {
+        let length = u16::try_from(list.len()).map_err(|_| {
+            super::StoreError::Storage(format!("a list name is at most {} bytes", u16::MAX))
+        })?;
+        let mut key = Vec::with_capacity(2 + list.len() + 8);
+        key.extend_from_slice(&length.to_be_bytes());
+        key.extend_from_slice(list.as_bytes());
+        key.extend_from_slice(&position.to_be_bytes());
+        Ok(key)
+    }
+
+    /// Lists as they were keyed until 2026-11 (a redb tuple); moved to [`LISTS`] at open.
+    pub const TUPLE_KEYED_LISTS: TableDefinition<(&str, u64), &[u8]> =
+        TableDefinition::new("lists");
 }
 
 /// How many queued writes one commit may gather.
@@ -175,6 +194,7 @@ impl EmbeddedStore {
         txn.open_table(layout::LOG_HEADS).map_err(storage)?;
         txn.open_table(layout::LISTS).map_err(storage)?;
         txn.open_table(layout::LIST_LENGTHS).map_err(storage)?;
+        move_tuple_keyed_lists(&txn)?;
         txn.open_table(layout::log(&log_table_name(Log::Audit)))
             .map_err(storage)?;
         txn.commit().map_err(storage)?;
@@ -213,6 +233,32 @@ impl EmbeddedStore {
             .map_err(storage)?;
         Ok(t.get(key).map_err(storage)?.map(|v| v.value().to_vec()))
     }
+}
+
+/// Moves the entries of a store written before lists had byte keys, in the transaction that
+/// opens the store: all of them or none.
+fn move_tuple_keyed_lists(txn: &WriteTransaction) -> Result<(), StoreError> {
+    let old_name = layout::TUPLE_KEYED_LISTS.name();
+    let present = txn
+        .list_tables()
+        .map_err(storage)?
+        .any(|t| t.name() == old_name);
+    if !present {
+        return Ok(());
+    }
+    {
+        let old = txn.open_table(layout::TUPLE_KEYED_LISTS).map_err(storage)?;
+        let mut new = txn.open_table(layout::LISTS).map_err(storage)?;
+        for item in old.iter().map_err(storage)? {
+            let (k, v) = item.map_err(storage)?;
+            let (list, position) = k.value();
+            new.insert(layout::list_key(list, position)?.as_slice(), v.value())
+                .map_err(storage)?;
+        }
+    }
+    txn.delete_table(layout::TUPLE_KEYED_LISTS)
+        .map_err(storage)?;
+    Ok(())
 }
 
 fn writer_loop(db: &Database, rx: mpsc::Receiver<Request>) {
@@ -461,9 +507,12 @@ fn apply(txn: &WriteTransaction, op: Op) -> Result<Reply, StoreError> {
                 let list = group[0].0;
                 let length = lengths.get(list).map_err(storage)?.map(|v| v.value());
                 let mut position = length.unwrap_or(0);
+                let mut key = layout::list_key(list, position)?;
+                let at = key.len() - 8;
                 for (_, value) in group {
                     position += 1;
-                    t.insert((list, position), *value).map_err(storage)?;
+                    key[at..].copy_from_slice(&position.to_be_bytes());
+                    t.insert(key.as_slice(), *value).map_err(storage)?;
                 }
                 lengths.insert(list, position).map_err(storage)?;
             }
@@ -480,8 +529,11 @@ fn apply(txn: &WriteTransaction, op: Op) -> Result<Reply, StoreError> {
             lengths.insert(list.as_str(), position).map_err(storage)?;
             drop(lengths);
             let mut t = txn.open_table(layout::LISTS).map_err(storage)?;
-            t.insert((list.as_str(), position), value.as_slice())
-                .map_err(storage)?;
+            t.insert(
+                layout::list_key(&list, position)?.as_slice(),
+                value.as_slice(),
+            )
+            .map_err(storage)?;
             Ok(Reply::Count(position))
         }
         Op::Sweep { now } => {
@@ -538,18 +590,16 @@ impl Store for EmbeddedStore {
         self.read_record(table, key)
     }
 
-    async fn get_many(
-        &self,
-        table: Table,
-        keys: &[&str],
-    ) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+    async fn get_many(&self, table: Table, keys: &[&str]) -> Result<Records, StoreError> {
         let txn = self.db.begin_read().map_err(storage)?;
         let t = txn
             .open_table(layout::records(table.name()))
             .map_err(storage)?;
-        keys.iter()
-            .map(|k| Ok(t.get(*k).map_err(storage)?.map(|v| v.value().to_vec())))
-            .collect()
+        let mut found = Records::with_capacity(keys.len(), keys.len() * 128);
+        for key in keys {
+            found.push(t.get(*key).map_err(storage)?.as_ref().map(|v| v.value()));
+        }
+        Ok(found)
     }
 
     async fn put(&self, table: Table, key: &str, value: Vec<u8>) -> Result<(), StoreError> {
@@ -781,13 +831,22 @@ impl Store for EmbeddedStore {
         let txn = self.db.begin_read().map_err(storage)?;
         let t = txn.open_table(layout::LISTS).map_err(storage)?;
         let mut out = Vec::new();
+        let (first, last) = (
+            layout::list_key(list, from.max(1))?,
+            layout::list_key(list, u64::MAX)?,
+        );
         for item in t
-            .range((list, from.max(1))..=(list, u64::MAX))
+            .range(first.as_slice()..=last.as_slice())
             .map_err(storage)?
             .take(limit)
         {
             let (k, v) = item.map_err(storage)?;
-            out.push((k.value().1, v.value().to_vec()));
+            let position = k
+                .value()
+                .last_chunk::<8>()
+                .map(|b| u64::from_be_bytes(*b))
+                .ok_or_else(|| StoreError::Corrupt(format!("list {list} has a short key")))?;
+            out.push((position, v.value().to_vec()));
         }
         Ok(out)
     }

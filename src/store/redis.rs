@@ -13,7 +13,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
 use secrecy::ExposeSecret;
 
-use super::{Log, LogHead, PutMode, Store, StoreError, Table, WriteBatch};
+use super::{Log, LogHead, PutMode, Records, Store, StoreError, Table, WriteBatch};
 use crate::clock::Timestamp;
 use crate::config::RedisSettings;
 
@@ -225,21 +225,18 @@ impl Store for RedisStore {
             .map_err(unavailable)
     }
 
-    async fn get_many(
-        &self,
-        table: Table,
-        keys: &[&str],
-    ) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+    async fn get_many(&self, table: Table, keys: &[&str]) -> Result<Records, StoreError> {
         if keys.is_empty() {
-            return Ok(Vec::new());
+            return Ok(Records::default());
         }
         let mut c = self.conn.clone();
         let full: Vec<String> = keys.iter().map(|k| self.record_key(table, k)).collect();
-        redis::cmd("MGET")
+        let found: Vec<Option<Vec<u8>>> = redis::cmd("MGET")
             .arg(&full)
             .query_async(&mut c)
             .await
-            .map_err(unavailable)
+            .map_err(unavailable)?;
+        Ok(found.iter().map(Option::as_deref).collect())
     }
 
     async fn put(&self, table: Table, key: &str, value: Vec<u8>) -> Result<(), StoreError> {

@@ -56,16 +56,61 @@ async fn imported_people_are_found_with_enrolled_not_true_templates(b: Backend) 
     let unknown = eid_gateway::domain::PersonalId::parse("001099999999").unwrap();
     let mut query = ids.clone();
     query.push(&unknown);
-    let found = registry.stored_people(&query).await.unwrap();
-    assert!(found[3].is_none());
-    // The facts read from each stored record are the person's own.
-    for (truth, stored) in truths.iter().zip(&found[..3]) {
-        let stored = stored.as_ref().expect("enrolled person found");
-        let facts = stored.facts().unwrap();
+    let found = registry.stored_facts(&query).await.unwrap();
+    assert!(found.get(3).unwrap().is_none());
+    // The facts kept for each person are the person's own.
+    for (i, truth) in truths.iter().take(3).enumerate() {
+        let facts = found.get(i).unwrap().expect("enrolled person found");
         assert!(facts == eid_gateway::domain::PersonFacts::from(&truth.person));
         assert_eq!(facts.full_name, truth.person.full_name);
         assert_eq!(facts.phone, truth.person.phone.as_str());
     }
+    // A record saved again (a card issued, say) keeps its facts in step.
+    let mut changed = truths[0].person.clone();
+    changed.full_name = "Trần Thị Đổi Tên".into();
+    registry.save_person(&changed).await.unwrap();
+    let found = registry
+        .stored_facts(&[&changed.personal_id])
+        .await
+        .unwrap();
+    assert_eq!(found.get(0).unwrap().unwrap().full_name, "Trần Thị Đổi Tên");
+}
+
+both_backends!(a_person_stored_before_facts_were_kept_apart_is_still_found);
+
+async fn a_person_stored_before_facts_were_kept_apart_is_still_found(b: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = test_settings(b, dir.path());
+    let store = eid_gateway::store::open(&settings.store).await.unwrap();
+    let registry = Registry::new(store.clone());
+    let people: Vec<_> = generate(3, 5).collect();
+    // The record alone, as an older gateway wrote it, between two people with facts.
+    let (old, new) = (&people[1].person, [&people[0].person, &people[2].person]);
+    store
+        .put(
+            eid_gateway::store::Table::People,
+            old.personal_id.as_str(),
+            serde_json::to_vec(old).unwrap(),
+        )
+        .await
+        .unwrap();
+    for p in new {
+        registry.save_person(p).await.unwrap();
+    }
+    let unknown = eid_gateway::domain::PersonalId::parse("001099999999").unwrap();
+    let ids = [
+        &unknown,
+        &people[0].person.personal_id,
+        &old.personal_id,
+        &people[2].person.personal_id,
+    ];
+    let found = registry.stored_facts(&ids).await.unwrap();
+    assert!(found.get(0).unwrap().is_none());
+    for (i, p) in [(1, &people[0].person), (2, old), (3, &people[2].person)] {
+        let facts = found.get(i).unwrap().expect("found");
+        assert!(facts == eid_gateway::domain::PersonFacts::from(p), "{i}");
+    }
+    assert!(found.get(4).unwrap().is_none());
 }
 
 fn eidgw(args: &[&str], dir: &std::path::Path) -> std::process::Output {

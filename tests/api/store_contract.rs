@@ -61,8 +61,10 @@ async fn a_write_batch_lands_its_records_and_list_entries_together(b: Backend) {
     assert_eq!(
         s.get_many(Table::HistoryBatches, &["b1", "b2"])
             .await
-            .unwrap(),
-        vec![Some(b"header".to_vec()), None]
+            .unwrap()
+            .iter()
+            .collect::<Vec<_>>(),
+        vec![Some(&b"header"[..]), None]
     );
     assert_eq!(
         s.get(Table::Meta, "m").await.unwrap(),
@@ -215,7 +217,10 @@ async fn get_many_answers_in_order_with_gaps(b: Backend) {
     .await
     .unwrap();
     let got = s.get_many(Table::People, &["3", "2", "1"]).await.unwrap();
-    assert_eq!(got, vec![Some(b"c".to_vec()), None, Some(b"a".to_vec())]);
+    assert_eq!(
+        got.iter().collect::<Vec<_>>(),
+        vec![Some(&b"c"[..]), None, Some(b"a")]
+    );
     assert!(s.get_many(Table::People, &[]).await.unwrap().is_empty());
 }
 
@@ -417,6 +422,83 @@ async fn an_acknowledged_embedded_write_is_there_after_reopening() {
             .unwrap(),
         "replay markers survive a restart"
     );
+}
+
+#[tokio::test]
+async fn lists_of_a_store_written_with_tuple_keys_are_moved_whole_at_open() {
+    use eid_gateway::store::embedded::{EmbeddedStore, layout};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.redb");
+    {
+        let db = redb::Database::create(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let mut lists = txn.open_table(layout::TUPLE_KEYED_LISTS).unwrap();
+            let mut lengths = txn.open_table(layout::LIST_LENGTHS).unwrap();
+            for (list, n) in [("history:001090000001", 3u64), ("history:00109000000", 2)] {
+                for position in 1..=n {
+                    let entry = format!("{list}/{position}");
+                    lists.insert((list, position), entry.as_bytes()).unwrap();
+                }
+                lengths.insert(list, n).unwrap();
+            }
+        }
+        txn.commit().unwrap();
+    }
+    let s = EmbeddedStore::open(&path).unwrap();
+    use eid_gateway::store::Store;
+    let entries = |list: &str, n: u64| -> Vec<(u64, Vec<u8>)> {
+        (1..=n)
+            .map(|p| (p, format!("{list}/{p}").into_bytes()))
+            .collect()
+    };
+    assert_eq!(
+        s.list_range("history:001090000001", 1, 10).await.unwrap(),
+        entries("history:001090000001", 3)
+    );
+    // A name that is a prefix of another keeps only its own entries.
+    assert_eq!(
+        s.list_range("history:00109000000", 1, 10).await.unwrap(),
+        entries("history:00109000000", 2)
+    );
+    assert_eq!(
+        s.list_range("history:001090000001", 3, 10).await.unwrap(),
+        entries("history:001090000001", 3)[2..]
+    );
+    assert_eq!(
+        s.list_push("history:00109000000", b"new".to_vec())
+            .await
+            .unwrap(),
+        3
+    );
+    drop(s);
+    // The old table is gone, so a second open has nothing to move.
+    let db = redb::Database::open(&path).unwrap();
+    use redb::{ReadableDatabase, TableHandle};
+    let names: Vec<String> = db
+        .begin_read()
+        .unwrap()
+        .list_tables()
+        .unwrap()
+        .map(|t| t.name().to_owned())
+        .collect();
+    assert!(!names.iter().any(|n| n == "lists"), "{names:?}");
+    drop(db);
+    let s = EmbeddedStore::open(&path).unwrap();
+    assert_eq!(
+        s.list_range("history:00109000000", 1, 10)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+}
+
+#[test]
+fn list_names_too_long_for_their_key_are_refused() {
+    use eid_gateway::store::embedded::layout::list_key;
+    assert!(list_key(&"a".repeat(65_535), 1).is_ok());
+    assert!(list_key(&"a".repeat(65_536), 1).is_err());
 }
 
 both_backends!(

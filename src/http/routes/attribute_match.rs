@@ -70,7 +70,7 @@ pub const CHUNK_LINES: usize = 8192;
 /// Chunks whose history may be committing while the next is matched. When the store's writer
 /// falls behind, the queued chunks share one commit; answers still leave in order, each only
 /// once its history is durable. Bounds the memory a batch holds to this many chunks.
-const CHUNKS_IN_FLIGHT: usize = 4;
+const CHUNKS_IN_FLIGHT: usize = 8;
 
 /// Many records at once: an NDJSON body (one match request per line, `face_capture` excepted),
 /// streamed in and answered as NDJSON streamed out, line by line in order, each answer carrying

@@ -11,10 +11,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use redb::{Database, ReadableDatabase, ReadableTable, TableHandle, WriteTransaction};
+use redb::{Database, ReadableDatabase, ReadableTable, WriteTransaction};
 use std::sync::mpsc;
 
 use tokio::sync::oneshot;
+
+mod lists;
 
 use super::{Log, LogHead, PutMode, Records, Store, StoreError, Table, WriteBatch};
 use crate::clock::Timestamp;
@@ -35,11 +37,12 @@ pub mod layout {
         TableDefinition::new(name)
     }
     pub const LOG_HEADS: TableDefinition<&str, &[u8]> = TableDefinition::new("log_heads");
-    /// [`list_key`] (list name, position) → entry, and list name → length.
-    pub const LISTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("list_entries");
+    /// [`list_key`] (list name, first position) → segment of entries (see `lists`), and list
+    /// name → length.
+    pub const LISTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("list_segments");
     pub const LIST_LENGTHS: TableDefinition<&str, u64> = TableDefinition::new("list_lengths");
 
-    /// A list entry's key: the name's length (2 bytes, big-endian), the name, the position
+    /// A list segment's key: the name's length (2 bytes, big-endian), the name, the position
     /// (8 bytes, big-endian). A list's entries sort together and in position order, and keys
     /// compare as plain bytes: a tuple key is decoded, and its text checked as UTF-8, at every
     /// comparison of every insert.
@@ -54,7 +57,8 @@ pub mod layout {
         Ok(key)
     }
 
-    /// Lists as they were keyed until 2026-11 (a redb tuple); moved to [`LISTS`] at open.
+    /// Lists as they were kept until 2026-11 (an entry per tuple key); moved to [`LISTS`] at
+    /// open.
     pub const TUPLE_KEYED_LISTS: TableDefinition<(&str, u64), &[u8]> =
         TableDefinition::new("lists");
 }
@@ -194,7 +198,7 @@ impl EmbeddedStore {
         txn.open_table(layout::LOG_HEADS).map_err(storage)?;
         txn.open_table(layout::LISTS).map_err(storage)?;
         txn.open_table(layout::LIST_LENGTHS).map_err(storage)?;
-        move_tuple_keyed_lists(&txn)?;
+        lists::move_tuple_keyed(&txn)?;
         txn.open_table(layout::log(&log_table_name(Log::Audit)))
             .map_err(storage)?;
         txn.commit().map_err(storage)?;
@@ -233,32 +237,6 @@ impl EmbeddedStore {
             .map_err(storage)?;
         Ok(t.get(key).map_err(storage)?.map(|v| v.value().to_vec()))
     }
-}
-
-/// Moves the entries of a store written before lists had byte keys, in the transaction that
-/// opens the store: all of them or none.
-fn move_tuple_keyed_lists(txn: &WriteTransaction) -> Result<(), StoreError> {
-    let old_name = layout::TUPLE_KEYED_LISTS.name();
-    let present = txn
-        .list_tables()
-        .map_err(storage)?
-        .any(|t| t.name() == old_name);
-    if !present {
-        return Ok(());
-    }
-    {
-        let old = txn.open_table(layout::TUPLE_KEYED_LISTS).map_err(storage)?;
-        let mut new = txn.open_table(layout::LISTS).map_err(storage)?;
-        for item in old.iter().map_err(storage)? {
-            let (k, v) = item.map_err(storage)?;
-            let (list, position) = k.value();
-            new.insert(layout::list_key(list, position)?.as_slice(), v.value())
-                .map_err(storage)?;
-        }
-    }
-    txn.delete_table(layout::TUPLE_KEYED_LISTS)
-        .map_err(storage)?;
-    Ok(())
 }
 
 fn writer_loop(db: &Database, rx: mpsc::Receiver<Request>) {
@@ -496,46 +474,12 @@ fn apply(txn: &WriteTransaction, op: Op) -> Result<Reply, StoreError> {
                     .map_err(storage)?;
                 t.insert(key.as_str(), value.as_slice()).map_err(storage)?;
             }
-            // Grouped by list (stable, so each list keeps the callers' order) with each table
-            // opened once: one length read and one length write per list, and the inserts walk
-            // the key order instead of hopping between lists.
-            let mut sorted: Vec<(&str, &[u8])> = batch.appends.iter().collect();
-            sorted.sort_by(|a, b| a.0.cmp(b.0));
-            let mut lengths = txn.open_table(layout::LIST_LENGTHS).map_err(storage)?;
-            let mut t = txn.open_table(layout::LISTS).map_err(storage)?;
-            for group in sorted.chunk_by(|a, b| a.0 == b.0) {
-                let list = group[0].0;
-                let length = lengths.get(list).map_err(storage)?.map(|v| v.value());
-                let mut position = length.unwrap_or(0);
-                let mut key = layout::list_key(list, position)?;
-                let at = key.len() - 8;
-                for (_, value) in group {
-                    position += 1;
-                    key[at..].copy_from_slice(&position.to_be_bytes());
-                    t.insert(key.as_slice(), *value).map_err(storage)?;
-                }
-                lengths.insert(list, position).map_err(storage)?;
-            }
+            lists::Writer::open(txn)?.append_all(&batch.appends)?;
             Ok(Reply::Done)
         }
-        Op::ListPush { list, value } => {
-            let mut lengths = txn.open_table(layout::LIST_LENGTHS).map_err(storage)?;
-            let position = lengths
-                .get(list.as_str())
-                .map_err(storage)?
-                .map(|v| v.value())
-                .unwrap_or(0)
-                + 1;
-            lengths.insert(list.as_str(), position).map_err(storage)?;
-            drop(lengths);
-            let mut t = txn.open_table(layout::LISTS).map_err(storage)?;
-            t.insert(
-                layout::list_key(&list, position)?.as_slice(),
-                value.as_slice(),
-            )
-            .map_err(storage)?;
-            Ok(Reply::Count(position))
-        }
+        Op::ListPush { list, value } => Ok(Reply::Count(
+            lists::Writer::open(txn)?.append(&list, &[value.as_slice()])?,
+        )),
         Op::Sweep { now } => {
             let mut idx = txn.open_table(layout::EXPIRING_BY_TIME).map_err(storage)?;
             let expired: Vec<(i64, String)> = idx
@@ -830,25 +774,7 @@ impl Store for EmbeddedStore {
     ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
         let txn = self.db.begin_read().map_err(storage)?;
         let t = txn.open_table(layout::LISTS).map_err(storage)?;
-        let mut out = Vec::new();
-        let (first, last) = (
-            layout::list_key(list, from.max(1))?,
-            layout::list_key(list, u64::MAX)?,
-        );
-        for item in t
-            .range(first.as_slice()..=last.as_slice())
-            .map_err(storage)?
-            .take(limit)
-        {
-            let (k, v) = item.map_err(storage)?;
-            let position = k
-                .value()
-                .last_chunk::<8>()
-                .map(|b| u64::from_be_bytes(*b))
-                .ok_or_else(|| StoreError::Corrupt(format!("list {list} has a short key")))?;
-            out.push((position, v.value().to_vec()));
-        }
-        Ok(out)
+        lists::range(&t, list, from, limit)
     }
 
     async fn sweep_expired(&self, now: Timestamp) -> Result<u64, StoreError> {

@@ -105,6 +105,17 @@ async fn many_list_appends_land_in_order_after_what_was_there(b: Backend) {
         s.list_range("history:a", 1, 10).await.unwrap(),
         vec![(1, b"0".to_vec()), (2, b"1".to_vec()), (3, b"2".to_vec())]
     );
+    // Ranges may start, and limits may stop, in the middle of what one write appended.
+    assert_eq!(
+        s.list_range("history:a", 3, 10).await.unwrap(),
+        vec![(3, b"2".to_vec())]
+    );
+    assert_eq!(
+        s.list_range("history:a", 2, 1).await.unwrap(),
+        vec![(2, b"1".to_vec())]
+    );
+    assert!(s.list_range("history:a", 4, 10).await.unwrap().is_empty());
+    assert!(s.list_range("history:a", 1, 0).await.unwrap().is_empty());
     assert_eq!(
         s.list_range("history:b", 1, 10).await.unwrap(),
         vec![(1, b"x".to_vec())]
@@ -134,6 +145,8 @@ async fn many_list_appends_land_in_order_after_what_was_there(b: Backend) {
                 .enumerate()
                 .all(|(i, (pos, _))| *pos == i as u64 + 1)
         );
+        let middle = s.list_range(list, 50, 7).await.unwrap();
+        assert_eq!(middle, got[49..56].to_vec(), "{list}");
     }
 }
 

@@ -411,6 +411,23 @@ impl BatchLine {
     }
 }
 
+/// One batch line parsed, or the answer refusing it.
+fn parse_line(n: u64, bytes: &[u8]) -> Result<ParsedMatch<'_>, BatchLine> {
+    let request: BatchRequest<'_> = serde_json::from_slice(bytes)
+        .map_err(|e| BatchLine::refused(n, "invalid_json", e.to_string()))?;
+    if request.face_capture.is_some() {
+        return Err(BatchLine::refused(
+            n,
+            "face_not_in_batch",
+            "face captures are matched one at a time, with POST /v1/match",
+        ));
+    }
+    request.claimed().parse().map_err(|e| match e {
+        IdentityError::Invalid { code, detail } => BatchLine::refused(n, code, detail),
+        other => BatchLine::refused(n, "invalid", other.to_string()),
+    })
+}
+
 /// Matches a chunk of NDJSON lines (`(line number, bytes)`) with one registry read for all of
 /// them. A bad line gets its own error and the rest go on. The caller writes the returned
 /// history (one atomic, durable write) before sending the answers, so the next chunk can be
@@ -420,54 +437,40 @@ pub async fn match_lines(
     rp: &RelyingParty,
     lines: &[(u64, &[u8])],
 ) -> Result<(Vec<BatchLine>, WriteBatch), crate::store::StoreError> {
-    let mut out: Vec<Option<BatchLine>> = Vec::with_capacity(lines.len());
-    let mut parsed: Vec<(usize, u64, ParsedMatch<'_>)> = Vec::with_capacity(lines.len());
-    for (n, bytes) in lines {
-        let request: BatchRequest<'_> = match serde_json::from_slice(bytes) {
-            Ok(r) => r,
-            Err(e) => {
-                out.push(Some(BatchLine::refused(*n, "invalid_json", e.to_string())));
-                continue;
-            }
-        };
-        if request.face_capture.is_some() {
-            out.push(Some(BatchLine::refused(
-                *n,
-                "face_not_in_batch",
-                "face captures are matched one at a time, with POST /v1/match",
-            )));
-            continue;
-        }
-        match request.claimed().parse() {
-            Ok(p) => {
-                parsed.push((out.len(), *n, p));
-                out.push(None);
-            }
-            Err(IdentityError::Invalid { code, detail }) => {
-                out.push(Some(BatchLine::refused(*n, code, detail)));
-            }
-            Err(other) => out.push(Some(BatchLine::refused(*n, "invalid", other.to_string()))),
-        }
-    }
-    let ids: Vec<&PersonalId> = parsed.iter().map(|(_, _, p)| &p.personal_id).collect();
+    let requests: Vec<(u64, Result<ParsedMatch<'_>, BatchLine>)> = lines
+        .iter()
+        .map(|(n, bytes)| (*n, parse_line(*n, bytes)))
+        .collect();
+    let ids: Vec<&PersonalId> = requests
+        .iter()
+        .filter_map(|(_, r)| r.as_ref().ok().map(|p| &p.personal_id))
+        .collect();
     let registry = services.registry.stored_facts(&ids).await?;
     let mut history = HistoryBatch::new(
         services.clock.now().secs(),
         rp.client_id.as_str(),
         &rp.name,
         "match",
-        parsed.len(),
+        ids.len(),
     )?;
-    for (i, (slot, n, p)) in parsed.iter().enumerate() {
-        let person = registry.get(i)?;
-        let mut result = p.compare(person.as_ref(), None);
-        if person.is_some() {
-            let kind = history.kind(p.asked(), &p.purpose, || p.fields());
-            result.match_id = Some(history.record(&p.personal_id, *n, kind));
-        }
-        out[*slot] = Some(BatchLine::Matched { line: *n, result });
+    let mut out = Vec::with_capacity(requests.len());
+    let mut looked_up = 0;
+    for (n, request) in requests {
+        out.push(match request {
+            Err(refused) => refused,
+            Ok(p) => {
+                let person = registry.get(looked_up)?;
+                looked_up += 1;
+                let mut result = p.compare(person.as_ref(), None);
+                if person.is_some() {
+                    let kind = history.kind(p.asked(), &p.purpose, || p.fields());
+                    result.match_id = Some(history.record(&p.personal_id, n, kind));
+                }
+                BatchLine::Matched { line: n, result }
+            }
+        });
     }
-    Ok((out.into_iter().flatten().collect(), history.into_write()?))
+    Ok((out, history.into_write()?))
 }
 
 #[cfg(test)]

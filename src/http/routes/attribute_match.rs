@@ -70,7 +70,7 @@ pub const CHUNK_LINES: usize = 8192;
 /// Chunks whose history may be committing while the next is matched. When the store's writer
 /// falls behind, the queued chunks share one commit; answers still leave in order, each only
 /// once its history is durable. Bounds the memory a batch holds to this many chunks.
-const CHUNKS_IN_FLIGHT: usize = 8;
+const CHUNKS_IN_FLIGHT: usize = 16;
 
 /// Many records at once: an NDJSON body (one match request per line, `face_capture` excepted),
 /// streamed in and answered as NDJSON streamed out, line by line in order, each answer carrying
@@ -154,9 +154,14 @@ pub async fn match_batch(
                     .into_iter()
                     .partition(|l| line_of(l) < boundary);
                 refused = later;
-                let mut all = now;
-                all.extend(answered);
-                all.sort_by_key(line_of);
+                let all = if now.is_empty() {
+                    answered
+                } else {
+                    let mut all = now;
+                    all.extend(answered);
+                    all.sort_by_key(line_of);
+                    all
+                };
                 let mut out = Vec::with_capacity(all.len() * 96);
                 for l in &all {
                     if serde_json::to_writer(&mut out, l).is_ok() {

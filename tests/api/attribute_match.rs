@@ -437,7 +437,7 @@ async fn batch_lines_fail_alone_and_the_endpoint_needs_its_permission_and_ndjson
     let app = spawn_app(backend).await;
     let mut citizen = Citizen::nth(&app, 0);
     citizen.register(&app).await;
-    let id = citizen.id();
+    let id = citizen.id().to_owned();
     let good = json!({ "personal_id": id, "sex": citizen.truth.person.sex, "purpose": "x" });
     let lines = [
         good.to_string(),
@@ -488,6 +488,28 @@ async fn batch_lines_fail_alone_and_the_endpoint_needs_its_permission_and_ndjson
         assert_eq!(entry["purpose"], "x");
         assert_eq!(entry["claims"], json!(["sex"]));
         assert!(entry["at"].as_i64().unwrap() > 0);
+    }
+    // An over-long last line is answered after everything matched, and a batch of nothing
+    // else is answered too.
+    let long = format!(
+        r#"{{"personal_id": "{id}", "purpose": "{}"}}"#,
+        "a".repeat(5000)
+    );
+    for (body, want) in [
+        (format!("{good}\n{long}"), vec![json!(1), json!(2)]),
+        (long.clone(), vec![json!(1)]),
+    ] {
+        let res = post_batch(&app, TELECOM, body.into_bytes()).await;
+        let got = ndjson_lines(&res.text().await.unwrap());
+        assert_eq!(
+            got.iter().map(|a| a["line"].clone()).collect::<Vec<_>>(),
+            want
+        );
+        assert_eq!(
+            got.last().unwrap()["error"]["code"],
+            "line_too_long",
+            "{got:?}"
+        );
     }
     // lotus-bank may match one at a time, not in batches; and the body must be NDJSON.
     let assertion = sign_assertion(eddsa_header(), &lotus_claims(&app), &lotus_bank_key_pem());

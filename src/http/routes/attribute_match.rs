@@ -162,12 +162,7 @@ pub async fn match_batch(
                     all.sort_by_key(line_of);
                     all
                 };
-                let mut out = Vec::with_capacity(all.len() * 96);
-                for l in &all {
-                    if serde_json::to_writer(&mut out, l).is_ok() {
-                        out.push(b'\n');
-                    }
-                }
+                let out = as_ndjson(&all);
                 // This chunk's history commits (on the store's writer) while the next chunk is
                 // matched; answers go out only once their history is durable.
                 let store = services.store.clone();
@@ -185,14 +180,8 @@ pub async fn match_batch(
                 if !deliver_all(&tx, &mut in_flight).await {
                     return;
                 }
-                let mut out = Vec::new();
-                for l in &refused {
-                    if serde_json::to_writer(&mut out, l).is_ok() {
-                        out.push(b'\n');
-                    }
-                }
-                if !out.is_empty() {
-                    let _ = tx.send(Bytes::from(out)).await;
+                if !refused.is_empty() {
+                    let _ = tx.send(Bytes::from(as_ndjson(&refused))).await;
                 }
                 return;
             }
@@ -259,6 +248,17 @@ async fn stop(tx: &tokio::sync::mpsc::Sender<Bytes>, err: ApiError) {
         }
     };
     let _ = tx.send(Bytes::from(format!("{line}\n"))).await;
+}
+
+/// Answers as NDJSON, a line each.
+fn as_ndjson(answers: &[attribute_match::BatchLine]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(answers.len() * 96);
+    for answer in answers {
+        if serde_json::to_writer(&mut out, answer).is_ok() {
+            out.push(b'\n');
+        }
+    }
+    out
 }
 
 fn line_of(l: &attribute_match::BatchLine) -> u64 {

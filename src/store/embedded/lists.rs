@@ -13,15 +13,18 @@ use super::{StoreError, storage};
 use crate::store::ListAppends;
 
 /// Entries as a segment stores them: each as its length (4 bytes, big-endian) and its bytes.
-fn encode<'a>(entries: impl IntoIterator<Item = &'a [u8]>, size: usize) -> Vec<u8> {
+fn encode<'a>(
+    entries: impl IntoIterator<Item = &'a [u8]>,
+    size: usize,
+) -> Result<Vec<u8>, StoreError> {
     let mut segment = Vec::with_capacity(size);
     for entry in entries {
-        // An entry is a record of a few hundred bytes; u32 lengths are ample.
-        let length = u32::try_from(entry.len()).unwrap_or(u32::MAX);
+        let length = u32::try_from(entry.len())
+            .map_err(|_| StoreError::Storage("a list entry is at most 4 GiB".into()))?;
         segment.extend_from_slice(&length.to_be_bytes());
         segment.extend_from_slice(entry);
     }
-    segment
+    Ok(segment)
 }
 
 /// The entries of a segment, in order.
@@ -68,7 +71,7 @@ impl<'txn> Writer<'txn> {
         let length = self.lengths.get(list).map_err(storage)?.map(|v| v.value());
         let first = length.unwrap_or(0) + 1;
         let size = entries.iter().map(|e| 4 + e.len()).sum();
-        let segment = encode(entries.iter().copied(), size);
+        let segment = encode(entries.iter().copied(), size)?;
         self.segments
             .insert(
                 layout::list_key(list, first)?.as_slice(),
@@ -164,7 +167,7 @@ pub(super) fn move_tuple_keyed(txn: &WriteTransaction) -> Result<(), StoreError>
             segments
                 .insert(
                     layout::list_key(list, position)?.as_slice(),
-                    encode([entry], 4 + entry.len()).as_slice(),
+                    encode([entry], 4 + entry.len())?.as_slice(),
                 )
                 .map_err(storage)?;
         }
@@ -181,7 +184,7 @@ mod tests {
     #[test]
     fn a_segment_gives_back_its_entries_whole_and_in_order() {
         let entries: [&[u8]; 4] = [b"one", b"", b"three", &[0, 0, 0, 9]];
-        let segment = encode(entries, 0);
+        let segment = encode(entries, 0).unwrap();
         let back: Vec<&[u8]> = decode(&segment).map(Result::unwrap).collect();
         assert_eq!(back, entries);
         assert_eq!(decode(&[]).count(), 0);
@@ -189,7 +192,7 @@ mod tests {
 
     #[test]
     fn a_cut_segment_is_corrupt_not_shorter() {
-        let segment = encode([&b"entry"[..], b"next"], 0);
+        let segment = encode([&b"entry"[..], b"next"], 0).unwrap();
         for cut in [1, 6, 10, 12] {
             let read: Vec<_> = decode(&segment[..cut]).collect();
             assert!(read.last().unwrap().is_err(), "cut at {cut}: {read:?}");

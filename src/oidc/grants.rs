@@ -24,7 +24,7 @@ use crate::identity::pairwise;
 use crate::identity::transactions::{self, AuthorizationDetail};
 use crate::relying_parties::{IdTokenAlg, RelyingParty};
 use crate::services::Services;
-use crate::store::{PutMode, StoreError, Table, decode, encode};
+use crate::store::{PutMode, StoreError, Table, Taken, decode, encode};
 use crate::tokens::jws;
 
 /// One login's outcome for one client.
@@ -141,33 +141,40 @@ pub async fn redeem_code(
     dpop_jkt: Option<String>,
 ) -> Result<TokenResponse, OAuthError> {
     let now = services.clock.now();
-    let key = secret_key("code", code);
-    let used_key = secret_key("code-used", code);
-    // Taking the code is atomic: of two concurrent redemptions exactly one gets it.
-    let Some(raw) = services.store.take_expiring(&key, now).await? else {
-        if let Some(raw) = services.store.get_expiring(&used_key, now).await? {
-            let used: UsedCredential = decode(Table::Meta, &raw)?;
-            revoke_family(services, &used.family).await?;
-            tracing::warn!(client = %rp.client_id, "authorization code replayed: its tokens are revoked");
-        }
-        return Err(OAuthError::invalid_grant(
-            "the code is invalid, expired or already used",
-        ));
-    };
-    let record: CodeRecord = decode(Table::Meta, &raw)?;
     let family = random_token()?;
-    services
+    let mark = encode(&UsedCredential {
+        family: family.clone(),
+    })?;
+    // Taking the code and marking it used are one atomic step: of two concurrent redemptions
+    // exactly one gets the code, and the other always finds the winner's family to revoke
+    // (RFC 6749 §4.1.2, RFC 9700 §4.5).
+    let taken = services
         .store
-        .put_expiring(
-            &used_key,
-            encode(&UsedCredential {
-                family: family.clone(),
-            })?,
+        .take_once(
+            &secret_key("code", code),
+            &secret_key("code-used", code),
+            mark,
             now.plus(REFRESH_TOKEN_TTL),
-            PutMode::Overwrite,
             now,
         )
         .await?;
+    let raw = match taken {
+        Taken::Value(raw) => raw,
+        Taken::Used(raw) => {
+            let used: UsedCredential = decode(Table::Meta, &raw)?;
+            revoke_family(services, &used.family).await?;
+            tracing::warn!(client = %rp.client_id, "authorization code replayed: its tokens are revoked");
+            return Err(OAuthError::invalid_grant(
+                "the code is invalid, expired or already used",
+            ));
+        }
+        Taken::Absent => {
+            return Err(OAuthError::invalid_grant(
+                "the code is invalid, expired or already used",
+            ));
+        }
+    };
+    let record: CodeRecord = decode(Table::Meta, &raw)?;
     if record.grant.client_id != rp.client_id {
         return Err(OAuthError::invalid_grant(
             "the code was issued to another client",
@@ -234,25 +241,26 @@ pub async fn refresh(
             Some(_) => {}
         }
     }
-    if services.store.take_expiring(&key, now).await?.is_none() {
-        // A concurrent use won: this is a reuse.
-        revoke_family(services, &record.family).await?;
-        return Err(OAuthError::invalid_grant(
-            "the refresh token is invalid, expired or revoked",
-        ));
-    }
-    services
+    // Spent and marked in one step, so a concurrent or later reuse always finds the family.
+    let taken = services
         .store
-        .put_expiring(
+        .take_once(
+            &key,
             &used_key,
             encode(&UsedCredential {
                 family: record.family.clone(),
             })?,
             record.expires_at,
-            PutMode::Overwrite,
             now,
         )
         .await?;
+    if !matches!(taken, Taken::Value(_)) {
+        revoke_family(services, &record.family).await?;
+        tracing::warn!(client = %rp.client_id, "refresh token reused: its family is revoked");
+        return Err(OAuthError::invalid_grant(
+            "the refresh token is invalid, expired or revoked",
+        ));
+    }
     if family_revoked(services, &record.family).await? {
         return Err(OAuthError::invalid_grant(
             "the refresh token is invalid, expired or revoked",

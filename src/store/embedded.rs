@@ -99,6 +99,13 @@ enum Op {
         key: String,
         now: Timestamp,
     },
+    TakeOnce {
+        key: String,
+        used_key: String,
+        mark: Vec<u8>,
+        mark_expires: Timestamp,
+        now: Timestamp,
+    },
     Increment {
         key: String,
         expires_at: Timestamp,
@@ -133,6 +140,7 @@ enum Reply {
     Flag(bool),
     Value(Option<Vec<u8>>),
     Count(u64),
+    Taken(super::Taken),
 }
 
 struct Request {
@@ -418,6 +426,23 @@ fn apply(txn: &WriteTransaction, op: Op) -> Result<Reply, StoreError> {
             remove_expiring(txn, &key)?;
             Ok(Reply::Value(live.map(|(_, v)| v)))
         }
+        Op::TakeOnce {
+            key,
+            used_key,
+            mark,
+            mark_expires,
+            now,
+        } => {
+            if let Some((_, first_mark)) = live_expiring(txn, &used_key, now)? {
+                return Ok(Reply::Taken(super::Taken::Used(first_mark)));
+            }
+            let Some((_, value)) = live_expiring(txn, &key, now)? else {
+                return Ok(Reply::Taken(super::Taken::Absent));
+            };
+            remove_expiring(txn, &key)?;
+            write_expiring(txn, &used_key, mark_expires, &mark)?;
+            Ok(Reply::Taken(super::Taken::Value(value)))
+        }
         Op::Increment {
             key,
             expires_at,
@@ -642,6 +667,27 @@ impl Store for EmbeddedStore {
             .await?
         {
             Reply::Value(v) => Ok(v),
+            _ => Err(unexpected()),
+        }
+    }
+
+    async fn take_once(
+        &self,
+        key: &str,
+        used_key: &str,
+        mark: Vec<u8>,
+        mark_expires: Timestamp,
+        now: Timestamp,
+    ) -> Result<super::Taken, StoreError> {
+        let op = Op::TakeOnce {
+            key: key.to_owned(),
+            used_key: used_key.to_owned(),
+            mark,
+            mark_expires,
+            now,
+        };
+        match self.write(op).await? {
+            Reply::Taken(t) => Ok(t),
             _ => Err(unexpected()),
         }
     }

@@ -99,6 +99,17 @@ pub enum PutMode {
     IfAbsent,
 }
 
+/// What [`Store::take_once`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Taken {
+    /// The live entry's value: it is gone now, and the mark stands in its place.
+    Value(Vec<u8>),
+    /// The entry was taken before: the mark its taker left.
+    Used(Vec<u8>),
+    /// Neither an entry nor a mark: never written, or expired.
+    Absent,
+}
+
 /// The last entry of a log: its sequence number (1-based) and the entry's chain hash.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LogHead {
@@ -158,6 +169,20 @@ pub trait Store: Send + Sync + 'static {
     /// Reads and deletes in one step: of two concurrent takers, exactly one gets the value.
     async fn take_expiring(&self, key: &str, now: Timestamp)
     -> Result<Option<Vec<u8>>, StoreError>;
+    /// Takes a single-use entry and marks it used, in one atomic step: if `used_key` holds a live
+    /// mark, answers [`Taken::Used`] with it and changes nothing; otherwise, if `key` holds a live
+    /// entry, deletes it, writes `mark` under `used_key` (until `mark_expires`) and answers
+    /// [`Taken::Value`]; otherwise [`Taken::Absent`]. Of two concurrent takers exactly one gets
+    /// the value, and the other — whatever the timing — sees the winner's mark (an authorization
+    /// code's second redemption learns which tokens to revoke).
+    async fn take_once(
+        &self,
+        key: &str,
+        used_key: &str,
+        mark: Vec<u8>,
+        mark_expires: Timestamp,
+        now: Timestamp,
+    ) -> Result<Taken, StoreError>;
     /// Adds one to a counter that lives until `expires_at` (set when the counter is created) and
     /// returns the new count.
     async fn increment(

@@ -28,6 +28,7 @@ pub struct RedisStore {
     increment: Script,
     append_log: Script,
     claim_and_append: Script,
+    take_once: Script,
 }
 
 fn unavailable(e: redis::RedisError) -> StoreError {
@@ -95,6 +96,23 @@ redis.call('RPUSH', KEYS[2], ARGV[4])
 return 1
 ";
 
+/// KEYS: entry, used mark. ARGV: mark (with expiry), now ms, mark TTL ms. Answers
+/// `{'used', mark}`, `{'value', value}` or `{'absent'}`; both values still carry their expiry.
+const TAKE_ONCE: &str = r"
+local function live(v)
+  if not v then return false end
+  local p = string.find(v, '|', 1, true)
+  return p and tonumber(string.sub(v, 1, p - 1)) > tonumber(ARGV[2])
+end
+local used = redis.call('GET', KEYS[2])
+if live(used) then return {'used', used} end
+local v = redis.call('GET', KEYS[1])
+if not live(v) then return {'absent', false} end
+redis.call('DEL', KEYS[1])
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[3])
+return {'value', v}
+";
+
 const APPEND_LOG: &str = r"
 local cur = redis.call('GET', KEYS[1])
 local seq = 0
@@ -148,6 +166,7 @@ impl RedisStore {
             increment: Script::new(INCREMENT),
             append_log: Script::new(APPEND_LOG),
             claim_and_append: Script::new(CLAIM_AND_APPEND),
+            take_once: Script::new(TAKE_ONCE),
         })
     }
 
@@ -319,6 +338,39 @@ impl Store for RedisStore {
             .await
             .map_err(unavailable)?;
         raw.map(|r| live(r, now)).transpose().map(Option::flatten)
+    }
+
+    async fn take_once(
+        &self,
+        key: &str,
+        used_key: &str,
+        mark: Vec<u8>,
+        mark_expires: Timestamp,
+        now: Timestamp,
+    ) -> Result<super::Taken, StoreError> {
+        let mut c = self.conn.clone();
+        let (kind, raw): (String, Option<Vec<u8>>) = self
+            .take_once
+            .key(self.expiring_key(key))
+            .key(self.expiring_key(used_key))
+            .arg(with_expiry(mark_expires, &mark))
+            .arg(now.millis())
+            .arg(ttl_ms(mark_expires, now))
+            .invoke_async(&mut c)
+            .await
+            .map_err(unavailable)?;
+        let value = || -> Result<Vec<u8>, StoreError> {
+            raw.clone()
+                .map(|r| live(r, now))
+                .transpose()?
+                .flatten()
+                .ok_or_else(|| StoreError::Corrupt("take_once answered without a value".into()))
+        };
+        match kind.as_str() {
+            "value" => Ok(super::Taken::Value(value()?)),
+            "used" => Ok(super::Taken::Used(value()?)),
+            _ => Ok(super::Taken::Absent),
+        }
     }
 
     async fn increment(

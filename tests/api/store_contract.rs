@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use eid_gateway::clock::Timestamp;
 use eid_gateway::config::{Environment, Settings};
-use eid_gateway::store::{ListAppends, Log, LogHead, PutMode, SharedStore, Table, WriteBatch};
+use eid_gateway::store::{
+    ListAppends, Log, LogHead, PutMode, SharedStore, Table, Taken, WriteBatch,
+};
 
 use crate::both_backends;
 use crate::helpers::{Backend, test_settings};
@@ -31,6 +33,8 @@ both_backends!(
     expiring_entries_expire_by_the_injected_clock,
     if_absent_refuses_a_live_entry_but_not_an_expired_one,
     take_is_single_use_even_under_concurrency,
+    take_once_leaves_the_winners_mark_for_every_later_taker,
+    take_once_of_an_expired_or_missing_entry_marks_nothing,
     concurrent_if_absent_writes_let_exactly_one_through,
     counters_count_within_their_window_and_restart_after,
     log_appends_at_the_expected_sequence_only,
@@ -310,6 +314,85 @@ async fn take_is_single_use_even_under_concurrency(b: Backend) {
         }
     }
     assert_eq!(winners, 1);
+}
+
+async fn take_once_leaves_the_winners_mark_for_every_later_taker(b: Backend) {
+    let (s, _d) = open(b).await;
+    for round in 0..20 {
+        let key = format!("code-{round}");
+        let used = format!("code-used-{round}");
+        s.put_expiring(&key, b"grant".to_vec(), t(60_000), PutMode::Overwrite, t(0))
+            .await
+            .unwrap();
+        // Started together, each with its own mark: exactly one wins, and every other sees the
+        // winner's mark — never nothing.
+        let barrier = Arc::new(tokio::sync::Barrier::new(8));
+        let tasks: Vec<_> = (0..8)
+            .map(|i| {
+                let (s, key, used, barrier) =
+                    (Arc::clone(&s), key.clone(), used.clone(), barrier.clone());
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    let mark = format!("family-{i}").into_bytes();
+                    (
+                        mark.clone(),
+                        s.take_once(&key, &used, mark, t(90_000), t(1))
+                            .await
+                            .unwrap(),
+                    )
+                })
+            })
+            .collect();
+        let mut winner = None;
+        let mut seen = Vec::new();
+        for task in tasks {
+            match task.await.unwrap() {
+                (mark, Taken::Value(v)) => {
+                    assert_eq!(v, b"grant");
+                    assert!(winner.replace(mark).is_none(), "two winners");
+                }
+                (_, Taken::Used(m)) => seen.push(m),
+                (_, Taken::Absent) => panic!("a loser saw neither the entry nor the mark"),
+            }
+        }
+        let winner = winner.expect("one winner");
+        assert_eq!(seen.len(), 7);
+        assert!(seen.iter().all(|m| *m == winner));
+        // Later takers see it too, until the mark expires.
+        assert_eq!(
+            s.take_once(&key, &used, b"late".to_vec(), t(90_000), t(50_000))
+                .await
+                .unwrap(),
+            Taken::Used(winner)
+        );
+        assert_eq!(
+            s.take_once(&key, &used, b"later".to_vec(), t(99_000), t(90_000))
+                .await
+                .unwrap(),
+            Taken::Absent
+        );
+    }
+}
+
+async fn take_once_of_an_expired_or_missing_entry_marks_nothing(b: Backend) {
+    let (s, _d) = open(b).await;
+    assert_eq!(
+        s.take_once("never", "never-used", b"m".to_vec(), t(60_000), t(0))
+            .await
+            .unwrap(),
+        Taken::Absent
+    );
+    assert_eq!(s.get_expiring("never-used", t(1)).await.unwrap(), None);
+    s.put_expiring("old", b"v".to_vec(), t(10), PutMode::Overwrite, t(0))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.take_once("old", "old-used", b"m".to_vec(), t(60_000), t(10))
+            .await
+            .unwrap(),
+        Taken::Absent
+    );
+    assert_eq!(s.get_expiring("old-used", t(11)).await.unwrap(), None);
 }
 
 async fn concurrent_if_absent_writes_let_exactly_one_through(b: Backend) {

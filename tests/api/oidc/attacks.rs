@@ -20,7 +20,145 @@ both_backends!(
     forms_need_the_browser_binding_and_the_csrf_token,
     private_key_jwt_assertions_must_name_the_issuer_as_their_only_audience,
     password_guessing_on_the_login_form_is_rate_limited_per_ip,
+    concurrent_redemptions_of_one_code_leave_no_tokens_alive,
+    concurrent_reuse_of_one_refresh_token_leaves_no_tokens_alive,
 );
+
+/// Two gateways on one store where the backend is shared (Redis), or one gateway twice (the
+/// embedded store is one process's).
+async fn racing_gateways(app: &TestApp, backend: Backend) -> Option<TestApp> {
+    match backend {
+        Backend::Redis => Some(crate::helpers::spawn_second(app).await),
+        Backend::Embedded => None,
+    }
+}
+
+/// Both requests leave at one barrier; whatever the timing, a second redemption must kill what
+/// the first issued (RFC 6749 §4.1.2, RFC 9700 §4.5).
+async fn concurrent_redemptions_of_one_code_leave_no_tokens_alive(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let second = racing_gateways(&app, backend).await;
+    let other = second.as_ref().unwrap_or(&app);
+    let citizen = Citizen::nth(&app, 0);
+    citizen.register(&app).await;
+    let mut b = Browser::new(&app);
+    for round in 0..25 {
+        let p = pkce();
+        let code = query_param(
+            &sign_in(&mut b, &citizen, &at_portal(&p, &[])).await,
+            "code",
+        )
+        .unwrap();
+        let barrier = tokio::sync::Barrier::new(2);
+        let race = |target: &TestApp| {
+            let (code, verifier, barrier) = (&code, &p.verifier, &barrier);
+            let request = target
+                .client
+                .post(target.url("/oauth2/token"))
+                .basic_auth(PORTAL, Some(sandbox_secret(PORTAL)))
+                .form(&[
+                    ("grant_type", "authorization_code"),
+                    ("code", code.as_str()),
+                    ("redirect_uri", CALLBACK),
+                    ("code_verifier", verifier.as_str()),
+                ]);
+            async move {
+                barrier.wait().await;
+                request.send().await.unwrap()
+            }
+        };
+        let (x, y) = tokio::join!(race(&app), race(other));
+        let mut answers = Vec::new();
+        for res in [x, y] {
+            let status = res.status();
+            answers.push((status, res.json::<Value>().await.unwrap()));
+        }
+        let winners: Vec<&Value> = answers
+            .iter()
+            .filter(|(s, _)| *s == StatusCode::OK)
+            .map(|(_, body)| body)
+            .collect();
+        assert!(winners.len() <= 1, "round {round}: two winners");
+        assert!(
+            answers
+                .iter()
+                .any(|(s, body)| *s == StatusCode::BAD_REQUEST && body["error"] == "invalid_grant"),
+            "round {round}: {answers:?}"
+        );
+        for tokens in winners {
+            let access = tokens["access_token"].as_str().unwrap();
+            for gateway in [&app, other] {
+                assert_eq!(
+                    introspect(gateway, PORTAL, access).await["active"],
+                    false,
+                    "round {round}: the winner's access token stayed active"
+                );
+            }
+            let refresh = token_request(
+                other,
+                PORTAL,
+                &[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+                ],
+            )
+            .await;
+            assert_eq!(
+                refresh.status(),
+                StatusCode::BAD_REQUEST,
+                "round {round}: the winner's refresh token stayed usable"
+            );
+        }
+    }
+}
+
+/// The same race with a refresh token: one use at most, and then its family is dead.
+async fn concurrent_reuse_of_one_refresh_token_leaves_no_tokens_alive(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let second = racing_gateways(&app, backend).await;
+    let other = second.as_ref().unwrap_or(&app);
+    for round in 0..10 {
+        let (_, t) = logged_in_at_portal(&app, round).await;
+        let refresh_token = t["refresh_token"].as_str().unwrap().to_owned();
+        let barrier = tokio::sync::Barrier::new(2);
+        let race = |target: &TestApp| {
+            let request = target
+                .client
+                .post(target.url("/oauth2/token"))
+                .basic_auth(PORTAL, Some(sandbox_secret(PORTAL)))
+                .form(&[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", refresh_token.as_str()),
+                ]);
+            let barrier = &barrier;
+            async move {
+                barrier.wait().await;
+                request.send().await.unwrap()
+            }
+        };
+        let (x, y) = tokio::join!(race(&app), race(other));
+        let mut winners = Vec::new();
+        for res in [x, y] {
+            if res.status() == StatusCode::OK {
+                winners.push(res.json::<Value>().await.unwrap());
+            }
+        }
+        assert!(winners.len() <= 1, "round {round}: two winners");
+        for tokens in winners {
+            assert_eq!(
+                introspect(other, PORTAL, tokens["access_token"].as_str().unwrap()).await["active"],
+                false,
+                "round {round}"
+            );
+        }
+        // The original access token of the family is dead too.
+        assert_eq!(
+            introspect(&app, PORTAL, t["access_token"].as_str().unwrap()).await["active"],
+            false,
+            "round {round}"
+        );
+    }
+}
 
 async fn redirect_uris_must_match_exactly_and_errors_never_go_elsewhere(backend: Backend) {
     let app = spawn_app(backend).await;

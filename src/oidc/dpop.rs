@@ -6,16 +6,17 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::services::Services;
 use crate::store::{PutMode, StoreError};
+use crate::tokens::client_keys::{ClientAlg, ClientKey, KeyError};
 
 /// How far a proof's `iat` may be from the gateway's clock.
 pub const IAT_WINDOW: Duration = Duration::from_secs(60);
-pub const ALGORITHMS: [&str; 2] = ["EdDSA", "ES256"];
+/// The proof algorithms accepted (and advertised in discovery).
+pub const ALGORITHMS: [&str; 3] = ClientAlg::NAMES;
 
 /// The `cnf` claim of a sender-constrained token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -123,54 +124,54 @@ pub async fn verify(
     Ok(jkt)
 }
 
-/// The header rules of RFC 9449 §4.2 and the signature by the key in the header.
+/// The header rules of RFC 9449 §4.2 and the signature by the key in the header. The key is
+/// parsed strictly ([`ClientKey::from_jwk`]) before anything verifies with it.
 fn check_signature(proof: &str) -> Result<(String, ProofClaims), DpopError> {
-    let header_segment = proof.split('.').next().unwrap_or_default();
-    let raw: serde_json::Value = URL_SAFE_NO_PAD
+    let mut parts = proof.split('.');
+    let (Some(header_segment), Some(claims_segment), Some(signature_segment), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(DpopError::Malformed("not a compact JWS"));
+    };
+    let header: serde_json::Map<String, serde_json::Value> = URL_SAFE_NO_PAD
         .decode(header_segment)
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .ok_or(DpopError::Malformed("header"))?;
-    if raw["typ"] != "dpop+jwt" {
+    if header.get("typ").and_then(|t| t.as_str()) != Some("dpop+jwt") {
         return Err(DpopError::Malformed("typ must be dpop+jwt"));
     }
-    if !raw["alg"].as_str().is_some_and(|a| ALGORITHMS.contains(&a)) {
-        return Err(DpopError::Malformed("alg must be EdDSA or ES256"));
+    if header.contains_key("crit") {
+        return Err(DpopError::Malformed("crit is not supported"));
     }
-    let jwk = &raw["jwk"];
-    if !jwk.is_object() || jwk.get("d").is_some() {
-        return Err(DpopError::Malformed("jwk must be a public key"));
-    }
-    let header = jsonwebtoken::decode_header(proof).map_err(|_| DpopError::Malformed("header"))?;
-    let jwk = header.jwk.ok_or(DpopError::Malformed("jwk"))?;
-    let key_fits = matches!(
-        (&header.alg, &jwk.algorithm),
-        (
-            Algorithm::EdDSA,
-            jsonwebtoken::jwk::AlgorithmParameters::OctetKeyPair(_)
-        ) | (
-            Algorithm::ES256,
-            jsonwebtoken::jwk::AlgorithmParameters::EllipticCurve(_)
-        )
-    );
-    if !key_fits {
+    let alg = header
+        .get("alg")
+        .and_then(|a| a.as_str())
+        .and_then(ClientAlg::parse)
+        .ok_or(DpopError::Malformed("alg must be EdDSA, Ed25519 or ES256"))?;
+    let key = match header.get("jwk") {
+        Some(jwk) => ClientKey::from_jwk(jwk).map_err(|e| match e {
+            KeyError::Private => DpopError::Malformed("jwk must be a public key"),
+            _ => DpopError::Malformed("jwk is not a well-formed Ed25519 or P-256 public key"),
+        })?,
+        None => return Err(DpopError::Malformed("jwk")),
+    };
+    if !key.fits(alg) {
         return Err(DpopError::Malformed("jwk does not fit alg"));
     }
-    let key = DecodingKey::from_jwk(&jwk).map_err(|_| DpopError::Malformed("jwk"))?;
-    let jkt = jwk
-        .thumbprint(jsonwebtoken::jwk::ThumbprintHash::SHA256)
-        .map_err(|_| DpopError::Malformed("jwk"))?;
-    let mut validation = Validation::new(header.alg);
-    validation.validate_exp = false;
-    validation.validate_nbf = false;
-    validation.validate_aud = false;
-    validation.required_spec_claims.clear();
-    let data =
-        jsonwebtoken::decode::<ProofClaims>(proof, &key, &validation).map_err(|e| {
-            match e.kind() {
-                jsonwebtoken::errors::ErrorKind::InvalidSignature => DpopError::Signature,
-                _ => DpopError::Malformed("claims: jti, htm, htu and iat are required"),
-            }
-        })?;
-    Ok((jkt, data.claims))
+    let signature = URL_SAFE_NO_PAD
+        .decode(signature_segment)
+        .map_err(|_| DpopError::Malformed("signature"))?;
+    let signing_input = &proof[..header_segment.len() + 1 + claims_segment.len()];
+    if !key.verify(alg, signing_input.as_bytes(), &signature) {
+        return Err(DpopError::Signature);
+    }
+    let claims: ProofClaims = URL_SAFE_NO_PAD
+        .decode(claims_segment)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or(DpopError::Malformed(
+            "claims: jti, htm, htu and iat are required",
+        ))?;
+    Ok((key.thumbprint(), claims))
 }

@@ -77,6 +77,38 @@ pub struct ServerSettings {
     pub workers: usize,
     /// Largest accepted request body on ordinary endpoints.
     pub body_limit_bytes: usize,
+    /// Load balancers and reverse proxies whose `X-Forwarded-For` is believed (addresses or
+    /// CIDRs). Empty: the TCP peer is the client, whatever the header says.
+    #[serde(default)]
+    pub trusted_proxies: Vec<ProxyNetwork>,
+}
+
+/// A trusted proxy: one address (`10.0.0.7`) or a network (`10.0.0.0/8`, `fd00::/8`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct ProxyNetwork(ipnet::IpNet);
+
+impl ProxyNetwork {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if let Ok(net) = s.parse::<ipnet::IpNet>() {
+            return Ok(Self(net.trunc()));
+        }
+        s.parse::<std::net::IpAddr>()
+            .map(|ip| Self(ipnet::IpNet::from(ip)))
+            .map_err(|_| format!("`{s}` is neither an IP address nor a CIDR network"))
+    }
+
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        self.0.contains(&ip.to_canonical())
+    }
+}
+
+impl TryFrom<String> for ProxyNetwork {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        Self::parse(&s)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -100,10 +100,19 @@ impl Application {
     }
 
     /// Builds the gateway and binds its port (port 0 picks a free one, as tests do).
-    pub async fn build_with_clock(
+    pub async fn build_with_clock(settings: Settings, clock: SharedClock) -> anyhow::Result<Self> {
+        Self::build_with_routes(settings, clock, |_| {}).await
+    }
+
+    /// [`Application::build_with_clock`] with `extra_routes` registered beside the gateway's own,
+    /// behind the same middleware: how tests reach behaviour no real route should have (a handler
+    /// that panics on purpose, say).
+    pub async fn build_with_routes(
         mut settings: Settings,
         clock: SharedClock,
+        extra_routes: fn(&mut web::ServiceConfig),
     ) -> anyhow::Result<Self> {
+        http::middleware::install_panic_hook();
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
             .with_context(|| {
                 format!(
@@ -160,6 +169,7 @@ impl Application {
                 .wrap(from_fn(http::middleware::gateway_layer))
                 .app_data(state.clone())
                 .configure(|cfg| http::configure(cfg, dev_mode, body_limit))
+                .configure(extra_routes)
                 .default_service(web::to(|| async {
                     Err::<actix_web::HttpResponse, _>(http::ApiError::NotFound)
                 }))

@@ -1,5 +1,6 @@
-//! Extractors that make authentication structural: a handler that takes an
-//! [`AuthenticatedRp`] cannot run for an unauthenticated caller.
+//! Extractors that make authentication structural: a handler that takes a [`CitizenSession`] or
+//! an [`AuthenticatedOperator`] cannot run for an unauthenticated caller. Relying parties pass
+//! through [`super::guard`], which authenticates them with [`authenticate`].
 
 use std::future::Future;
 use std::pin::Pin;
@@ -15,10 +16,6 @@ use super::State;
 use super::problem::ApiError;
 use crate::audit::AuditKind;
 use crate::relying_parties::{ClientAuthenticator, ClientCredentials, RelyingParty};
-
-/// A relying party that proved who it is, by `client_secret_basic` or `private_key_jwt`.
-#[derive(Debug, Clone)]
-pub struct AuthenticatedRp(pub RelyingParty);
 
 /// Reads client credentials from the `Authorization` header:
 /// `Basic base64(urlencode(client_id) ":" urlencode(secret))` (RFC 6749 §2.3.1) or
@@ -99,23 +96,6 @@ pub async fn authenticate(
             }
             Err(e.into())
         }
-    }
-}
-
-impl FromRequest for AuthenticatedRp {
-    type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = req.app_data::<State>().cloned();
-        let credentials = credentials_from(req);
-        Box::pin(async move {
-            let state =
-                state.ok_or_else(|| ApiError::Internal("application state missing".into()))?;
-            authenticate(&state, credentials?)
-                .await
-                .map(AuthenticatedRp)
-        })
     }
 }
 

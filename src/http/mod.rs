@@ -1,7 +1,9 @@
 //! The HTTP layer: routing, extractors, middleware and the mapping of errors to responses.
 //! Handlers parse input, call one service, and map the result; no business rule lives here.
 
+pub mod client_address;
 pub mod extractors;
+pub mod guard;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;

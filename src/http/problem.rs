@@ -83,7 +83,7 @@ pub enum ApiError {
     #[error("client authentication required")]
     ClientAuthenticationMissing,
     #[error("forbidden: {0}")]
-    Forbidden(&'static str),
+    Forbidden(String),
     #[error("rate limited")]
     RateLimited { retry_after_secs: u64 },
     #[error("store unavailable: {0}")]
@@ -151,7 +151,7 @@ impl ApiError {
                 "Client authentication failed",
                 Some("send client_secret_basic (Authorization: Basic) or a private_key_jwt assertion (Authorization: private_key_jwt <jwt>)".into()),
             ),
-            ApiError::Forbidden(what) => Problem::new(S::FORBIDDEN, "forbidden", "Not allowed", Some((*what).into())),
+            ApiError::Forbidden(what) => Problem::new(S::FORBIDDEN, "forbidden", "Not allowed", Some(what.clone())),
             ApiError::RateLimited { .. } => Problem::for_status(S::TOO_MANY_REQUESTS),
             ApiError::StoreUnavailable(_) => Problem::new(
                 S::SERVICE_UNAVAILABLE,
@@ -238,7 +238,7 @@ mod tests {
                 "invalid_client",
             ),
             (ApiError::ClientAuthenticationMissing, 401, "invalid_client"),
-            (ApiError::Forbidden("x"), 403, "forbidden"),
+            (ApiError::Forbidden("x".into()), 403, "forbidden"),
             (
                 ApiError::RateLimited {
                     retry_after_secs: 3,

@@ -56,15 +56,13 @@ pub async fn match_records(
     .await
 }
 
-/// The configured limit per client IP on the citizen endpoints (login, registration).
+/// The configured limit per client address on the citizen endpoints (login, registration). The
+/// address is the one the middleware resolved: behind a trusted proxy, the forwarded client's.
 pub async fn per_ip(state: &State, req: &HttpRequest) -> Result<(), ApiError> {
-    let ip = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_else(|| "unknown".into());
+    let client = super::client_address::of(req);
     check(
         state,
-        &format!("ip:{ip}"),
+        &format!("ip:{client}"),
         state.services.settings.security.ip_requests_per_minute,
     )
     .await

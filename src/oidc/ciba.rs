@@ -25,7 +25,7 @@ use crate::challenges::random_token;
 use crate::clock::Timestamp;
 use crate::domain::{AuthMethod, ClientId, Level, PersonalId};
 use crate::identity::transactions::{self, AuthorizationDetail, Requirement};
-use crate::relying_parties::{Permission, RelyingParty};
+use crate::relying_parties::RelyingParty;
 use crate::services::Services;
 use crate::store::{PutMode, StoreError, Table, decode, encode};
 
@@ -244,11 +244,7 @@ pub async fn start(
     rp: &RelyingParty,
     p: &Params,
 ) -> Result<BackchannelStarted, OAuthError> {
-    if !rp.may(Permission::Ciba) {
-        return Err(OAuthError::UnauthorizedClient(
-            "this client may not use backchannel authentication (needs the ciba permission)".into(),
-        ));
-    }
+    // The route's guard admits only clients with the `ciba` permission.
     super::same_client(p, rp)?;
     for unsupported in ["user_code", "request", "client_notification_token"] {
         if p.contains(unsupported) {

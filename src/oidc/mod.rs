@@ -87,6 +87,9 @@ pub enum OAuthError {
     SlowDown(u64),
     #[error("the authentication request has expired")]
     ExpiredToken,
+    /// The client's quota for this minute is spent (answered `429` with `Retry-After`).
+    #[error("too many requests from this client: retry after {retry_after_secs} seconds")]
+    RateLimited { retry_after_secs: u64 },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("cannot sign: {0}")]
@@ -123,6 +126,8 @@ impl OAuthError {
             OAuthError::AuthorizationPending => "authorization_pending",
             OAuthError::SlowDown(_) => "slow_down",
             OAuthError::ExpiredToken => "expired_token",
+            // RFC 6749 §4.1.2.1's code for an overloaded server, which every client library knows.
+            OAuthError::RateLimited { .. } => "temporarily_unavailable",
             OAuthError::Store(_) => "temporarily_unavailable",
             OAuthError::Signing(_) => "server_error",
         }

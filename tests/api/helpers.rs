@@ -179,10 +179,19 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 pub async fn spawn_with(settings: Settings, dir: tempfile::TempDir) -> TestApp {
+    spawn_with_routes(settings, dir, |_| {}).await
+}
+
+/// A gateway with `extra_routes` beside its own, behind the same middleware.
+pub async fn spawn_with_routes(
+    settings: Settings,
+    dir: tempfile::TempDir,
+    extra_routes: fn(&mut actix_web::web::ServiceConfig),
+) -> TestApp {
     init_test_logging();
     let clock = ManualClock::now_from_system();
     let shared: SharedClock = Arc::new(clock.clone());
-    let app = Application::build_with_clock(settings, shared)
+    let app = Application::build_with_routes(settings, shared, extra_routes)
         .await
         .expect("gateway builds");
     let port = app.port();

@@ -234,3 +234,55 @@ async fn production_mode_has_no_dev_endpoints_and_no_seeded_people() {
         "HSTS behind an https issuer"
     );
 }
+
+/// Routes only this test has: one panics with a message as a library would (a slice out of
+/// range), one panics in an extractor-like step before the body is read.
+fn panicking_routes(cfg: &mut actix_web::web::ServiceConfig) {
+    use actix_web::{HttpResponse, web};
+    cfg.route(
+        "/test/panics",
+        web::get().to(|| async {
+            let key: &[u8] = b"short";
+            let n = std::hint::black_box(32);
+            HttpResponse::Ok().body(key[..n].to_vec())
+        }),
+    )
+    .route(
+        "/test/panics-with-body",
+        web::post().to(|body: web::Bytes| async move {
+            if !body.is_empty() {
+                panic!("refusing {} bytes on purpose", body.len());
+            }
+            HttpResponse::Ok().finish()
+        }),
+    );
+}
+
+#[tokio::test]
+async fn a_panicking_handler_answers_an_opaque_500_and_the_gateway_keeps_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = test_settings(Backend::Embedded, dir.path());
+    let app = crate::helpers::spawn_with_routes(settings, dir, panicking_routes).await;
+    // One connection for everything: a panic must not drop it.
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(1)
+        .build()
+        .unwrap();
+    for _ in 0..20 {
+        let res = client.get(app.url("/test/panics")).send().await.unwrap();
+        let body = assert_problem(res, 500, "internal_error").await;
+        assert!(body.get("detail").is_none(), "{body}");
+        assert!(!body.to_string().contains("range"), "{body}");
+        let res = client
+            .post(app.url("/test/panics-with-body"))
+            .body("hello")
+            .send()
+            .await
+            .unwrap();
+        let body = assert_problem(res, 500, "internal_error").await;
+        assert!(!body.to_string().contains("purpose"), "{body}");
+    }
+    // The gateway still serves everyone else.
+    let ready = client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+}

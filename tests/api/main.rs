@@ -23,6 +23,7 @@ mod operations;
 mod personas;
 mod redis_outage;
 mod registry;
+mod relying_party_guard;
 mod selective_disclosure;
 mod store_contract;
 mod transactions;

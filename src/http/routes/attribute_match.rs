@@ -7,25 +7,14 @@ use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
 
-use crate::http::extractors::AuthenticatedRp;
+use crate::http::guard::{Authorized, needs};
 use crate::http::{ApiError, State};
 use crate::identity::attribute_match::{self, MatchRequest, MatchResult};
-use crate::relying_parties::{Permission, RelyingParty};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("").route(web::post().to(match_one)))
         .service(web::resource("/batch").route(web::post().to(match_batch)))
         .service(web::resource("/liveness-challenge").route(web::post().to(liveness_challenge)));
-}
-
-async fn permitted(state: &State, rp: &RelyingParty) -> Result<(), ApiError> {
-    if !rp.may(Permission::Match) {
-        return Err(ApiError::Forbidden(
-            "this client lacks the `match` permission",
-        ));
-    }
-    crate::http::rate_limit::per_client(state, rp).await?;
-    crate::http::rate_limit::match_records(&state.services, rp, 1).await
 }
 
 /// Does the registry agree with what the customer told you? `true`/`false` per field, never
@@ -41,10 +30,11 @@ async fn permitted(state: &State, rp: &RelyingParty) -> Result<(), ApiError> {
     ))]
 pub async fn match_one(
     state: State,
-    AuthenticatedRp(rp): AuthenticatedRp,
-    body: web::Json<MatchRequest>,
+    client: Authorized<needs::Match, web::Json<MatchRequest>>,
 ) -> Result<HttpResponse, ApiError> {
-    permitted(&state, &rp).await?;
+    let Authorized { rp, body, .. } = client;
+    // Besides the request quota, a match counts as one record (`match_records_per_minute`).
+    crate::http::rate_limit::match_records(&state.services, &rp, 1).await?;
     let result = attribute_match::match_one(&state.services, &rp, body.into_inner()).await?;
     Ok(HttpResponse::Ok().json(result))
 }
@@ -55,10 +45,9 @@ pub async fn match_one(
     responses((status = 201, body = crate::biometrics::liveness::LivenessChallenge)))]
 pub async fn liveness_challenge(
     state: State,
-    AuthenticatedRp(rp): AuthenticatedRp,
+    client: Authorized<needs::Match>,
 ) -> Result<HttpResponse, ApiError> {
-    permitted(&state, &rp).await?;
-    super::chip::kiosk_liveness_challenge(&state, &rp).await
+    super::chip::kiosk_liveness_challenge(&state, &client.rp).await
 }
 
 /// The longest line a batch may hold; a longer one gets `line_too_long` and is skipped.
@@ -88,15 +77,12 @@ const CHUNKS_IN_FLIGHT: usize = 16;
     ))]
 pub async fn match_batch(
     state: State,
-    AuthenticatedRp(rp): AuthenticatedRp,
+    client: Authorized<needs::MatchBatch, web::Payload>,
     req: HttpRequest,
-    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    if !rp.may(Permission::MatchBatch) {
-        return Err(ApiError::Forbidden(
-            "this client lacks the `match_batch` permission",
-        ));
-    }
+    let Authorized {
+        rp, body: payload, ..
+    } = client;
     let ndjson = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -105,7 +91,6 @@ pub async fn match_batch(
     if !ndjson {
         return Err(ApiError::UnsupportedMediaType);
     }
-    crate::http::rate_limit::per_client(&state, &rp).await?;
     // Bounded: the reader waits while the client is slow to take the answers.
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(4);
     let services = state.services.clone();

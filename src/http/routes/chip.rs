@@ -2,24 +2,15 @@
 
 use actix_web::{HttpResponse, web};
 
-use crate::http::extractors::AuthenticatedRp;
+use crate::http::guard::{Authorized, needs};
 use crate::http::{ApiError, State};
 use crate::identity::chip_check::{self, ChipVerifyRequest, ChipVerifyResponse};
-use crate::relying_parties::{Permission, RelyingParty};
+use crate::relying_parties::RelyingParty;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/challenge").route(web::post().to(challenge)))
         .service(web::resource("/liveness-challenge").route(web::post().to(liveness_challenge)))
         .service(web::resource("/verify").route(web::post().to(verify)));
-}
-
-async fn permitted(state: &State, rp: &RelyingParty) -> Result<(), ApiError> {
-    if !rp.may(Permission::ChipVerify) {
-        return Err(ApiError::Forbidden(
-            "this client lacks the `chip_verify` permission",
-        ));
-    }
-    crate::http::rate_limit::per_client(state, rp).await
 }
 
 /// An active-authentication challenge (32 random bytes, single use, 60 s) bound to this client.
@@ -29,9 +20,9 @@ async fn permitted(state: &State, rp: &RelyingParty) -> Result<(), ApiError> {
         (status = 403, body = crate::http::Problem, content_type = "application/problem+json")))]
 pub async fn challenge(
     state: State,
-    AuthenticatedRp(rp): AuthenticatedRp,
+    client: Authorized<needs::ChipVerify>,
 ) -> Result<HttpResponse, ApiError> {
-    permitted(&state, &rp).await?;
+    let rp = client.rp;
     let c = state
         .services
         .chips
@@ -46,10 +37,9 @@ pub async fn challenge(
     responses((status = 201, body = crate::biometrics::liveness::LivenessChallenge)))]
 pub async fn liveness_challenge(
     state: State,
-    AuthenticatedRp(rp): AuthenticatedRp,
+    client: Authorized<needs::ChipVerify>,
 ) -> Result<HttpResponse, ApiError> {
-    permitted(&state, &rp).await?;
-    kiosk_liveness_challenge(&state, &rp).await
+    kiosk_liveness_challenge(&state, &client.rp).await
 }
 
 /// A liveness challenge bound to this client, for a capture its kiosk signs (chip API, match).
@@ -78,10 +68,8 @@ pub async fn kiosk_liveness_challenge(
     ))]
 pub async fn verify(
     state: State,
-    AuthenticatedRp(rp): AuthenticatedRp,
-    body: web::Json<ChipVerifyRequest>,
+    client: Authorized<needs::ChipVerify, web::Json<ChipVerifyRequest>>,
 ) -> Result<HttpResponse, ApiError> {
-    permitted(&state, &rp).await?;
-    let answer = chip_check::verify(&state.services, &rp, body.into_inner()).await?;
+    let answer = chip_check::verify(&state.services, &client.rp, client.body.into_inner()).await?;
     Ok(HttpResponse::Ok().json(answer))
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use actix_web::HttpResponse;
 use serde::Serialize;
 
-use crate::http::extractors::AuthenticatedRp;
+use crate::http::guard::{Authorized, needs};
 use crate::relying_parties::{ClaimName, Permission, StepUpRule};
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -30,9 +30,11 @@ pub struct ClientRegistration {
     responses(
         (status = 200, body = ClientRegistration),
         (status = 401, description = "Client authentication failed", body = crate::http::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "The client's quota for this minute is spent", body = crate::http::Problem, content_type = "application/problem+json"),
         (status = 503, description = "The store is unreachable", body = crate::http::Problem, content_type = "application/problem+json"),
     ))]
-pub async fn me(AuthenticatedRp(rp): AuthenticatedRp) -> HttpResponse {
+pub async fn me(client: Authorized<needs::AnyClient>) -> HttpResponse {
+    let rp = client.rp;
     use crate::relying_parties::ClientAuthentication as A;
     HttpResponse::Ok().json(ClientRegistration {
         authentication_method: match rp.authentication {

@@ -2,10 +2,9 @@
 
 use actix_web::{HttpResponse, web};
 
-use crate::http::extractors::AuthenticatedRp;
+use crate::http::guard::{Authorized, needs};
 use crate::http::{ApiError, State};
 use crate::identity::verification::{self, VerifyRequest, VerifyResponse};
-use crate::relying_parties::Permission;
 
 /// Verify a presentation token. Always `200` with `valid` true or false and a reason code;
 /// `401` if the relying party's own authentication fails; `400` for a malformed body.
@@ -20,15 +19,8 @@ use crate::relying_parties::Permission;
     ))]
 pub async fn verify(
     state: State,
-    AuthenticatedRp(rp): AuthenticatedRp,
-    body: web::Json<VerifyRequest>,
+    client: Authorized<needs::Verify, web::Json<VerifyRequest>>,
 ) -> Result<HttpResponse, ApiError> {
-    if !rp.may(Permission::Verify) {
-        return Err(ApiError::Forbidden(
-            "this client lacks the `verify` permission",
-        ));
-    }
-    crate::http::rate_limit::per_client(&state, &rp).await?;
-    let answer = verification::verify(&state.services, &rp, &body).await?;
+    let answer = verification::verify(&state.services, &client.rp, &client.body).await?;
     Ok(HttpResponse::Ok().json(answer))
 }

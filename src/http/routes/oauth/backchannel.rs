@@ -8,13 +8,8 @@ use super::*;
     security(("client_secret_basic" = []), ("private_key_jwt" = [])),
     responses((status = 201, description = "`{request_uri, expires_in}`"),
         (status = 400, description = "RFC 6749 error JSON"), (status = 401, description = "invalid_client")))]
-pub async fn par(state: State, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    let result = async {
-        let (rp, p) = authenticated_form(&state, &req, &body).await?;
-        authorize::push(&state.services, &rp, &p).await
-    }
-    .await;
-    match result {
+pub async fn par(state: State, client: OAuthClient<needs::AnyClient>) -> HttpResponse {
+    match authorize::push(&state.services, &client.rp, &client.params).await {
         Ok(request_uri) => no_store(HttpResponse::Created())
             .json(json!({ "request_uri": request_uri, "expires_in": PAR_TTL.as_secs() })),
         Err(e) => oauth_error(&e),
@@ -29,17 +24,8 @@ pub async fn par(state: State, req: HttpRequest, body: web::Bytes) -> HttpRespon
     responses((status = 200, body = crate::oidc::ciba::BackchannelStarted),
         (status = 400, description = "RFC 6749 error JSON: invalid_request, invalid_scope, unknown_user_id, expired_login_hint_token, invalid_binding_message, invalid_authorization_details, unauthorized_client, unmet_authentication_requirements"),
         (status = 401, description = "invalid_client"), (status = 403, description = "access_denied")))]
-pub async fn backchannel_authorize(
-    state: State,
-    req: HttpRequest,
-    body: web::Bytes,
-) -> HttpResponse {
-    let result = async {
-        let (rp, p) = authenticated_form(&state, &req, &body).await?;
-        crate::oidc::ciba::start(&state.services, &rp, &p).await
-    }
-    .await;
-    match result {
+pub async fn backchannel_authorize(state: State, client: OAuthClient<needs::Ciba>) -> HttpResponse {
+    match crate::oidc::ciba::start(&state.services, &client.rp, &client.params).await {
         Ok(started) => no_store(HttpResponse::Ok()).json(started),
         // CIBA §13: a refused request is 403 here (at the token endpoint it is a 400).
         Err(e @ OAuthError::AccessDenied(_)) => {
@@ -60,11 +46,14 @@ pub async fn backchannel_authorize(
     security(("client_secret_basic" = []), ("private_key_jwt" = [])),
     responses((status = 200, body = crate::oidc::grants::TokenResponse),
         (status = 400, description = "RFC 6749 error JSON"), (status = 401, description = "invalid_client")))]
-pub async fn token_endpoint(state: State, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+pub async fn token_endpoint(
+    state: State,
+    req: HttpRequest,
+    client: OAuthClient<needs::AnyClient>,
+) -> HttpResponse {
     let result = async {
-        let (rp, p) = authenticated_form(&state, &req, &body).await?;
         let dpop_jkt = dpop_proof(&state, &req, discovery::TOKEN_PATH, None).await?;
-        token::exchange(&state.services, &rp, &p, dpop_jkt).await
+        token::exchange(&state.services, &client.rp, &client.params, dpop_jkt).await
     }
     .await;
     match result {
@@ -155,11 +144,13 @@ pub async fn userinfo_endpoint(state: State, req: HttpRequest, body: web::Bytes)
     security(("client_secret_basic" = []), ("private_key_jwt" = [])),
     responses((status = 200, description = "`{active: true, …}` or `{active: false}`"),
         (status = 401, description = "invalid_client")))]
-pub async fn introspect(state: State, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+pub async fn introspect(state: State, client: OAuthClient<needs::AnyClient>) -> HttpResponse {
     let result = async {
-        let (rp, p) = authenticated_form(&state, &req, &body).await?;
-        let token = p.require("token").map_err(OAuthError::InvalidRequest)?;
-        Ok::<_, OAuthError>(introspection::introspect(&state.services, &rp, token).await?)
+        let token = client
+            .params
+            .require("token")
+            .map_err(OAuthError::InvalidRequest)?;
+        Ok::<_, OAuthError>(introspection::introspect(&state.services, &client.rp, token).await?)
     }
     .await;
     match result {
@@ -174,11 +165,13 @@ pub async fn introspect(state: State, req: HttpRequest, body: web::Bytes) -> Htt
     security(("client_secret_basic" = []), ("private_key_jwt" = [])),
     responses((status = 200, description = "Revoked, or nothing to revoke"),
         (status = 401, description = "invalid_client")))]
-pub async fn revoke(state: State, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+pub async fn revoke(state: State, client: OAuthClient<needs::AnyClient>) -> HttpResponse {
     let result = async {
-        let (rp, p) = authenticated_form(&state, &req, &body).await?;
-        let token = p.require("token").map_err(OAuthError::InvalidRequest)?;
-        Ok::<_, OAuthError>(introspection::revoke(&state.services, &rp, token).await?)
+        let token = client
+            .params
+            .require("token")
+            .map_err(OAuthError::InvalidRequest)?;
+        Ok::<_, OAuthError>(introspection::revoke(&state.services, &client.rp, token).await?)
     }
     .await;
     match result {

@@ -9,7 +9,7 @@ use askama::Template;
 use secrecy::SecretString;
 use serde_json::json;
 
-use crate::http::extractors::{authenticate, credentials_from};
+use crate::http::guard::{OAuthClient, OAuthRejection, form_params, needs};
 use crate::http::{ApiError, State};
 use crate::oidc::authorize::{self, AuthorizeError};
 use crate::oidc::claims::describe;
@@ -18,7 +18,6 @@ use crate::oidc::{
     OAuthError, PAR_TTL, Params, discovery, dpop, introspection, logout, token, userinfo,
     web_session,
 };
-use crate::relying_parties::{ClientCredentials, RelyingParty};
 
 mod backchannel;
 mod pages;
@@ -75,6 +74,7 @@ fn oauth_error(e: &OAuthError) -> HttpResponse {
 fn oauth_error_at(e: &OAuthError, resource: bool) -> HttpResponse {
     let status = match e {
         OAuthError::InvalidClient => StatusCode::UNAUTHORIZED,
+        OAuthError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         OAuthError::InvalidToken => StatusCode::UNAUTHORIZED,
         OAuthError::InvalidDpopProof(_) if resource => StatusCode::UNAUTHORIZED,
         OAuthError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -100,18 +100,34 @@ fn oauth_error_at(e: &OAuthError, resource: bool) -> HttpResponse {
         OAuthError::InvalidToken => {
             res.insert_header((
                 header::WWW_AUTHENTICATE,
-                "Bearer error=\"invalid_token\", error_description=\"the access token is not valid\", DPoP algs=\"EdDSA ES256\"",
+                "Bearer error=\"invalid_token\", error_description=\"the access token is not valid\", DPoP algs=\"EdDSA Ed25519 ES256\"",
             ));
         }
         OAuthError::InvalidDpopProof(_) if resource => {
             res.insert_header((
                 header::WWW_AUTHENTICATE,
-                "DPoP error=\"invalid_dpop_proof\", algs=\"EdDSA ES256\"",
+                "DPoP error=\"invalid_dpop_proof\", algs=\"EdDSA Ed25519 ES256\"",
             ));
+        }
+        OAuthError::RateLimited { retry_after_secs } => {
+            res.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+        }
+        OAuthError::Store(_) => {
+            res.insert_header((header::RETRY_AFTER, "5"));
         }
         _ => {}
     }
     res.json(json!({ "error": e.code(), "error_description": description }))
+}
+
+impl actix_web::ResponseError for OAuthRejection {
+    fn status_code(&self) -> StatusCode {
+        oauth_error(&self.0).status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        oauth_error(&self.0)
+    }
 }
 
 fn no_store(mut b: HttpResponseBuilder) -> HttpResponseBuilder {
@@ -181,77 +197,6 @@ fn host_cookie(name: &str, value: String, max_age_secs: i64) -> Cookie<'static> 
 
 // ---------------------------------------------------------------------------------------------
 // Parsing
-
-fn form_params(body: &[u8]) -> Result<Params, OAuthError> {
-    let text = std::str::from_utf8(body)
-        .map_err(|_| OAuthError::invalid_request("the body is not UTF-8"))?;
-    Params::parse(text).map_err(OAuthError::InvalidRequest)
-}
-
-fn require_form(req: &HttpRequest) -> Result<(), OAuthError> {
-    let ok = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    if ok {
-        Ok(())
-    } else {
-        Err(OAuthError::invalid_request(
-            "the body must be application/x-www-form-urlencoded",
-        ))
-    }
-}
-
-/// Client authentication on the OAuth endpoints: HTTP Basic, or an RFC 7523 assertion in the
-/// form (`client_assertion_type` + `client_assertion`). Exactly one method.
-async fn authenticated_client(
-    state: &State,
-    req: &HttpRequest,
-    p: &Params,
-) -> Result<RelyingParty, OAuthError> {
-    let header = req.headers().contains_key(header::AUTHORIZATION);
-    let assertion = p.get("client_assertion");
-    let credentials = match (header, assertion) {
-        (true, Some(_)) => {
-            return Err(OAuthError::invalid_request(
-                "use one client authentication method, not two",
-            ));
-        }
-        (true, None) => credentials_from(req).map_err(|_| OAuthError::InvalidClient)?,
-        (false, Some(jwt)) => {
-            if p.get("client_assertion_type")
-                != Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
-            {
-                return Err(OAuthError::invalid_request(
-                    "client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-                ));
-            }
-            ClientCredentials::Assertion {
-                jwt: jwt.to_owned(),
-            }
-        }
-        (false, None) => return Err(OAuthError::InvalidClient),
-    };
-    match authenticate(state, credentials).await {
-        Ok(rp) => Ok(rp),
-        Err(ApiError::StoreUnavailable(e)) => Err(OAuthError::Store(e)),
-        Err(_) => Err(OAuthError::InvalidClient),
-    }
-}
-
-/// A client call to a back-channel endpoint (PAR, token, introspection, revocation): a form
-/// body, and the client authenticated by it or by the `Authorization` header.
-async fn authenticated_form(
-    state: &State,
-    req: &HttpRequest,
-    body: &[u8],
-) -> Result<(RelyingParty, Params), OAuthError> {
-    require_form(req)?;
-    let p = form_params(body)?;
-    let rp = authenticated_client(state, req, &p).await?;
-    Ok((rp, p))
-}
 
 fn cookie_value(req: &HttpRequest, name: &str) -> Option<String> {
     req.cookie(name).map(|c| c.value().to_owned())

@@ -237,6 +237,16 @@ pub enum ConfigError {
     Invalid { key: String, message: String },
 }
 
+/// `EIDGW__SECTION__KEY` variables. Lists (`server.trusted_proxies`) are comma-separated.
+fn environment_variables() -> config::Environment {
+    config::Environment::with_prefix("EIDGW")
+        .prefix_separator("__")
+        .separator("__")
+        .try_parsing(true)
+        .list_separator(",")
+        .with_list_parse_key("server.trusted_proxies")
+}
+
 impl Settings {
     /// Loads the layered configuration from `config_dir` for `environment`.
     pub fn load(config_dir: &Path, environment: Environment) -> Result<Self, ConfigError> {
@@ -246,12 +256,7 @@ impl Settings {
                 config::File::from(config_dir.join(format!("{}.toml", environment.name())))
                     .required(true),
             )
-            .add_source(
-                config::Environment::with_prefix("EIDGW")
-                    .prefix_separator("__")
-                    .separator("__")
-                    .try_parsing(true),
-            )
+            .add_source(environment_variables())
             .build()
             .map_err(|e| ConfigError::Source(e.to_string()))?;
         // Through a JSON value so serde_path_to_error can name the offending key.
@@ -427,6 +432,40 @@ mod tests {
             .build()
             .unwrap();
         c.try_deserialize().unwrap()
+    }
+
+    #[test]
+    fn trusted_proxies_come_from_the_file_or_a_comma_separated_variable() {
+        let env: std::collections::HashMap<String, String> = [(
+            "EIDGW__SERVER__TRUSTED_PROXIES".to_owned(),
+            "10.0.0.0/8, 192.0.2.7,fd00::/8".to_owned(),
+        )]
+        .into();
+        let c = config::Config::builder()
+            .add_source(config::File::from(repo_config().join("default.toml")))
+            .add_source(config::File::from(repo_config().join("dev.toml")))
+            .add_source(environment_variables().source(Some(env)))
+            .build()
+            .unwrap();
+        let settings = Settings::from_value(c.try_deserialize().unwrap()).unwrap();
+        let proxies = &settings.server.trusted_proxies;
+        assert_eq!(proxies.len(), 3);
+        assert!(proxies[0].contains("10.1.2.3".parse().unwrap()));
+        assert!(proxies[1].contains("192.0.2.7".parse().unwrap()));
+        assert!(!proxies[1].contains("192.0.2.8".parse().unwrap()));
+        assert!(proxies[2].contains("fd00::1".parse().unwrap()));
+        // The default trusts no one; garbage stops the start with the key named.
+        assert!(
+            Settings::from_value(layered(Environment::Dev))
+                .unwrap()
+                .server
+                .trusted_proxies
+                .is_empty()
+        );
+        let mut v = layered(Environment::Dev);
+        v["server"]["trusted_proxies"] = serde_json::json!(["10.0.0.0/33"]);
+        let err = Settings::from_value(v).unwrap_err().to_string();
+        assert!(err.contains("server.trusted_proxies"), "{err}");
     }
 
     #[test]

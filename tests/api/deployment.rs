@@ -1,8 +1,13 @@
 //! docker-compose.yml cannot be run here (no Docker engine), so its shape is checked: Redis with
 //! append-only persistence, two gateway instances on Redis sharing keys, nginx in front,
-//! healthchecks.
+//! healthchecks. And what the balancer needs of the gateway: client addresses from trusted
+//! proxies only.
 
-use crate::helpers::repo;
+use eid_gateway::config::ProxyNetwork;
+
+use crate::both_backends;
+use crate::citizen::Citizen;
+use crate::helpers::{Backend, TestApp, repo, spawn_with, test_settings};
 
 #[test]
 fn the_compose_file_describes_redis_two_gateways_and_a_load_balancer() {
@@ -16,6 +21,15 @@ fn the_compose_file_describes_redis_two_gateways_and_a_load_balancer() {
         command.contains("--appendonly") && command.contains("yes"),
         "{command}"
     );
+    // Acknowledged writes are on disk before Redis answers (single use survives its crash).
+    assert!(
+        command.contains("--appendfsync") && command.contains("always"),
+        "{command}"
+    );
+    let balancer_ip = doc["services"]["load-balancer"]["networks"]["backend"]["ipv4_address"]
+        .as_str()
+        .expect("the load balancer has a fixed address")
+        .to_owned();
     assert!(redis["healthcheck"].is_mapping());
     let gateways: Vec<_> = services
         .keys()
@@ -31,6 +45,12 @@ fn the_compose_file_describes_redis_two_gateways_and_a_load_balancer() {
             "{g}: {env}"
         );
         assert!(svc["healthcheck"].is_mapping(), "{g} has a healthcheck");
+        // The gateways believe X-Forwarded-For from the balancer, and only from it.
+        assert_eq!(
+            svc["environment"]["EIDGW__SERVER__TRUSTED_PROXIES"].as_str(),
+            Some(balancer_ip.as_str()),
+            "{g}"
+        );
         assert!(
             serde_yaml_ng::to_string(&svc["volumes"])
                 .unwrap()
@@ -44,5 +64,45 @@ fn the_compose_file_describes_redis_two_gateways_and_a_load_balancer() {
     for g in gateways {
         assert!(nginx.contains(g), "nginx balances over {g}");
     }
+    assert!(nginx.contains("X-Forwarded-For $proxy_add_x_forwarded_for"));
     assert!(repo().join("Dockerfile").exists());
+}
+
+both_backends!(behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget);
+
+/// Per-address limits count the client the trusted balancer forwarded; from any other peer the
+/// header changes nothing.
+async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget(backend: Backend) {
+    let start = |app: &TestApp, forwarded: &'static str| {
+        let body = Citizen::nth(app, 0).start_body();
+        let req = app
+            .client
+            .post(app.url("/v1/citizen/registrations"))
+            .header("x-forwarded-for", forwarded)
+            .json(&body);
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = test_settings(backend, dir.path());
+    settings.security.ip_requests_per_minute = 2;
+    settings.server.trusted_proxies = vec![ProxyNetwork::parse("127.0.0.1").unwrap()];
+    let behind = spawn_with(settings, dir).await;
+    assert_eq!(start(&behind, "198.51.100.1").await, 202);
+    assert_eq!(start(&behind, "198.51.100.1").await, 202);
+    assert_eq!(start(&behind, "198.51.100.1").await, 429);
+    // Another citizen behind the same balancer has a budget of their own.
+    assert_eq!(start(&behind, "198.51.100.2").await, 202);
+    // A client that writes someone else's address first is still counted as itself: the
+    // rightmost hop the balancer did not vouch for.
+    assert_eq!(start(&behind, "198.51.100.2, 198.51.100.1").await, 429);
+    assert_eq!(start(&behind, "198.51.100.1, 198.51.100.3").await, 202);
+
+    // Not a trusted peer (the default): forged headers all land in the peer's one budget.
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = test_settings(backend, dir.path());
+    settings.security.ip_requests_per_minute = 2;
+    let direct = spawn_with(settings, dir).await;
+    assert_eq!(start(&direct, "198.51.100.1").await, 202);
+    assert_eq!(start(&direct, "198.51.100.2").await, 202);
+    assert_eq!(start(&direct, "198.51.100.3").await, 429);
 }

@@ -33,11 +33,35 @@ pub struct SmsOutbox {
     clock: SharedClock,
     /// Only dev mode keeps messages.
     keep: bool,
+    /// Messages handed to [`SmsOutbox::send_later`] and not delivered yet.
+    in_flight: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
+
+/// How long a reader of the dev outbox waits for messages still on their way.
+const DELIVERY_WAIT: Duration = Duration::from_secs(2);
 
 impl SmsOutbox {
     pub fn new(store: SharedStore, clock: SharedClock, keep: bool) -> Self {
-        Self { store, clock, keep }
+        Self {
+            store,
+            clock,
+            keep,
+            in_flight: Default::default(),
+        }
+    }
+
+    /// Sends in the background, as a real SMS gateway's queue would: the caller answers without
+    /// waiting, so whether a message was sent cannot show in its response time.
+    pub fn send_later(&self, to: PhoneNumber, text: String) {
+        use std::sync::atomic::Ordering;
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        let outbox = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = outbox.send(&to, text).await {
+                tracing::error!(error = %e, to = %to.masked(), "SMS not delivered");
+            }
+            outbox.in_flight.fetch_sub(1, Ordering::SeqCst);
+        });
     }
 
     fn list(phone: &PhoneNumber) -> String {
@@ -56,12 +80,19 @@ impl SmsOutbox {
         Ok(())
     }
 
-    /// The most recent messages to `phone`, newest first.
+    /// The most recent messages to `phone`, newest first, once messages on their way have landed
+    /// (within a moment).
     pub async fn messages(
         &self,
         phone: &PhoneNumber,
         limit: usize,
     ) -> Result<Vec<SmsMessage>, StoreError> {
+        let waited = std::time::Instant::now();
+        while self.in_flight.load(std::sync::atomic::Ordering::SeqCst) > 0
+            && waited.elapsed() < DELIVERY_WAIT
+        {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
         crate::store::newest(self.store.as_ref(), &Self::list(phone), limit).await
     }
 }

@@ -21,6 +21,23 @@ use crate::services::Services;
 use crate::store::{self, SharedStore};
 use crate::tokens::Keyring;
 
+/// Parts of the gateway a test may replace (see [`Application::build_with`]).
+pub struct Overrides {
+    /// Routes registered beside the gateway's own, behind the same middleware.
+    pub extra_routes: fn(&mut web::ServiceConfig),
+    /// Wraps the opened store (to count its operations, or inject faults).
+    pub wrap_store: Option<Box<dyn FnOnce(SharedStore) -> SharedStore + Send>>,
+}
+
+impl Default for Overrides {
+    fn default() -> Self {
+        Self {
+            extra_routes: |_| {},
+            wrap_store: None,
+        }
+    }
+}
+
 pub struct Application {
     port: u16,
     server: Server,
@@ -101,17 +118,20 @@ impl Application {
 
     /// Builds the gateway and binds its port (port 0 picks a free one, as tests do).
     pub async fn build_with_clock(settings: Settings, clock: SharedClock) -> anyhow::Result<Self> {
-        Self::build_with_routes(settings, clock, |_| {}).await
+        Self::build_with(settings, clock, Overrides::default()).await
     }
 
-    /// [`Application::build_with_clock`] with `extra_routes` registered beside the gateway's own,
-    /// behind the same middleware: how tests reach behaviour no real route should have (a handler
-    /// that panics on purpose, say).
-    pub async fn build_with_routes(
+    /// [`Application::build_with_clock`] with parts replaced: how tests reach behaviour no real
+    /// deployment should have (a handler that panics on purpose, a store that counts or fails).
+    pub async fn build_with(
         mut settings: Settings,
         clock: SharedClock,
-        extra_routes: fn(&mut web::ServiceConfig),
+        overrides: Overrides,
     ) -> anyhow::Result<Self> {
+        let Overrides {
+            extra_routes,
+            wrap_store,
+        } = overrides;
         http::middleware::install_panic_hook();
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
             .with_context(|| {
@@ -128,7 +148,10 @@ impl Application {
         }
         let settings = Arc::new(settings);
         let (keys, generated) = prepare_keys(&settings, &clock)?;
-        let store: SharedStore = store::open(&settings.store).await?;
+        let mut store: SharedStore = store::open(&settings.store).await?;
+        if let Some(wrap) = wrap_store {
+            store = wrap(store);
+        }
         let services = Arc::new(Services::new(
             settings.clone(),
             clock.clone(),

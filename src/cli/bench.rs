@@ -86,6 +86,19 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+    /// Median answer times of a running dev gateway for what an enumeration probe compares:
+    /// registration starts (registry match, unknown id, wrong field, existing account) and
+    /// refused logins (unknown account, wrong password, locked account).
+    Enumeration {
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        gateway: String,
+        /// The gateway's people file (the dev seed writes data/people.jsonl).
+        #[arg(long, default_value = "data/people.jsonl")]
+        people: PathBuf,
+        /// Requests per case.
+        #[arg(long, default_value_t = 50)]
+        tries: usize,
+    },
     /// Random registry lookups against an imported population: p50/p99 latency.
     Registry {
         /// The people file that was imported (to know which ids exist).
@@ -260,6 +273,16 @@ pub fn run(mut settings: Settings, command: BenchCommand) -> anyhow::Result<()> 
                 None,
             ));
             println!("{}", summary.json());
+            Ok(())
+        }
+        BenchCommand::Enumeration {
+            gateway,
+            people,
+            tries,
+        } => {
+            let answer = super::runtime()?
+                .block_on(super::bench_enumeration::run(&gateway, &people, tries))?;
+            println!("{}", serde_json::to_string_pretty(&answer)?);
             Ok(())
         }
         BenchCommand::Registry {

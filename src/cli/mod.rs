@@ -2,6 +2,7 @@
 
 mod audit;
 mod bench;
+mod bench_enumeration;
 mod bench_load;
 mod card;
 mod client;

@@ -2,8 +2,9 @@
 //! password, passcode and a live face capture matching the registry.
 //!
 //! The start answer is the same whether the id is unknown, a field is wrong, or an account
-//! already exists: a decoy registration is recorded in every case, and completing a decoy fails
-//! exactly like a wrong OTP.
+//! already exists: a decoy registration is recorded in every case, with the same store work and
+//! an OTP that is never sent, and completing a decoy fails exactly like a wrong OTP. The SMS
+//! leaves after the answer, so the time to answer does not tell the cases apart either.
 
 use std::time::Duration;
 
@@ -124,26 +125,28 @@ pub async fn start(
         device_public_key: req.device_public_key,
         genuine,
     };
-    services
-        .store
-        .put_expiring(
-            &key(&registration_id),
+    // The same store work in every case — the pending record and an OTP, written together —
+    // and the answer leaves before the one thing that differs, the SMS, is sent: neither body
+    // nor timing tells a match from a decoy. A decoy's code is never sent, so it cannot be used.
+    let (pending_key, purpose) = (key(&registration_id), otp_purpose(&registration_id));
+    let (written, code) = tokio::join!(
+        services.store.put_expiring(
+            &pending_key,
             encode(&pending)?,
             now.plus(REGISTRATION_TTL),
             PutMode::Overwrite,
             now,
-        )
-        .await?;
+        ),
+        services.otps.issue(&purpose),
+    );
+    written?;
+    let code = code?;
     if genuine && let Some(p) = person {
-        let code = services.otps.issue(&otp_purpose(&registration_id)).await?;
         // Only ever to the phone the registry holds.
-        services
-            .sms
-            .send(
-                &p.phone,
-                format!("VNeID: ma xac thuc dang ky cua ban la {code}. Het han sau 5 phut."),
-            )
-            .await?;
+        services.sms.send_later(
+            p.phone,
+            format!("VNeID: ma xac thuc dang ky cua ban la {code}. Het han sau 5 phut."),
+        );
     }
     Ok(RegistrationStarted {
         registration_id,
@@ -179,7 +182,7 @@ pub async fn complete(
         .check(&purpose, req.otp.expose_secret().trim())
         .await?;
     if !pending.genuine {
-        // A decoy has no code; unreachable in practice, kept for clarity.
+        // A decoy's code was never sent: reaching here means it was guessed.
         return Err(crate::sms::OtpError::Invalid.into());
     }
     let device = parse_ed25519_public_key(&pending.device_public_key)

@@ -208,19 +208,28 @@ pub async fn login(
         Err(_) => None,
     };
     let Some(mut account) = account else {
+        refuse(services, Refusal::Unknown, &id, "unknown_account").await?;
         return Err(SessionError::InvalidCredentials);
     };
     if account.is_locked() || account.in_backoff(now) {
+        // Refused without counting: attempts during a back-off must not lengthen the victim's.
+        let reason = if account.is_locked() {
+            "locked"
+        } else {
+            "backoff"
+        };
+        refuse(services, Refusal::Untouched, &id, reason).await?;
         return Err(SessionError::InvalidCredentials);
     }
     let device_ok = nonce.is_some_and(|n| device_signature_ok(&account, &n, &req.device_signature));
     if !password_ok || !device_ok {
         account.record_failure(now, services.lockout);
-        services.accounts.save(&account).await?;
-        services
-            .audit
-            .record(AuditKind::LoginFailed, "citizen", json!({ "personal_id": id.masked(), "password_ok": password_ok, "device_ok": device_ok }))
-            .await?;
+        let reason = if password_ok {
+            "wrong_device"
+        } else {
+            "wrong_password"
+        };
+        refuse(services, Refusal::Counted(&account), &id, reason).await?;
         return Err(SessionError::InvalidCredentials);
     }
     if account.failures != Default::default() {
@@ -238,6 +247,50 @@ pub async fn login(
     save(services, &session).await?;
     let token = sign(services, &session)?;
     Ok((issued(&session, &account, token), session))
+}
+
+/// What a refused login writes.
+enum Refusal<'a> {
+    /// No account: a record of the last such refusal (one key for all unknown ids).
+    Unknown,
+    /// A locked account, or one backing off: a record of the refusal beside the account, which
+    /// is left as it is (writing back the copy read earlier could undo a concurrent change).
+    Untouched,
+    /// A wrong secret: the account with its failure counted.
+    Counted(&'a Account),
+}
+
+/// Every refused login does the same store work — one record written, one audit entry — so that
+/// an unknown account, a wrong secret and a locked account take the same time as well as giving
+/// the same answer.
+async fn refuse(
+    services: &Services,
+    refusal: Refusal<'_>,
+    id: &PersonalId,
+    reason: &'static str,
+) -> Result<(), SessionError> {
+    let at = services.clock.now();
+    let store = services.store.as_ref();
+    let record = json!({ "at": at, "reason": reason });
+    match refusal {
+        Refusal::Counted(account) => services.accounts.save(account).await?,
+        Refusal::Unknown => {
+            crate::store::put_json(store, Table::Meta, "login-refused:unknown", &record).await?
+        }
+        Refusal::Untouched => {
+            let key = format!("login-refused:{}", id.as_str());
+            crate::store::put_json(store, Table::Meta, &key, &record).await?
+        }
+    }
+    services
+        .audit
+        .record(
+            AuditKind::LoginFailed,
+            "citizen",
+            json!({ "personal_id": id.masked(), "reason": reason }),
+        )
+        .await?;
+    Ok(())
 }
 
 fn issued(session: &Session, account: &Account, token: String) -> SessionIssued {

@@ -191,6 +191,17 @@ impl Citizen {
         .json()
         .await
         .unwrap();
+        self.login_with_challenge(app, password, device, &ch).await
+    }
+
+    /// A login answering an already fetched challenge.
+    pub async fn login_with_challenge(
+        &self,
+        app: &TestApp,
+        password: &str,
+        device: &SigningKey,
+        ch: &Value,
+    ) -> reqwest::Response {
         let sig = device.sign(&eid_gateway::identity::session::login_message(
             ch["nonce"].as_str().unwrap(),
         ));

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use eid_gateway::clock::{ManualClock, SharedClock};
 use eid_gateway::config::{Environment, Settings, StoreBackend};
 use eid_gateway::services::Services;
-use eid_gateway::startup::Application;
+use eid_gateway::startup::{Application, Overrides};
 use eid_gateway::store::SharedStore;
 
 /// Both backends, so every store-backed behaviour is tested twice.
@@ -179,7 +179,7 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 pub async fn spawn_with(settings: Settings, dir: tempfile::TempDir) -> TestApp {
-    spawn_with_routes(settings, dir, |_| {}).await
+    spawn_overridden(settings, dir, Overrides::default()).await
 }
 
 /// A gateway with `extra_routes` beside its own, behind the same middleware.
@@ -188,10 +188,23 @@ pub async fn spawn_with_routes(
     dir: tempfile::TempDir,
     extra_routes: fn(&mut actix_web::web::ServiceConfig),
 ) -> TestApp {
+    let overrides = Overrides {
+        extra_routes,
+        ..Overrides::default()
+    };
+    spawn_overridden(settings, dir, overrides).await
+}
+
+/// A gateway with parts replaced (routes, a wrapped store).
+pub async fn spawn_overridden(
+    settings: Settings,
+    dir: tempfile::TempDir,
+    overrides: Overrides,
+) -> TestApp {
     init_test_logging();
     let clock = ManualClock::now_from_system();
     let shared: SharedClock = Arc::new(clock.clone());
-    let app = Application::build_with_routes(settings, shared, extra_routes)
+    let app = Application::build_with(settings, shared, overrides)
         .await
         .expect("gateway builds");
     let port = app.port();

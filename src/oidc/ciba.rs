@@ -102,8 +102,10 @@ pub struct PendingApproval {
     /// The text the kiosk also displays: the citizen checks they match before approving.
     pub binding_message: Option<String>,
     pub scopes: Vec<String>,
-    /// What approving releases, in words.
+    /// What approving releases, in words: exactly the claims the tokens will carry.
     pub releases: Vec<String>,
+    /// The same, by claim name (as in the ID token).
+    pub claims: Vec<super::claims::ReleasedClaim>,
     /// The transaction to approve, if any, with its words.
     pub authorization_details: Vec<AuthorizationDetail>,
     pub transactions: Vec<String>,
@@ -407,7 +409,7 @@ pub async fn collect(
                 nonce: None,
                 authorization_details: request.authorization_details,
             };
-            grants::issue_tokens(services, rp, grant, family, dpop_jkt).await
+            grants::issue_tokens(services, rp, grant, grants::Family::New(family), dpop_jkt).await
         }
         None if request.expires_at <= now => Err(OAuthError::ExpiredToken),
         None => pace(services, &id, request.expires_at).await,
@@ -489,23 +491,20 @@ pub async fn pending(
 }
 
 async fn describe(services: &Services, r: CibaRequest) -> Result<PendingApproval, StoreError> {
-    let name = services
-        .relying_parties
-        .get(&r.client_id)
-        .await?
-        .map(|rp| rp.name)
+    let rp = services.relying_parties.get(&r.client_id).await?;
+    let shown = rp
+        .as_ref()
+        .map(|rp| super::claims::release(rp, &r.scopes).shown())
         .unwrap_or_default();
+    let name = rp.map(|rp| rp.name).unwrap_or_default();
     Ok(PendingApproval {
         request_id: r.id,
         client_id: r.client_id.to_string(),
         relying_party: name,
         binding_message: r.binding_message,
         scopes: r.scopes.iter().map(|s| s.name().into_owned()).collect(),
-        releases: r
-            .scopes
-            .iter()
-            .map(|s| super::claims::describe(*s).into_owned())
-            .collect(),
+        releases: shown.iter().map(|c| c.label.clone()).collect(),
+        claims: shown,
         transactions: r
             .authorization_details
             .iter()

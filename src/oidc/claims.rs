@@ -128,22 +128,105 @@ pub fn scope_string(scopes: &BTreeSet<Scope>) -> String {
         .join(" ")
 }
 
-/// Human-readable names for the consent page.
-pub fn describe(scope: Scope) -> std::borrow::Cow<'static, str> {
-    let fixed = match scope {
-        Scope::Openid => "Your identity at this service (a subject identifier only it sees)",
-        Scope::Profile => "Name, sex, nationality, ethnicity, religion, hometown",
-        Scope::Birthdate => "Date of birth",
-        Scope::Address => "Permanent address",
-        Scope::Phone => "Phone number",
-        Scope::PersonalId => "Personal identification number",
-        Scope::HealthInsurance => "Health insurance number",
-        Scope::AgeOver18 => "Whether you are over 18 (not your date of birth)",
-        Scope::AgeOver(n) => {
-            return format!("Whether you are {n} or older (not your date of birth)").into();
-        }
-    };
-    fixed.into()
+/// What a grant of some scopes releases to one relying party: the registry claims the scopes name
+/// *and* its registration allows, and the `age_over_N` answers it registered and asked for. The
+/// one computation behind both what the citizen is shown (consent page, kiosk approvals in the
+/// app) and what tokens and userinfo carry, so the two cannot differ.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Release {
+    pub claims: BTreeSet<ClaimName>,
+    pub ages: BTreeSet<u8>,
+}
+
+/// One released claim as the citizen is shown it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ReleasedClaim {
+    /// The claim's name in ID tokens and userinfo (`name`, `birthdate`, `age_over_18`, …).
+    pub claim: String,
+    /// In words, for the citizen.
+    pub label: String,
+}
+
+/// The release of `scopes` to `rp`.
+pub fn release(rp: &RelyingParty, scopes: &BTreeSet<Scope>) -> Release {
+    Release {
+        claims: scopes
+            .iter()
+            .flat_map(|s| s.registry_claims().iter().copied())
+            .filter(|c| rp.allowed_claims.contains(c))
+            .collect(),
+        ages: scopes
+            .iter()
+            .filter_map(|s| match s {
+                Scope::AgeOver(n) => Some(*n),
+                _ => None,
+            })
+            .filter(|n| rp.age_over.contains(n))
+            .collect(),
+    }
+}
+
+/// A claim's name in ID tokens and userinfo (the OpenID standard name where there is one).
+pub fn oidc_name(claim: ClaimName) -> &'static str {
+    match claim {
+        ClaimName::PersonalId => "personal_id",
+        ClaimName::FullName => "name",
+        ClaimName::BirthDate => "birthdate",
+        ClaimName::Sex => "gender",
+        ClaimName::Nationality => "nationality",
+        ClaimName::Ethnicity => "ethnicity",
+        ClaimName::Religion => "religion",
+        ClaimName::Hometown => "hometown",
+        ClaimName::PermanentAddress => "address",
+        ClaimName::Phone => "phone_number",
+        ClaimName::HealthInsuranceNumber => "health_insurance_number",
+        ClaimName::AgeOver18 => "age_over_18",
+    }
+}
+
+fn label(claim: ClaimName) -> &'static str {
+    match claim {
+        ClaimName::PersonalId => "Personal identification number",
+        ClaimName::FullName => "Full name",
+        ClaimName::BirthDate => "Date of birth",
+        ClaimName::Sex => "Sex",
+        ClaimName::Nationality => "Nationality",
+        ClaimName::Ethnicity => "Ethnicity",
+        ClaimName::Religion => "Religion",
+        ClaimName::Hometown => "Hometown",
+        ClaimName::PermanentAddress => "Permanent address",
+        ClaimName::Phone => "Phone number",
+        ClaimName::HealthInsuranceNumber => "Health insurance number",
+        ClaimName::AgeOver18 => "Whether you are over 18 (not your date of birth)",
+    }
+}
+
+impl Release {
+    /// Every released claim, in words, in the order the registration lists them; the subject
+    /// identifier (which every login releases) is not among them.
+    pub fn shown(&self) -> Vec<ReleasedClaim> {
+        let mut out: Vec<ReleasedClaim> = self
+            .claims
+            .iter()
+            .map(|c| ReleasedClaim {
+                claim: oidc_name(*c).to_owned(),
+                label: label(*c).to_owned(),
+            })
+            .collect();
+        out.extend(self.ages.iter().map(|n| ReleasedClaim {
+            claim: format!("age_over_{n}"),
+            label: format!("Whether you are {n} or older (not your date of birth)"),
+        }));
+        out
+    }
+
+    /// The relying party narrowed to this release, for the claim filter.
+    fn narrowed(&self, rp: &RelyingParty) -> RelyingParty {
+        let mut narrowed = rp.clone();
+        narrowed.allowed_claims = self.claims.clone();
+        narrowed.age_over = self.ages.clone();
+        narrowed
+    }
 }
 
 /// The standard (or, for Vietnamese data, product-specific) claims for the granted scopes.
@@ -153,21 +236,7 @@ pub fn oidc_claims(
     person: &Person,
     today: chrono::NaiveDate,
 ) -> BTreeMap<String, Value> {
-    let allowed: BTreeSet<ClaimName> = scopes
-        .iter()
-        .flat_map(|s| s.registry_claims().iter().copied())
-        .filter(|c| rp.allowed_claims.contains(c))
-        .collect();
-    let mut narrowed = rp.clone();
-    narrowed.allowed_claims = allowed;
-    narrowed.age_over = scopes
-        .iter()
-        .filter_map(|s| match s {
-            Scope::AgeOver(n) => Some(*n),
-            _ => None,
-        })
-        .filter(|n| rp.age_over.contains(n))
-        .collect();
+    let narrowed = release(rp, scopes).narrowed(rp);
     let released = crate::identity::verification::release_claims(&narrowed, person, today);
     let mut out = BTreeMap::new();
     for (name, value) in released {

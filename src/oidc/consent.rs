@@ -62,7 +62,43 @@ pub async fn grant(
     put_json(services.store.as_ref(), Table::Meta, &key(id), &all).await
 }
 
-/// Withdraws the consent given to `client`; `false` if there was none.
+/// The login families (one per code redemption or kiosk approval) a client holds for a
+/// citizen, so that withdrawing consent can end them.
+fn families_key(id: &PersonalId, client: &str) -> String {
+    format!("oidc-families:{}:{client}", id.as_str())
+}
+
+#[derive(Serialize, Deserialize)]
+struct IssuedFamily {
+    family: String,
+    expires_at: Timestamp,
+}
+
+/// Remembers that `client` was issued tokens of `family` for this citizen, until `expires_at`.
+pub async fn remember_family(
+    services: &Services,
+    id: &PersonalId,
+    client: &ClientId,
+    family: &str,
+    expires_at: Timestamp,
+) -> Result<(), StoreError> {
+    let entry = IssuedFamily {
+        family: family.to_owned(),
+        expires_at,
+    };
+    services
+        .store
+        .list_push(
+            &families_key(id, client.as_str()),
+            crate::store::encode(&entry)?,
+        )
+        .await
+        .map(|_| ())
+}
+
+/// Withdraws the consent given to `client` and ends every token it still holds for this citizen:
+/// its refresh tokens stop working and its access tokens stop being active. `false` if there
+/// was neither a consent nor a live token.
 pub async fn withdraw(
     services: &Services,
     id: &PersonalId,
@@ -73,5 +109,19 @@ pub async fn withdraw(
     if removed {
         put_json(services.store.as_ref(), Table::Meta, &key(id), &all).await?;
     }
-    Ok(removed)
+    let now = services.clock.now();
+    let issued: Vec<IssuedFamily> = crate::store::newest(
+        services.store.as_ref(),
+        &families_key(id, client),
+        usize::MAX,
+    )
+    .await?;
+    let mut revoked = false;
+    for f in issued.iter().filter(|f| f.expires_at > now) {
+        if !super::grants::family_revoked(services, &f.family).await? {
+            super::grants::revoke_family(services, &f.family).await?;
+            revoked = true;
+        }
+    }
+    Ok(removed || revoked)
 }

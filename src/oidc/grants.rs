@@ -194,7 +194,7 @@ pub async fn redeem_code(
         }
         Some(_) => {}
     }
-    issue_tokens(services, rp, record.grant, family, dpop_jkt).await
+    issue_tokens(services, rp, record.grant, Family::New(family), dpop_jkt).await
 }
 
 /// The refresh_token grant: the presented token is used up and a new one issued in its family.
@@ -278,7 +278,7 @@ pub async fn refresh(
         grant.scopes = asked;
     }
     let jkt = record.jkt.or(dpop_jkt);
-    issue_tokens(services, rp, grant, record.family, jkt).await
+    issue_tokens(services, rp, grant, Family::Continued(record.family), jkt).await
 }
 
 fn revoked_family_key(family: &str) -> String {
@@ -309,14 +309,38 @@ pub async fn family_revoked(services: &Services, family: &str) -> Result<bool, S
         .is_some())
 }
 
+/// The login family tokens are issued in.
+pub(super) enum Family {
+    /// A new login (a code redeemed, a kiosk request collected).
+    New(String),
+    /// A refresh within a login.
+    Continued(String),
+}
+
 /// Issues ID, access and refresh tokens for a grant, after checking the account is still usable.
 pub(super) async fn issue_tokens(
     services: &Services,
     rp: &RelyingParty,
     grant: Grant,
-    family: String,
+    family: Family,
     jkt: Option<String>,
 ) -> Result<TokenResponse, OAuthError> {
+    let family = match family {
+        Family::New(family) => {
+            // Withdrawing consent ends every family the client holds for the citizen.
+            let until = services.clock.now().plus(REFRESH_TOKEN_TTL);
+            super::consent::remember_family(
+                services,
+                &grant.personal_id,
+                &rp.client_id,
+                &family,
+                until,
+            )
+            .await?;
+            family
+        }
+        Family::Continued(family) => family,
+    };
     let account = services
         .accounts
         .get(&grant.personal_id)

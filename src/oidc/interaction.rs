@@ -497,6 +497,9 @@ pub struct QrLogin {
     pub client_id: String,
     pub relying_party: String,
     pub scopes: Vec<String>,
+    /// What the sign-in will release once the browser's consent is given: exactly the claims the
+    /// tokens will carry.
+    pub claims: Vec<super::claims::ReleasedClaim>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -528,15 +531,16 @@ pub async fn qr_describe(services: &Services, qr: &str) -> Result<Option<QrLogin
     let Some(i) = by_qr(services, qr).await? else {
         return Ok(None);
     };
-    let name = services
-        .relying_parties
-        .get(&i.request.client_id)
-        .await?
-        .map(|rp| rp.name)
+    let rp = services.relying_parties.get(&i.request.client_id).await?;
+    let claims = rp
+        .as_ref()
+        .map(|rp| super::claims::release(rp, &i.request.scopes).shown())
         .unwrap_or_default();
+    let name = rp.map(|rp| rp.name).unwrap_or_default();
     Ok(Some(QrLogin {
         client_id: i.request.client_id.to_string(),
         relying_party: name,
+        claims,
         scopes: i
             .request
             .scopes

@@ -41,7 +41,11 @@ pub async fn return_to(services: &Services, p: &Params) -> Option<String> {
     })
 }
 
-fn hinted_client(services: &Services, token: &str) -> Option<String> {
+/// The client an `id_token_hint` names, if it is an ID token this gateway signed (expired or
+/// not). A valid hint is the relying party's proof that the logout comes from it; without one
+/// the citizen is asked to confirm (RP-Initiated Logout 1.0 §2), so a cross-site link cannot
+/// sign a browser out.
+pub fn hinted_client(services: &Services, token: &str) -> Option<String> {
     let header = jws::inspect_header(token).ok()?;
     if header.typ.as_deref() != Some(super::ID_TOKEN_TYP) {
         return None;
@@ -53,4 +57,25 @@ fn hinted_client(services: &Services, token: &str) -> Option<String> {
         return None;
     }
     claims["aud"].as_str().map(str::to_owned)
+}
+
+/// The parameters a logout confirmation carries over to its form.
+pub const CARRIED: [&str; 3] = ["client_id", "post_logout_redirect_uri", "state"];
+
+/// The confirmation form's token: bound to the browser's session cookie, which another site can
+/// neither read nor set, so only a page of ours in that browser can present it.
+pub fn confirmation_token(session_cookie: &str) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("eid-gateway logout confirmation\n{session_cookie}"));
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
+}
+
+/// Whether a submitted confirmation token is this browser's.
+pub fn confirmed(session_cookie: &str, token: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    confirmation_token(session_cookie)
+        .as_bytes()
+        .ct_eq(token.as_bytes())
+        .into()
 }

@@ -17,6 +17,7 @@ use crate::helpers::*;
 mod attacks;
 mod code_flow;
 mod dpop;
+mod released_claims;
 
 pub const PORTAL: &str = "public-services-portal";
 pub const CALLBACK: &str = "http://127.0.0.1:9000/callback";

@@ -12,7 +12,7 @@ use serde_json::json;
 use crate::http::guard::{OAuthClient, OAuthRejection, form_params, needs};
 use crate::http::{ApiError, State};
 use crate::oidc::authorize::{self, AuthorizeError};
-use crate::oidc::claims::describe;
+use crate::oidc::claims::{ReleasedClaim, release};
 use crate::oidc::interaction::{self, InteractionError, Next, Step};
 use crate::oidc::{
     OAuthError, PAR_TTL, Params, discovery, dpop, introspection, logout, token, userinfo,
@@ -56,6 +56,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(logout_get))
             .route(web::post().to(logout_post)),
     )
+    .service(web::resource("/oauth2/logout/confirm").route(web::post().to(logout_confirm)))
     .service(web::resource("/oauth2/interaction/{id}/qr-status").route(web::get().to(qr_status)))
     .service(web::resource("/static/eid.css").route(web::get().to(stylesheet)))
     .service(web::resource("/static/qr-login.js").route(web::get().to(qr_script)));

@@ -99,7 +99,8 @@ struct InteractionPage<'a> {
     error: Option<String>,
     hint: String,
     phone: String,
-    scopes: Vec<String>,
+    /// Exactly what allowing releases (the same computation that fills the tokens).
+    claims: Vec<ReleasedClaim>,
     transactions: Vec<String>,
 }
 
@@ -206,10 +207,7 @@ pub async fn interaction_page(
             "consent",
             String::new(),
             String::new(),
-            scopes
-                .into_iter()
-                .map(|s| describe(s).into_owned())
-                .collect(),
+            release(&rp, &scopes.into_iter().collect()).shown(),
             transactions,
         ),
     };
@@ -223,7 +221,7 @@ pub async fn interaction_page(
         error,
         hint,
         phone,
-        scopes,
+        claims: scopes,
         transactions,
     };
     match page.render() {
@@ -379,10 +377,11 @@ pub async fn consent(
 // ---------------------------------------------------------------------------------------------
 // Logout
 
-/// RP-initiated logout: ends the browser session; returns only to a registered URI.
+/// RP-initiated logout: with a valid `id_token_hint`, ends the browser session and returns only
+/// to a registered URI; without one, asks the citizen to confirm first.
 #[utoipa::path(get, path = "/oauth2/logout", tag = "openid connect",
     responses((status = 303, description = "To the registered post_logout_redirect_uri"),
-        (status = 200, description = "Signed out (no registered return address)")))]
+        (status = 200, description = "Signed out (no registered return address), or — without a valid id_token_hint — a page asking the citizen to confirm")))]
 pub async fn logout_get(state: State, req: HttpRequest) -> HttpResponse {
     let p = Params::parse(req.query_string()).unwrap_or_default();
     logout_with(&state, &req, p).await
@@ -393,7 +392,71 @@ pub async fn logout_post(state: State, req: HttpRequest, body: web::Bytes) -> Ht
     logout_with(&state, &req, p).await
 }
 
+#[derive(Template)]
+#[template(path = "oidc/logout.html")]
+struct LogoutPage<'a> {
+    rp_name: Option<String>,
+    csrf: String,
+    carried: Vec<(&'a str, &'a str)>,
+}
+
 async fn logout_with(state: &State, req: &HttpRequest, p: Params) -> HttpResponse {
+    let hinted = p
+        .get("id_token_hint")
+        .is_some_and(|t| logout::hinted_client(&state.services, t).is_some());
+    match cookie_value(req, web_session::COOKIE) {
+        // A session, and nothing proves the relying party asked: the citizen decides.
+        Some(sso) if !hinted => {
+            let rp_name = match p.get("client_id").map(crate::domain::ClientId::parse) {
+                Some(Ok(id)) => match state.services.relying_parties.get(&id).await {
+                    Ok(rp) => rp.map(|rp| rp.name),
+                    Err(_) => return unavailable(),
+                },
+                _ => None,
+            };
+            let carried = logout::CARRIED
+                .iter()
+                .filter_map(|k| p.get(k).map(|v| (*k, v)))
+                .collect();
+            let page = LogoutPage {
+                rp_name,
+                csrf: logout::confirmation_token(&sso),
+                carried,
+            };
+            match page.render() {
+                Ok(body) => page_response(StatusCode::OK).body(body),
+                Err(err) => {
+                    tracing::error!(%err, "cannot render the logout page");
+                    unavailable()
+                }
+            }
+        }
+        _ => signed_out(state, req, &p).await,
+    }
+}
+
+/// The citizen confirmed the logout on our page (its token is bound to this browser's session).
+pub async fn logout_confirm(state: State, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let p = form_params(&body).unwrap_or_default();
+    let confirmed = match (cookie_value(&req, web_session::COOKIE), p.get("csrf_token")) {
+        (Some(sso), Some(token)) => logout::confirmed(&sso, token),
+        // No session left to end: nothing to protect.
+        (None, _) => true,
+        (Some(_), None) => false,
+    };
+    if !confirmed {
+        return message(
+            StatusCode::BAD_REQUEST,
+            "Sign-out not confirmed",
+            Some("invalid_request"),
+            "This sign-out form is not from this browser. You are still signed in.",
+        );
+    }
+    signed_out(&state, &req, &p).await
+}
+
+/// Ends the browser session and says so, or returns to the client's registered address.
+async fn signed_out(state: &State, req: &HttpRequest, p: &Params) -> HttpResponse {
     if let Some(sso) = cookie_value(req, web_session::COOKIE)
         && let Err(err) = web_session::end(&state.services, &sso).await
     {
@@ -401,7 +464,7 @@ async fn logout_with(state: &State, req: &HttpRequest, p: Params) -> HttpRespons
         return unavailable();
     }
     let expired = host_cookie(web_session::COOKIE, String::new(), 0);
-    match logout::return_to(&state.services, &p).await {
+    match logout::return_to(&state.services, p).await {
         Some(url) => see_other(&url).cookie(expired).finish(),
         None => {
             let mut res = message(

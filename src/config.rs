@@ -83,6 +83,10 @@ pub struct ServerSettings {
     pub trusted_proxies: Vec<ProxyNetwork>,
 }
 
+fn default_min_free_mib() -> u64 {
+    64
+}
+
 /// A trusted proxy: one address (`10.0.0.7`) or a network (`10.0.0.0/8`, `fd00::/8`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]
@@ -129,6 +133,11 @@ pub struct StoreSettings {
     pub sweep_interval_secs: u64,
     /// The embedded store's page cache (redb), in MiB: the bulk of the gateway's memory.
     pub cache_mib: usize,
+    /// Below this much free space on the data directory's disk (MiB) the embedded store stops
+    /// writing and answers 503, instead of failing part-way through a commit; `/readyz` says
+    /// not ready. 0 turns the check off.
+    #[serde(default = "default_min_free_mib")]
+    pub min_free_mib: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -100,10 +100,12 @@ pub enum ApiError {
 }
 
 impl From<StoreError> for ApiError {
+    /// A store that cannot be reached or written (Redis down, a full disk) is a 503 the client
+    /// may retry; only data that does not decode is the gateway's own fault, a 500.
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Unavailable(_) => ApiError::StoreUnavailable(e),
-            other => ApiError::Internal(other.to_string()),
+            StoreError::Unavailable(_) | StoreError::Storage(_) => ApiError::StoreUnavailable(e),
+            StoreError::Corrupt(_) => ApiError::Internal(e.to_string()),
         }
     }
 }

@@ -117,7 +117,7 @@ pub struct LogHead {
     pub hash: String,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// The backend cannot be reached or did not answer in time. Callers fail closed (503).
     #[error("store unavailable: {0}")]
@@ -138,6 +138,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// Succeeds when the backend answers.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Succeeds when the backend takes a durable write (readiness: a store that answers reads but
+    /// cannot write is not ready).
+    async fn check_writable(&self, now: Timestamp) -> Result<(), StoreError>;
 
     async fn get(&self, table: Table, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
     /// The records under `keys`, in order, packed in one buffer.
@@ -453,7 +457,8 @@ pub async fn open(settings: &crate::config::StoreSettings) -> anyhow::Result<Sha
         StoreBackend::Embedded => {
             let path = settings.data_dir.join("eid-gateway.redb");
             let cache = settings.cache_mib.saturating_mul(1024 * 1024);
-            Arc::new(embedded::EmbeddedStore::open_with_cache(&path, cache)?) as SharedStore
+            let min_free = settings.min_free_mib.saturating_mul(1024 * 1024);
+            Arc::new(embedded::EmbeddedStore::open_with(&path, cache, min_free)?) as SharedStore
         }
         StoreBackend::Redis => {
             Arc::new(redis::RedisStore::connect(&settings.redis)?) as SharedStore

@@ -237,6 +237,18 @@ impl Store for RedisStore {
         Ok(())
     }
 
+    async fn check_writable(&self, now: Timestamp) -> Result<(), StoreError> {
+        let mut c = self.conn.clone();
+        redis::cmd("SET")
+            .arg(format!("{}:readiness-probe", self.prefix))
+            .arg(now.millis())
+            .arg("PX")
+            .arg(60_000)
+            .query_async::<()>(&mut c)
+            .await
+            .map_err(unavailable)
+    }
+
     async fn get(&self, table: Table, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let mut c = self.conn.clone();
         c.get(self.record_key(table, key))

@@ -60,6 +60,9 @@ impl Store for CountingStore {
     async fn ping(&self) -> Result<(), StoreError> {
         self.inner.ping().await
     }
+    async fn check_writable(&self, now: Timestamp) -> Result<(), StoreError> {
+        self.inner.check_writable(now).await
+    }
     async fn get(&self, table: Table, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.journal.note(format!("get {}", table.name()));
         self.inner.get(table, key).await

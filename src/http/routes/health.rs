@@ -23,14 +23,20 @@ pub async fn live() -> HttpResponse {
     })
 }
 
-/// The gateway can reach its store; 503 otherwise.
+/// The gateway can reach its store and write to it; 503 otherwise.
 #[utoipa::path(get, path = "/readyz", tag = "operations", responses(
     (status = 200, body = Health),
-    (status = 503, description = "The store is unreachable", body = crate::http::Problem, content_type = "application/problem+json"),
+    (status = 503, description = "The store is unreachable or cannot write", body = crate::http::Problem, content_type = "application/problem+json"),
 ))]
 pub async fn ready(state: State) -> Result<HttpResponse, ApiError> {
     let store = &state.services.store;
-    store.ping().await.map_err(|e| {
+    let now = state.services.clock.now();
+    // The write first: on a store closed by a disk failure it is also what opens it again.
+    let probe = async {
+        store.check_writable(now).await?;
+        store.ping().await
+    };
+    probe.await.map_err(|e| {
         ApiError::StoreUnavailable(crate::store::StoreError::Unavailable(e.to_string()))
     })?;
     Ok(HttpResponse::Ok().json(Health {

@@ -116,6 +116,17 @@ impl Services {
         })
     }
 
+    /// Whether a single-use credential issued at `issued_at` predates the store's restore fence
+    /// (a Redis restart, failover or restore), so that its used-marker may have been lost: it is
+    /// then refused, and the citizen or client gets a fresh one. The clock leeway covers
+    /// instances whose clocks differ a little.
+    pub fn issued_before_fence(&self, issued_at: crate::clock::Timestamp) -> bool {
+        let leeway = Duration::from_secs(self.settings.tokens.leeway_secs);
+        self.store
+            .restore_fence()
+            .is_some_and(|fence| issued_at <= fence.plus(leeway))
+    }
+
     /// The issuer identifier (`iss` of every token, `aud` of client assertions).
     pub fn issuer(&self) -> &str {
         &self.settings.server.public_url

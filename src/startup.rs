@@ -21,6 +21,9 @@ use crate::services::Services;
 use crate::store::{self, SharedStore};
 use crate::tokens::Keyring;
 
+/// How often the audit chain's head is copied to the checkpoint outside it.
+const AUDIT_CHECKPOINT_INTERVAL: Duration = Duration::from_secs(10);
+
 /// Parts of the gateway a test may replace (see [`Application::build_with`]).
 pub struct Overrides {
     /// Routes registered beside the gateway's own, behind the same middleware.
@@ -148,7 +151,7 @@ impl Application {
         }
         let settings = Arc::new(settings);
         let (keys, generated) = prepare_keys(&settings, &clock)?;
-        let mut store: SharedStore = store::open(&settings.store).await?;
+        let mut store: SharedStore = store::open_with_clock(&settings.store, clock.clone()).await?;
         if let Some(wrap) = wrap_store {
             store = wrap(store);
         }
@@ -244,6 +247,26 @@ impl Application {
     }
 
     fn spawn_background_tasks(services: &Arc<Services>) {
+        let s = services.clone();
+        tokio::spawn(async move {
+            let path = crate::audit::Checkpoint::path(&s.settings.store.data_dir);
+            let mut tick = tokio::time::interval(AUDIT_CHECKPOINT_INTERVAL);
+            let mut last_problem = String::new();
+            loop {
+                tick.tick().await;
+                let outcome =
+                    crate::audit::advance_checkpoint(s.store.as_ref(), &path, s.clock.now()).await;
+                let problem = match &outcome {
+                    Ok(()) | Err(crate::audit::CheckpointError::Store(_)) => String::new(),
+                    Err(e) => e.to_string(),
+                };
+                // Said once per finding, not every tick.
+                if !problem.is_empty() && problem != last_problem {
+                    tracing::error!(problem = %problem, checkpoint = %path.display(), "the audit chain no longer reaches its checkpoint");
+                }
+                last_problem = problem;
+            }
+        });
         let s = services.clone();
         tokio::spawn(async move {
             let mut tick =

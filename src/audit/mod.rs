@@ -6,6 +6,12 @@
 //! removed, inserted or reordered, and notices a truncated tail through the head. Several
 //! instances append to one chain safely: an append names the sequence number it expects and is
 //! retried if another instance got there first.
+//!
+//! A chain checked only against itself cannot tell that it was lost or cut from the front and
+//! started again (an empty Redis verifies "intact"). So each gateway keeps a **checkpoint**
+//! outside the chain — a file beside its data, [`CHECKPOINT_FILE`] — holding the last head it
+//! saw, and [`verify_against`] insists the chain still reaches it with the same hash. The
+//! checkpoint only moves forward: a chain found shorter than it is reported, never adopted.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -207,6 +213,136 @@ pub async fn verify(store: &dyn Store) -> Result<ChainStatus, StoreError> {
         )),
         Some(_) => Ok(ChainStatus::Intact { entries: last }),
     }
+}
+
+/// The checkpoint's file name, in the gateway's data directory.
+pub const CHECKPOINT_FILE: &str = "audit-checkpoint.json";
+
+/// The chain's head as a gateway last saw it, kept outside the chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub seq: u64,
+    pub hash: String,
+    pub at: Timestamp,
+}
+
+impl Checkpoint {
+    pub fn path(data_dir: &std::path::Path) -> std::path::PathBuf {
+        data_dir.join(CHECKPOINT_FILE)
+    }
+
+    /// The checkpoint in `path`, if there is one.
+    pub fn read(path: &std::path::Path) -> std::io::Result<Option<Self>> {
+        match std::fs::read(path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Writes the checkpoint whole or not at all (a file beside it, synced, then renamed).
+    pub fn write(&self, path: &std::path::Path) -> std::io::Result<()> {
+        use std::io::Write;
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let tmp = path.with_extension("json.tmp");
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    }
+}
+
+/// [`verify`], and then that the chain still reaches `checkpoint` with the hash it had: a chain
+/// lost, cut from the front and restarted, or rolled back to an older copy is broken even if
+/// every entry it still has links.
+pub async fn verify_against(
+    store: &dyn Store,
+    checkpoint: Option<&Checkpoint>,
+) -> Result<ChainStatus, StoreError> {
+    let status = verify(store).await?;
+    let (ChainStatus::Intact { entries }, Some(cp)) = (&status, checkpoint) else {
+        return Ok(status);
+    };
+    if *entries < cp.seq {
+        return Ok(broken(
+            entries + 1,
+            &format!(
+                "the chain holds {entries} entries but a checkpoint outside it saw {}: entries were lost, or the log was rolled back or started again",
+                cp.seq
+            ),
+        ));
+    }
+    let at_checkpoint = store.read_log(Log::Audit, cp.seq, 1).await?;
+    let hash = at_checkpoint
+        .first()
+        .and_then(|(_, bytes)| decode::<AuditEntry>(Table::Meta, bytes).ok())
+        .map(|e| e.hash);
+    if hash.as_deref() != Some(cp.hash.as_str()) {
+        return Ok(broken(
+            cp.seq,
+            "differs from the checkpoint kept outside the chain: the log was rewritten from here",
+        ));
+    }
+    Ok(status)
+}
+
+/// Moves the checkpoint in `path` up to the chain's current head. A chain that no longer
+/// reaches the checkpoint leaves it as it is (that is the evidence) and is reported.
+pub async fn advance_checkpoint(
+    store: &dyn Store,
+    path: &std::path::Path,
+    now: Timestamp,
+) -> Result<(), CheckpointError> {
+    let Some(head) = store.log_head(Log::Audit).await? else {
+        return match Checkpoint::read(path)? {
+            Some(cp) => Err(CheckpointError::Behind {
+                chain: 0,
+                checkpoint: cp.seq,
+            }),
+            None => Ok(()),
+        };
+    };
+    let current = Checkpoint::read(path)?;
+    if let Some(cp) = &current {
+        if head.seq < cp.seq {
+            return Err(CheckpointError::Behind {
+                chain: head.seq,
+                checkpoint: cp.seq,
+            });
+        }
+        if head.seq == cp.seq {
+            return if head.hash == cp.hash {
+                Ok(())
+            } else {
+                Err(CheckpointError::Rewritten { seq: cp.seq })
+            };
+        }
+    }
+    Checkpoint {
+        seq: head.seq,
+        hash: head.hash,
+        at: now,
+    }
+    .write(path)?;
+    Ok(())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    #[error(
+        "the audit chain ends at entry {chain}, before its checkpoint at {checkpoint}: entries were lost or the log was rolled back"
+    )]
+    Behind { chain: u64, checkpoint: u64 },
+    #[error("the audit chain's entry {seq} differs from its checkpoint: the log was rewritten")]
+    Rewritten { seq: u64 },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the checkpoint file: {0}")]
+    File(#[from] std::io::Error),
 }
 
 fn broken(at_seq: u64, problem: &str) -> ChainStatus {

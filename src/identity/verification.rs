@@ -36,6 +36,9 @@ pub enum Reason {
     AuthLevelTooLow,
     /// The relying party named a transaction, and the token approved another one (or none).
     AuthorizationDetailsMismatch,
+    /// Issued before the gateway's store restarted or was restored, so whether it was already
+    /// used cannot be known: the citizen presents a fresh one.
+    IssuedBeforeRestore,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -175,6 +178,10 @@ pub async fn verify(
     if req.nonce.as_ref().is_some_and(|n| *n != claims.nonce) {
         return Ok(invalid(Reason::NonceMismatch));
     }
+    let issued_at = crate::clock::Timestamp::from_secs(claims.iat);
+    if services.issued_before_fence(issued_at) {
+        return Ok(invalid(Reason::IssuedBeforeRestore));
+    }
     if req
         .authorization_details
         .as_ref()
@@ -242,6 +249,11 @@ pub async fn verify(
         .await?;
     if !first {
         return Ok(invalid(Reason::Replayed));
+    }
+    // The claim may have run on a connection to a Redis that had just restarted: the fence it
+    // raised is in force by now.
+    if services.issued_before_fence(issued_at) {
+        return Ok(invalid(Reason::IssuedBeforeRestore));
     }
     Ok(VerifyResponse::Valid(ValidToken {
         valid: true,

@@ -374,6 +374,12 @@ pub async fn collect(
             "the citizen denied the request".into(),
         )),
         Some(Decision::Approved { methods, auth_time }) => {
+            if services.issued_before_fence(auth_time) {
+                // Whether its tokens were collected before may be among what the store forgot.
+                return Err(OAuthError::invalid_grant(
+                    "approved before the gateway's store was restored: start a new request",
+                ));
+            }
             let family = random_token()?;
             let first = services
                 .store

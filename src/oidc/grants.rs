@@ -48,6 +48,9 @@ struct CodeRecord {
     grant: Grant,
     redirect_uri: String,
     code_challenge: String,
+    /// For the restore fence (a record without it counts as issued at the epoch).
+    #[serde(default)]
+    issued_at: Timestamp,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -60,6 +63,9 @@ struct RefreshRecord {
     grant: Grant,
     family: String,
     expires_at: Timestamp,
+    /// For the restore fence (a record without it counts as issued at the epoch).
+    #[serde(default)]
+    issued_at: Timestamp,
     /// The DPoP key the token is bound to, if the client used DPoP.
     #[serde(default)]
     jkt: Option<String>,
@@ -117,6 +123,7 @@ pub async fn issue_code(
         grant,
         redirect_uri: redirect_uri.to_owned(),
         code_challenge: code_challenge.to_owned(),
+        issued_at: now,
     };
     services
         .store
@@ -175,6 +182,11 @@ pub async fn redeem_code(
         }
     };
     let record: CodeRecord = decode(Table::Meta, &raw)?;
+    if services.issued_before_fence(record.issued_at) {
+        return Err(OAuthError::invalid_grant(
+            "the code was issued before the gateway's store was restored: sign in again",
+        ));
+    }
     if record.grant.client_id != rp.client_id {
         return Err(OAuthError::invalid_grant(
             "the code was issued to another client",
@@ -259,6 +271,13 @@ pub async fn refresh(
         tracing::warn!(client = %rp.client_id, "refresh token reused: its family is revoked");
         return Err(OAuthError::invalid_grant(
             "the refresh token is invalid, expired or revoked",
+        ));
+    }
+    if services.issued_before_fence(record.issued_at) {
+        // Its used-marker may be among what the store forgot: a reuse could not be told apart.
+        revoke_family(services, &record.family).await?;
+        return Err(OAuthError::invalid_grant(
+            "the refresh token was issued before the gateway's store was restored: sign in again",
         ));
     }
     if family_revoked(services, &record.family).await? {
@@ -430,6 +449,7 @@ pub(super) async fn issue_tokens(
                 grant: kept,
                 family,
                 expires_at,
+                issued_at: now,
                 jkt: jkt.clone(),
             })?,
             expires_at,

@@ -248,6 +248,14 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<(u64, Vec<u8>)>, StoreError>;
 
+    /// The moment before which this store may have forgotten writes (a Redis restart, failover
+    /// or restore noticed on reconnecting): single-use credentials issued before it — presentation
+    /// tokens, codes, refresh tokens — are refused, since their used-markers may be gone. `None`
+    /// for a store that forgets nothing it acknowledged (the embedded one).
+    fn restore_fence(&self) -> Option<Timestamp> {
+        None
+    }
+
     /// Deletes expired entries and returns how many; a no-op where the backend expires keys
     /// itself.
     async fn sweep_expired(&self, now: Timestamp) -> Result<u64, StoreError>;
@@ -450,8 +458,16 @@ pub fn decode<'a, T: Deserialize<'a>>(table: Table, bytes: &'a [u8]) -> Result<T
     })
 }
 
-/// Builds the configured backend.
+/// Builds the configured backend, on the system clock.
 pub async fn open(settings: &crate::config::StoreSettings) -> anyhow::Result<SharedStore> {
+    open_with_clock(settings, Arc::new(crate::clock::SystemClock)).await
+}
+
+/// Builds the configured backend; `clock` dates Redis's restore fence.
+pub async fn open_with_clock(
+    settings: &crate::config::StoreSettings,
+    clock: crate::clock::SharedClock,
+) -> anyhow::Result<SharedStore> {
     use crate::config::StoreBackend;
     Ok(match settings.backend {
         StoreBackend::Embedded => {
@@ -461,7 +477,7 @@ pub async fn open(settings: &crate::config::StoreSettings) -> anyhow::Result<Sha
             Arc::new(embedded::EmbeddedStore::open_with(&path, cache, min_free)?) as SharedStore
         }
         StoreBackend::Redis => {
-            Arc::new(redis::RedisStore::connect(&settings.redis)?) as SharedStore
+            Arc::new(redis::RedisStore::connect(&settings.redis, clock)?) as SharedStore
         }
     })
 }

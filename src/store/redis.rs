@@ -9,30 +9,33 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::AsyncConnectionConfig;
 use redis::{AsyncCommands, Script};
 use secrecy::ExposeSecret;
 
 use super::{Log, LogHead, PutMode, Records, Store, StoreError, Table, WriteBatch};
-use crate::clock::Timestamp;
+use crate::clock::{SharedClock, Timestamp};
 use crate::config::RedisSettings;
 
 /// Extra lifetime given to Redis keys beyond their logical expiry, so that instances whose clocks
 /// differ slightly still see the entry until each decides it has expired.
 const TTL_SLACK_MS: i64 = 5_000;
 
+mod connection;
+mod epoch;
+
+use connection::{Connection, Live};
+use epoch::Fence;
+
 pub struct RedisStore {
-    conn: ConnectionManager,
+    conn: Connection,
+    fence: Fence,
     prefix: String,
     put_expiring: Script,
     increment: Script,
     append_log: Script,
     claim_and_append: Script,
     take_once: Script,
-}
-
-fn unavailable(e: redis::RedisError) -> StoreError {
-    StoreError::Unavailable(e.to_string())
 }
 
 /// Key layout, public so that tests can tamper with stored data the way an attacker would.
@@ -51,6 +54,10 @@ pub mod layout {
     }
     pub fn log_head(prefix: &str, name: &str) -> String {
         format!("{prefix}:loghead:{name}")
+    }
+    /// The store epoch: the `run_id` of the Redis process and the restore fence in force.
+    pub fn epoch(prefix: &str) -> String {
+        format!("{prefix}:epoch")
     }
 }
 
@@ -130,7 +137,7 @@ fn with_expiry(expires_at: Timestamp, value: &[u8]) -> Vec<u8> {
 }
 
 /// Splits `expiry|value`, returning the value if it is still live at `now`.
-fn live(raw: Vec<u8>, now: Timestamp) -> Result<Option<Vec<u8>>, StoreError> {
+fn unexpired(raw: Vec<u8>, now: Timestamp) -> Result<Option<Vec<u8>>, StoreError> {
     let sep = raw
         .iter()
         .position(|b| *b == b'|')
@@ -147,27 +154,42 @@ fn ttl_ms(expires_at: Timestamp, now: Timestamp) -> i64 {
 }
 
 impl RedisStore {
-    /// Prepares a lazily-connecting client; never fails because Redis is down.
-    pub fn connect(settings: &RedisSettings) -> Result<Self, StoreError> {
+    /// Prepares a lazily-connecting client; never fails because Redis is down. `clock` dates
+    /// the restore fence, in the same time as the tokens it is compared with.
+    pub fn connect(settings: &RedisSettings, clock: SharedClock) -> Result<Self, StoreError> {
         let client = redis::Client::open(settings.url.expose_secret())
             .map_err(|e| StoreError::Unavailable(format!("invalid Redis URL ({:?})", e.kind())))?;
-        let config = ConnectionManagerConfig::new()
+        let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(Duration::from_millis(settings.connect_timeout_ms)))
-            .set_response_timeout(Some(Duration::from_millis(settings.response_timeout_ms)))
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_millis(500));
-        let conn = client
-            .get_connection_manager_lazy(config)
-            .map_err(unavailable)?;
+            .set_response_timeout(Some(Duration::from_millis(settings.response_timeout_ms)));
+        let prefix = settings.key_prefix.clone();
         Ok(Self {
-            conn,
-            prefix: settings.key_prefix.clone(),
+            conn: Connection::new(client, config),
+            fence: Fence::new(
+                clock,
+                layout::epoch(&prefix),
+                layout::log_head(&prefix, Log::Audit.name()),
+            ),
+            prefix,
             put_expiring: Script::new(PUT_EXPIRING),
             increment: Script::new(INCREMENT),
             append_log: Script::new(APPEND_LOG),
             claim_and_append: Script::new(CLAIM_AND_APPEND),
             take_once: Script::new(TAKE_ONCE),
         })
+    }
+
+    /// The live connection, made (and fenced) first if there is none.
+    async fn live(&self) -> Result<Live, StoreError> {
+        self.conn.get(|c| self.fence.handshake(c)).await
+    }
+
+    /// A failed command: drops its connection if it broke, and answers 503.
+    fn failed(&self, live: &Live, e: redis::RedisError) -> StoreError {
+        match self.conn.check::<()>(live, Err(e)) {
+            Err(e) => e,
+            Ok(()) => StoreError::Unavailable("unreachable".into()),
+        }
     }
 
     /// Adds `by` to an expiring counter (created with `expires_at`) and returns the new count.
@@ -178,7 +200,8 @@ impl RedisStore {
         expires_at: Timestamp,
         now: Timestamp,
     ) -> Result<u64, StoreError> {
-        let mut c = self.conn.clone();
+        let live = self.live().await?;
+        let mut c = live.conn.clone();
         self.increment
             .key(self.expiring_key(key))
             .arg(expires_at.millis())
@@ -187,7 +210,7 @@ impl RedisStore {
             .arg(by)
             .invoke_async(&mut c)
             .await
-            .map_err(unavailable)
+            .map_err(|e| self.failed(&live, e))
     }
 
     fn record_key(&self, table: Table, key: &str) -> String {
@@ -207,13 +230,14 @@ impl RedisStore {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let mut c = self.conn.clone();
+        let live = self.live().await?;
+        let mut c = live.conn.clone();
         let start = from.max(1) - 1;
         let stop = start + limit as u64 - 1;
         let items: Vec<Vec<u8>> = c
             .lrange(key, start as isize, stop as isize)
             .await
-            .map_err(unavailable)?;
+            .map_err(|e| self.failed(&live, e))?;
         Ok(items
             .into_iter()
             .zip(start + 1..)
@@ -229,16 +253,18 @@ impl Store for RedisStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        let mut c = self.conn.clone();
+        let live = self.live().await?;
+        let mut c = live.conn.clone();
         let _: String = redis::cmd("PING")
             .query_async(&mut c)
             .await
-            .map_err(unavailable)?;
+            .map_err(|e| self.failed(&live, e))?;
         Ok(())
     }
 
     async fn check_writable(&self, now: Timestamp) -> Result<(), StoreError> {
-        let mut c = self.conn.clone();
+        let live = self.live().await?;
+        let mut c = live.conn.clone();
         redis::cmd("SET")
             .arg(format!("{}:readiness-probe", self.prefix))
             .arg(now.millis())
@@ -246,35 +272,38 @@ impl Store for RedisStore {
             .arg(60_000)
             .query_async::<()>(&mut c)
             .await
-            .map_err(unavailable)
+            .map_err(|e| self.failed(&live, e))
     }
 
     async fn get(&self, table: Table, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let mut c = self.conn.clone();
+        let live = self.live().await?;
+        let mut c = live.conn.clone();
         c.get(self.record_key(table, key))
             .await
-            .map_err(unavailable)
+            .map_err(|e| self.failed(&live, e))
     }
 
     async fn get_many(&self, table: Table, keys: &[&str]) -> Result<Records, StoreError> {
         if keys.is_empty() {
             return Ok(Records::default());
         }
-        let mut c = self.conn.clone();
+        let live = self.live().await?;
+        let mut c = live.conn.clone();
         let full: Vec<String> = keys.iter().map(|k| self.record_key(table, k)).collect();
         let found: Vec<Option<Vec<u8>>> = redis::cmd("MGET")
             .arg(&full)
             .query_async(&mut c)
             .await
-            .map_err(unavailable)?;
+            .map_err(|e| self.failed(&live, e))?;
         Ok(found.iter().map(Option::as_deref).collect())
     }
 
     async fn put(&self, table: Table, key: &str, value: Vec<u8>) -> Result<(), StoreError> {
-        let mut c = self.conn.clone();
+        let live = self.live().await?;
+        let mut c = live.conn.clone();
         c.set::<_, _, ()>(self.record_key(table, key), value)
             .await
-            .map_err(unavailable)
+            .map_err(|e| self.failed(&live, e))
     }
 
     async fn insert_new(
@@ -283,10 +312,11 @@ impl Store for RedisStore {
         key: &str,
         value: Vec<u8>,
     ) -> Result<bool, StoreError> {
-        let mut c = self.conn.clone();
+        let live = self.live().await?;
+        let mut c = live.conn.clone();
         c.set_nx(self.record_key(table, key), value)
             .await
-            .map_err(unavailable)
+            .map_err(|e| self.failed(&live, e))
     }
 
     async fn put_many(
@@ -294,20 +324,24 @@ impl Store for RedisStore {
         table: Table,
         entries: Vec<(String, Vec<u8>)>,
     ) -> Result<(), StoreError> {
-        let mut c = self.conn.clone();
+        let live = self.live().await?;
+        let mut c = live.conn.clone();
         let mut pipe = redis::pipe();
         for (k, v) in entries {
             pipe.set(self.record_key(table, &k), v).ignore();
         }
-        pipe.query_async::<()>(&mut c).await.map_err(unavailable)
+        pipe.query_async::<()>(&mut c)
+            .await
+            .map_err(|e| self.failed(&live, e))
     }
 
     async fn delete(&self, table: Table, key: &str) -> Result<bool, StoreError> {
-        let mut c = self.conn.clone();
+        let live = self.live().await?;
+        let mut c = live.conn.clone();
         let n: u64 = c
             .del(self.record_key(table, key))
             .await
-            .map_err(unavailable)?;
+            .map_err(|e| self.failed(&live, e))?;
         Ok(n > 0)
     }
 
@@ -319,7 +353,8 @@ impl Store for RedisStore {
         mode: PutMode,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
-        let mut c = self.conn.clone();
+        let live = self.live().await?;
+        let mut c = live.conn.clone();
         let written: i64 = self
             .put_expiring
             .key(self.expiring_key(key))
@@ -329,14 +364,20 @@ impl Store for RedisStore {
             .arg(if mode == PutMode::IfAbsent { "1" } else { "0" })
             .invoke_async(&mut c)
             .await
-            .map_err(unavailable)?;
+            .map_err(|e| self.failed(&live, e))?;
         Ok(written == 1)
     }
 
     async fn get_expiring(&self, key: &str, now: Timestamp) -> Result<Option<Vec<u8>>, StoreError> {
-        let mut c = self.conn.clone();
-        let raw: Option<Vec<u8>> = c.get(self.expiring_key(key)).await.map_err(unavailable)?;
-        raw.map(|r| live(r, now)).transpose().map(Option::flatten)
+        let live = self.live().await?;
+        let mut c = live.conn.clone();
+        let raw: Option<Vec<u8>> = c
+            .get(self.expiring_key(key))
+            .await
+            .map_err(|e| self.failed(&live, e))?;
+        raw.map(|r| unexpired(r, now))
+            .transpose()
+            .map(Option::flatten)
     }
 
     async fn take_expiring(
@@ -344,12 +385,15 @@ impl Store for RedisStore {
         key: &str,
         now: Timestamp,
     ) -> Result<Option<Vec<u8>>, StoreError> {
-        let mut c = self.conn.clone();
+        let live = self.live().await?;
+        let mut c = live.conn.clone();
         let raw: Option<Vec<u8>> = c
             .get_del(self.expiring_key(key))
             .await
-            .map_err(unavailable)?;
-        raw.map(|r| live(r, now)).transpose().map(Option::flatten)
+            .map_err(|e| self.failed(&live, e))?;
+        raw.map(|r| unexpired(r, now))
+            .transpose()
+            .map(Option::flatten)
     }
 
     async fn take_once(
@@ -360,7 +404,8 @@ impl Store for RedisStore {
         mark_expires: Timestamp,
         now: Timestamp,
     ) -> Result<super::Taken, StoreError> {
-        let mut c = self.conn.clone();
+        let live = self.live().await?;
+        let mut c = live.conn.clone();
         let (kind, raw): (String, Option<Vec<u8>>) = self
             .take_once
             .key(self.expiring_key(key))
@@ -370,10 +415,10 @@ impl Store for RedisStore {
             .arg(ttl_ms(mark_expires, now))
             .invoke_async(&mut c)
             .await
-            .map_err(unavailable)?;
+            .map_err(|e| self.failed(&live, e))?;
         let value = || -> Result<Vec<u8>, StoreError> {
             raw.clone()
-                .map(|r| live(r, now))
+                .map(|r| unexpired(r, now))
                 .transpose()?
                 .flatten()
                 .ok_or_else(|| StoreError::Corrupt("take_once answered without a value".into()))
@@ -395,11 +440,12 @@ impl Store for RedisStore {
     }
 
     async fn log_head(&self, log: Log) -> Result<Option<LogHead>, StoreError> {
-        let mut c = self.conn.clone();
+        let live = self.live().await?;
+        let mut c = live.conn.clone();
         let raw: Option<Vec<u8>> = c
             .get(layout::log_head(&self.prefix, log.name()))
             .await
-            .map_err(unavailable)?;
+            .map_err(|e| self.failed(&live, e))?;
         raw.map(|r| super::decode(Table::Meta, &r)).transpose()
     }
 
@@ -409,7 +455,8 @@ impl Store for RedisStore {
         entry: Vec<u8>,
         head: LogHead,
     ) -> Result<bool, StoreError> {
-        let mut c = self.conn.clone();
+        let live = self.live().await?;
+        let mut c = live.conn.clone();
         let appended: i64 = self
             .append_log
             .key(layout::log_head(&self.prefix, log.name()))
@@ -419,7 +466,7 @@ impl Store for RedisStore {
             .arg(super::encode(&head)?)
             .invoke_async(&mut c)
             .await
-            .map_err(unavailable)?;
+            .map_err(|e| self.failed(&live, e))?;
         Ok(appended == 1)
     }
 
@@ -451,7 +498,8 @@ impl Store for RedisStore {
         entry: Vec<u8>,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
-        let mut c = self.conn.clone();
+        let live = self.live().await?;
+        let mut c = live.conn.clone();
         let claimed: i64 = self
             .claim_and_append
             .key(self.expiring_key(marker))
@@ -462,22 +510,24 @@ impl Store for RedisStore {
             .arg(entry)
             .invoke_async(&mut c)
             .await
-            .map_err(unavailable)?;
+            .map_err(|e| self.failed(&live, e))?;
         Ok(claimed == 1)
     }
 
     async fn list_push(&self, list: &str, value: Vec<u8>) -> Result<u64, StoreError> {
-        let mut c = self.conn.clone();
+        let live = self.live().await?;
+        let mut c = live.conn.clone();
         c.rpush(layout::list(&self.prefix, list), value)
             .await
-            .map_err(unavailable)
+            .map_err(|e| self.failed(&live, e))
     }
 
     async fn write_batch(&self, batch: WriteBatch) -> Result<(), StoreError> {
         if batch.is_empty() {
             return Ok(());
         }
-        let mut c = self.conn.clone();
+        let live = self.live().await?;
+        let mut c = live.conn.clone();
         let mut pipe = redis::pipe();
         pipe.atomic();
         for (table, key, value) in &batch.records {
@@ -487,7 +537,9 @@ impl Store for RedisStore {
         for (list, value) in batch.appends.iter() {
             pipe.rpush(layout::list(&self.prefix, list), value).ignore();
         }
-        pipe.query_async::<()>(&mut c).await.map_err(unavailable)
+        pipe.query_async::<()>(&mut c)
+            .await
+            .map_err(|e| self.failed(&live, e))
     }
 
     async fn list_range(
@@ -498,6 +550,10 @@ impl Store for RedisStore {
     ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
         self.numbered_range(&layout::list(&self.prefix, list), from, limit)
             .await
+    }
+
+    fn restore_fence(&self) -> Option<Timestamp> {
+        self.fence.current()
     }
 
     async fn sweep_expired(&self, _now: Timestamp) -> Result<u64, StoreError> {

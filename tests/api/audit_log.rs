@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use eid_gateway::audit::{AuditKind, AuditLog, ChainStatus, verify};
+use eid_gateway::audit::{AuditKind, AuditLog, ChainStatus, Checkpoint, verify};
 use eid_gateway::clock::{ManualClock, Timestamp};
 use eid_gateway::store::SharedStore;
 use redb::{ReadableDatabase, ReadableTable};
@@ -23,14 +23,17 @@ struct Fixture {
 
 impl Fixture {
     async fn with_entries(backend: Backend, n: u64) -> Self {
+        Self::written_at(backend, n, 1_790_000_000).await
+    }
+
+    /// `n` entries written from `start` (seconds): the same `n` and `start` give the same chain.
+    async fn written_at(backend: Backend, n: u64, start: i64) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let settings = test_settings(backend, dir.path());
         let store = eid_gateway::store::open(&settings.store).await.unwrap();
         let log = AuditLog::new(
             store.clone(),
-            Arc::new(ManualClock::starting_at(Timestamp::from_secs(
-                1_790_000_000,
-            ))),
+            Arc::new(ManualClock::starting_at(Timestamp::from_secs(start))),
         );
         for i in 0..n {
             log.record(
@@ -141,6 +144,7 @@ fn edit(bytes: &mut Vec<u8>) {
 }
 
 both_backends!(
+    a_lost_rolled_back_or_rewritten_chain_is_caught_by_its_checkpoint,
     an_untouched_chain_verifies,
     an_edited_entry_is_found,
     a_removed_entry_is_found,
@@ -148,6 +152,83 @@ both_backends!(
     a_truncated_tail_is_found,
     concurrent_writers_keep_one_unbroken_chain,
 );
+
+async fn a_lost_rolled_back_or_rewritten_chain_is_caught_by_its_checkpoint(b: Backend) {
+    use eid_gateway::audit::{CheckpointError, advance_checkpoint, verify_against};
+    let dir = tempfile::tempdir().unwrap();
+    let path = Checkpoint::path(dir.path());
+    let now = Timestamp::from_secs(1_790_000_100);
+    let mut five = Fixture::with_entries(b, 5).await;
+    let store = five.store.clone().unwrap();
+    advance_checkpoint(store.as_ref(), &path, now)
+        .await
+        .unwrap();
+    let cp = Checkpoint::read(&path).unwrap().unwrap();
+    assert_eq!(cp.seq, 5);
+    assert_eq!(
+        verify_against(store.as_ref(), Some(&cp)).await.unwrap(),
+        ChainStatus::Intact { entries: 5 }
+    );
+    assert_eq!(five.verify().await, ChainStatus::Intact { entries: 5 });
+
+    // The store came back empty: "intact" by itself, lost against the checkpoint.
+    let mut empty = Fixture::with_entries(b, 0).await;
+    assert_eq!(empty.verify().await, ChainStatus::Intact { entries: 0 });
+    let empty_store = empty.store.clone().unwrap();
+    assert!(matches!(
+        verify_against(empty_store.as_ref(), Some(&cp))
+            .await
+            .unwrap(),
+        ChainStatus::Broken { at_seq: 1, .. }
+    ));
+    // Rolled back to an older copy of the same chain.
+    let three = Fixture::with_entries(b, 3).await;
+    let three_store = three.store.clone().unwrap();
+    assert!(matches!(
+        verify_against(three_store.as_ref(), Some(&cp))
+            .await
+            .unwrap(),
+        ChainStatus::Broken { at_seq: 4, .. }
+    ));
+    // The checkpoint never moves back to meet a shorter chain: the evidence stays.
+    assert!(matches!(
+        advance_checkpoint(three_store.as_ref(), &path, now).await,
+        Err(CheckpointError::Behind {
+            chain: 3,
+            checkpoint: 5
+        })
+    ));
+    assert!(matches!(
+        advance_checkpoint(empty_store.as_ref(), &path, now).await,
+        Err(CheckpointError::Behind {
+            chain: 0,
+            checkpoint: 5
+        })
+    ));
+    assert_eq!(Checkpoint::read(&path).unwrap().unwrap(), cp);
+    // Another chain just as long, each entry linking: not the one the checkpoint saw.
+    let other = Fixture::written_at(b, 5, 1_790_500_000).await;
+    let other_store = other.store.clone().unwrap();
+    assert!(matches!(
+        verify_against(other_store.as_ref(), Some(&cp))
+            .await
+            .unwrap(),
+        ChainStatus::Broken { at_seq: 5, .. }
+    ));
+    assert!(matches!(
+        advance_checkpoint(other_store.as_ref(), &path, now).await,
+        Err(CheckpointError::Rewritten { seq: 5 })
+    ));
+    // A longer chain moves the checkpoint on.
+    AuditLog::new(store.clone(), Arc::new(ManualClock::now_from_system()))
+        .record(AuditKind::GatewayStarted, "gateway", json!({}))
+        .await
+        .unwrap();
+    advance_checkpoint(store.as_ref(), &path, now)
+        .await
+        .unwrap();
+    assert_eq!(Checkpoint::read(&path).unwrap().unwrap().seq, 6);
+}
 
 async fn an_untouched_chain_verifies(b: Backend) {
     let mut f = Fixture::with_entries(b, 5).await;
@@ -255,4 +336,45 @@ async fn the_audit_verify_command_fails_on_a_tampered_log() {
     let bad = run(&f.settings.store.data_dir);
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("broken at entry 3"));
+}
+
+/// An empty store verifies "intact" by itself; the command finds the checkpoint beside the data
+/// and says the log was lost.
+#[tokio::test]
+async fn the_audit_verify_command_finds_a_lost_log_through_its_checkpoint() {
+    let mut f = Fixture::with_entries(Backend::Embedded, 4).await;
+    let data_dir = f.settings.store.data_dir.clone();
+    let store = f.store.take().unwrap();
+    eid_gateway::audit::advance_checkpoint(
+        store.as_ref(),
+        &Checkpoint::path(&data_dir),
+        Timestamp::from_secs(1_790_000_100),
+    )
+    .await
+    .unwrap();
+    drop(store);
+    let run = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_eidgw"))
+            .current_dir(repo())
+            .args(["audit", "verify", "--data-dir"])
+            .arg(&data_dir)
+            .output()
+            .unwrap()
+    };
+    let ok = run();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("reaching its checkpoint at entry 4"));
+    // The whole database is lost; a new one starts empty.
+    std::fs::remove_file(data_dir.join("eid-gateway.redb")).unwrap();
+    let lost = run();
+    assert!(!lost.status.success());
+    let err = String::from_utf8_lossy(&lost.stderr);
+    assert!(
+        err.contains("broken at entry 1") && err.contains("checkpoint"),
+        "{err}"
+    );
 }

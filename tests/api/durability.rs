@@ -100,9 +100,9 @@ async fn acknowledged_writes_survive_kill_9_and_a_restart() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     // keys generated + 2 starts + 5 refusals.
     let n: u64 = stdout
-        .split_whitespace()
-        .rev()
+        .split("intact: ")
         .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
         .unwrap()
         .parse()
         .unwrap();

@@ -25,6 +25,7 @@ mod oidc;
 mod operations;
 mod personas;
 mod redis_outage;
+mod redis_restore;
 mod registry;
 mod relying_party_guard;
 mod selective_disclosure;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::helpers::*;
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -14,28 +14,39 @@ fn free_port() -> u16 {
         .port()
 }
 
-struct RedisProcess(Child);
+/// A redis-server of the test's own; dropping it kills it with SIGKILL.
+pub struct RedisProcess(Child);
 
 impl RedisProcess {
-    fn start(port: u16, dir: &std::path::Path) -> Self {
+    /// No persistence: a restart comes back empty.
+    pub fn start(port: u16, dir: &std::path::Path) -> Self {
+        Self::start_with(port, dir, &["--save", "", "--appendonly", "no"])
+    }
+
+    /// With the given persistence arguments, loading whatever `dir` holds.
+    pub fn start_with(port: u16, dir: &std::path::Path, persistence: &[&str]) -> Self {
         let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(persistence)
             .arg("--dir")
             .arg(dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("redis-server is installed (scripts/test installs it)");
+        let started = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
+            && started.elapsed() < Duration::from_secs(5)
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         Self(child)
+    }
+
+    /// SIGKILL: no shutdown save, no last fsync.
+    pub fn kill(mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
@@ -47,7 +58,7 @@ impl Drop for RedisProcess {
 }
 
 /// Settings pointing at a Redis on `port` (which may not be running), with short timeouts.
-fn settings_for_redis_on(port: u16) -> (eid_gateway::config::Settings, tempfile::TempDir) {
+pub fn settings_for_redis_on(port: u16) -> (eid_gateway::config::Settings, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let mut settings = test_settings(Backend::Redis, dir.path());
     settings.store.redis.url = format!("redis://127.0.0.1:{port}").into();
@@ -56,7 +67,7 @@ fn settings_for_redis_on(port: u16) -> (eid_gateway::config::Settings, tempfile:
     (settings, dir)
 }
 
-async fn eventually(app: &TestApp, path: &str, status: u16) -> bool {
+pub async fn eventually(app: &TestApp, path: &str, status: u16) -> bool {
     for _ in 0..100 {
         if app.get(path).await.status().as_u16() == status {
             return true;

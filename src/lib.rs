@@ -10,12 +10,18 @@
 //! - [`domain`]: the vocabulary (`PersonalId`, `Level`, `AuthLevel`, `ClientId`, `Person`), built
 //!   only by parsing; no HTTP, no storage.
 //! - [`store`]: the storage primitives behind one trait, with an embedded (redb) and a Redis
-//!   implementation that pass the same contract tests.
-//! - [`registry`], [`relying_parties`], [`audit`]: repositories and rules over the store.
+//!   implementation that pass the same contract tests; the embedded store heals after a disk
+//!   failure, the Redis one fences off what a restarted Redis may have forgotten.
+//! - [`registry`], [`relying_parties`], [`audit`], [`accounts`]: repositories and rules over the
+//!   store (the audit chain with a checkpoint outside it; accounts with their secrets).
+//! - [`identity`]: the citizen's use cases — registration, login and sessions, level 2, chip
+//!   checks, presentations and their verification, attribute match, usage history.
+//! - [`oidc`]: the OpenID provider (code flow with PKCE and PAR, DPoP, CIBA, consent, logout).
 //! - [`population`], [`biometrics`], [`chip`]: the simulated world (synthetic people, templates,
 //!   the card authority).
 //! - [`keys`], [`tokens`]: key files, the signing keyring, the JWKS and safe JWS handling.
-//! - [`services`]: the services wired together; [`http`]: the thin HTTP layer over them;
+//! - [`services`]: the services wired together; [`http`]: the thin HTTP layer over them, where
+//!   one guard admits relying parties and one middleware turns panics into 500s;
 //!   [`startup`]: building and running the gateway; [`cli`]: the `eidgw` command.
 //! - [`clock`]: time is injected everywhere, so expiry is testable without sleeping.
 
@@ -30,6 +36,8 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod domain;
+#[cfg(test)]
+mod fuzz;
 pub mod http;
 pub mod identity;
 pub mod keys;

@@ -412,7 +412,7 @@ impl BatchLine {
 }
 
 /// One batch line parsed, or the answer refusing it.
-fn parse_line(n: u64, bytes: &[u8]) -> Result<ParsedMatch<'_>, BatchLine> {
+pub(crate) fn parse_line(n: u64, bytes: &[u8]) -> Result<ParsedMatch<'_>, BatchLine> {
     let request: BatchRequest<'_> = serde_json::from_slice(bytes)
         .map_err(|e| BatchLine::refused(n, "invalid_json", e.to_string()))?;
     if request.face_capture.is_some() {

@@ -48,7 +48,7 @@ pub enum DpopError {
 }
 
 #[derive(Deserialize)]
-struct ProofClaims {
+pub(crate) struct ProofClaims {
     jti: String,
     htm: String,
     htu: String,
@@ -126,7 +126,7 @@ pub async fn verify(
 
 /// The header rules of RFC 9449 §4.2 and the signature by the key in the header. The key is
 /// parsed strictly ([`ClientKey::from_jwk`]) before anything verifies with it.
-fn check_signature(proof: &str) -> Result<(String, ProofClaims), DpopError> {
+pub(crate) fn check_signature(proof: &str) -> Result<(String, ProofClaims), DpopError> {
     let mut parts = proof.split('.');
     let (Some(header_segment), Some(claims_segment), Some(signature_segment), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())

@@ -100,7 +100,7 @@ impl ClientAuthError {
 }
 
 #[derive(Deserialize)]
-struct AssertionClaims {
+pub(crate) struct AssertionClaims {
     iss: String,
     sub: String,
     aud: serde_json::Value,

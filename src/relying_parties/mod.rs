@@ -1,7 +1,7 @@
 //! Relying parties: their registrations (from `config/relying_parties.toml` and the operator
 //! API) and how they authenticate to the gateway.
 
-mod authentication;
+pub(crate) mod authentication;
 mod registration;
 
 pub use authentication::{ClientAuthError, ClientAuthenticator, ClientCredentials};

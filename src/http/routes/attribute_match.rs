@@ -42,7 +42,8 @@ pub async fn match_one(
 /// A liveness challenge for a face capture by this client's registered kiosk.
 #[utoipa::path(post, path = "/v1/match/liveness-challenge", tag = "relying parties",
     security(("client_secret_basic" = []), ("private_key_jwt" = [])),
-    responses((status = 201, body = crate::biometrics::liveness::LivenessChallenge)))]
+    responses((status = 201, body = crate::biometrics::liveness::LivenessChallenge),
+        (status = 429, description = "The client's quota for this minute is spent", body = crate::http::Problem, content_type = "application/problem+json")))]
 pub async fn liveness_challenge(
     state: State,
     client: Authorized<needs::Match>,
@@ -74,7 +75,7 @@ const CHUNKS_IN_FLIGHT: usize = 16;
             description = "One line per input line: `{line, personal_id, …, match_id}` or `{line, error: {code, detail}}`"),
         (status = 403, body = crate::http::Problem, content_type = "application/problem+json"),
         (status = 415, body = crate::http::Problem, content_type = "application/problem+json"),
-    ))]
+        (status = 429, description = "The client's quota for this minute is spent", body = crate::http::Problem, content_type = "application/problem+json")))]
 pub async fn match_batch(
     state: State,
     client: Authorized<needs::MatchBatch, web::Payload>,

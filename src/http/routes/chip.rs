@@ -17,7 +17,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[utoipa::path(post, path = "/v1/chip/challenge", tag = "relying parties",
     security(("client_secret_basic" = []), ("private_key_jwt" = [])),
     responses((status = 201, body = crate::chip::ChipChallenge),
-        (status = 403, body = crate::http::Problem, content_type = "application/problem+json")))]
+        (status = 403, body = crate::http::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "The client's quota for this minute is spent", body = crate::http::Problem, content_type = "application/problem+json")))]
 pub async fn challenge(
     state: State,
     client: Authorized<needs::ChipVerify>,
@@ -34,7 +35,8 @@ pub async fn challenge(
 /// A liveness challenge for a face capture by this client's registered kiosk.
 #[utoipa::path(post, path = "/v1/chip/liveness-challenge", tag = "relying parties",
     security(("client_secret_basic" = []), ("private_key_jwt" = [])),
-    responses((status = 201, body = crate::biometrics::liveness::LivenessChallenge)))]
+    responses((status = 201, body = crate::biometrics::liveness::LivenessChallenge),
+        (status = 429, description = "The client's quota for this minute is spent", body = crate::http::Problem, content_type = "application/problem+json")))]
 pub async fn liveness_challenge(
     state: State,
     client: Authorized<needs::ChipVerify>,
@@ -65,7 +67,7 @@ pub async fn kiosk_liveness_challenge(
         (status = 400, body = crate::http::Problem, content_type = "application/problem+json"),
         (status = 401, body = crate::http::Problem, content_type = "application/problem+json"),
         (status = 403, body = crate::http::Problem, content_type = "application/problem+json"),
-    ))]
+        (status = 429, description = "The client's quota for this minute is spent", body = crate::http::Problem, content_type = "application/problem+json")))]
 pub async fn verify(
     state: State,
     client: Authorized<needs::ChipVerify, web::Json<ChipVerifyRequest>>,

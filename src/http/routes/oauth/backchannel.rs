@@ -7,7 +7,8 @@ use super::*;
     request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "The authorization request parameters"),
     security(("client_secret_basic" = []), ("private_key_jwt" = [])),
     responses((status = 201, description = "`{request_uri, expires_in}`"),
-        (status = 400, description = "RFC 6749 error JSON"), (status = 401, description = "invalid_client")))]
+        (status = 400, description = "RFC 6749 error JSON"), (status = 401, description = "invalid_client"),
+        (status = 429, description = "The client's quota for this minute is spent: RFC 6749 error JSON `temporarily_unavailable`, with `Retry-After`")))]
 pub async fn par(state: State, client: OAuthClient<needs::AnyClient>) -> HttpResponse {
     match authorize::push(&state.services, &client.rp, &client.params).await {
         Ok(request_uri) => no_store(HttpResponse::Created())
@@ -23,7 +24,8 @@ pub async fn par(state: State, client: OAuthClient<needs::AnyClient>) -> HttpRes
     security(("client_secret_basic" = []), ("private_key_jwt" = [])),
     responses((status = 200, body = crate::oidc::ciba::BackchannelStarted),
         (status = 400, description = "RFC 6749 error JSON: invalid_request, invalid_scope, unknown_user_id, expired_login_hint_token, invalid_binding_message, invalid_authorization_details, unauthorized_client, unmet_authentication_requirements"),
-        (status = 401, description = "invalid_client"), (status = 403, description = "access_denied")))]
+        (status = 401, description = "invalid_client"), (status = 403, description = "access_denied"),
+        (status = 429, description = "The client's quota for this minute is spent: RFC 6749 error JSON `temporarily_unavailable`, with `Retry-After`")))]
 pub async fn backchannel_authorize(state: State, client: OAuthClient<needs::Ciba>) -> HttpResponse {
     match crate::oidc::ciba::start(&state.services, &client.rp, &client.params).await {
         Ok(started) => no_store(HttpResponse::Ok()).json(started),
@@ -45,7 +47,8 @@ pub async fn backchannel_authorize(state: State, client: OAuthClient<needs::Ciba
     request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "grant_type=authorization_code (code, redirect_uri, code_verifier) or refresh_token"),
     security(("client_secret_basic" = []), ("private_key_jwt" = [])),
     responses((status = 200, body = crate::oidc::grants::TokenResponse),
-        (status = 400, description = "RFC 6749 error JSON"), (status = 401, description = "invalid_client")))]
+        (status = 400, description = "RFC 6749 error JSON"), (status = 401, description = "invalid_client"),
+        (status = 429, description = "The client's quota for this minute is spent: RFC 6749 error JSON `temporarily_unavailable`, with `Retry-After`")))]
 pub async fn token_endpoint(
     state: State,
     req: HttpRequest,
@@ -143,7 +146,8 @@ pub async fn userinfo_endpoint(state: State, req: HttpRequest, body: web::Bytes)
     request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "token=…"),
     security(("client_secret_basic" = []), ("private_key_jwt" = [])),
     responses((status = 200, description = "`{active: true, …}` or `{active: false}`"),
-        (status = 401, description = "invalid_client")))]
+        (status = 401, description = "invalid_client"),
+        (status = 429, description = "The client's quota for this minute is spent: RFC 6749 error JSON `temporarily_unavailable`, with `Retry-After`")))]
 pub async fn introspect(state: State, client: OAuthClient<needs::AnyClient>) -> HttpResponse {
     let result = async {
         let token = client
@@ -164,7 +168,8 @@ pub async fn introspect(state: State, client: OAuthClient<needs::AnyClient>) -> 
     request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "token=…"),
     security(("client_secret_basic" = []), ("private_key_jwt" = [])),
     responses((status = 200, description = "Revoked, or nothing to revoke"),
-        (status = 401, description = "invalid_client")))]
+        (status = 401, description = "invalid_client"),
+        (status = 429, description = "The client's quota for this minute is spent: RFC 6749 error JSON `temporarily_unavailable`, with `Retry-After`")))]
 pub async fn revoke(state: State, client: OAuthClient<needs::AnyClient>) -> HttpResponse {
     let result = async {
         let token = client

@@ -64,7 +64,8 @@ pub struct SubjectDirectory {
     cache: std::sync::Arc<std::sync::RwLock<std::collections::HashMap<String, PersonalId>>>,
 }
 
-const CACHE_LIMIT: usize = 200_000;
+/// Entries kept before the cache starts over: bounds its memory (a few MiB) at any scale.
+const CACHE_LIMIT: usize = 50_000;
 
 impl SubjectDirectory {
     pub fn new(store: SharedStore) -> Self {

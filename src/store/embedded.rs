@@ -66,10 +66,21 @@ pub mod layout {
         TableDefinition::new("lists");
 }
 
+/// The live rate windows, and when ended ones were last dropped.
+#[derive(Default)]
+struct RateCounters {
+    windows: std::collections::HashMap<String, (Timestamp, u64)>,
+    swept_at: Timestamp,
+}
+
+/// How often ended rate windows are dropped: each key (a client, a client address) lives in
+/// memory for at most its window and this long, however many addresses come and go.
+const RATE_SWEEP: std::time::Duration = std::time::Duration::from_secs(60);
+
 pub struct EmbeddedStore {
     db: Arc<DatabaseHandle>,
     /// Rate counters: (window end, count). Volatile by design (see `Store::count_request`).
-    counters: std::sync::Mutex<std::collections::HashMap<String, (Timestamp, u64)>>,
+    counters: std::sync::Mutex<RateCounters>,
     writer: mpsc::Sender<Request>,
     writer_thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -394,10 +405,14 @@ impl Store for EmbeddedStore {
             .counters
             .lock()
             .map_err(|_| StoreError::Storage("rate counters poisoned".into()))?;
-        if counters.len() > 100_000 {
-            counters.retain(|_, (end, _)| *end > now);
+        if counters.swept_at.plus(RATE_SWEEP) <= now {
+            counters.windows.retain(|_, (end, _)| *end > now);
+            counters.swept_at = now;
         }
-        let slot = counters.entry(key.to_owned()).or_insert((window_end, 0));
+        let slot = counters
+            .windows
+            .entry(key.to_owned())
+            .or_insert((window_end, 0));
         if slot.0 <= now {
             *slot = (window_end, 0);
         }
@@ -464,5 +479,30 @@ impl Store for EmbeddedStore {
             Reply::Count(n) => Ok(n),
             _ => Err(unexpected()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn rate_windows_of_addresses_gone_quiet_are_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(&dir.path().join("db.redb")).unwrap();
+        let t0 = Timestamp::from_secs(1_800_000_000);
+        let end = t0.plus(std::time::Duration::from_secs(60));
+        for i in 0..1_000 {
+            let key = format!("rate:ip:10.0.{}.{}:1", i / 256, i % 256);
+            assert_eq!(store.count_request(&key, 1, end, t0).await.unwrap(), 1);
+        }
+        assert_eq!(store.counters.lock().unwrap().windows.len(), 1_000);
+        let later = t0.plus(std::time::Duration::from_secs(121));
+        let next_end = later.plus(std::time::Duration::from_secs(60));
+        store
+            .count_request("rate:ip:10.9.9.9:3", 1, next_end, later)
+            .await
+            .unwrap();
+        assert_eq!(store.counters.lock().unwrap().windows.len(), 1);
     }
 }

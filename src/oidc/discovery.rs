@@ -28,6 +28,7 @@ pub fn metadata(issuer: &str) -> Value {
         "introspection_endpoint": url(INTROSPECTION_PATH),
         "revocation_endpoint": url(REVOCATION_PATH),
         "end_session_endpoint": url(LOGOUT_PATH),
+        "registration_endpoint": url(super::registration::REGISTRATION_PATH),
         "scopes_supported": Scope::ALL.iter().map(|s| s.name()).collect::<Vec<_>>(),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],

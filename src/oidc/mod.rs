@@ -20,6 +20,7 @@ pub mod introspection;
 pub mod logout;
 pub mod params;
 pub mod pkce;
+pub mod registration;
 pub mod token;
 pub mod userinfo;
 pub mod web_session;
@@ -87,6 +88,12 @@ pub enum OAuthError {
     SlowDown(u64),
     #[error("the authentication request has expired")]
     ExpiredToken,
+    /// RFC 7591 §3.2.2: a redirect URI the gateway does not accept.
+    #[error("{0}")]
+    InvalidRedirectUri(String),
+    /// RFC 7591 §3.2.2: metadata the gateway does not accept.
+    #[error("{0}")]
+    InvalidClientMetadata(String),
     /// The client's quota for this minute is spent (answered `429` with `Retry-After`).
     #[error("too many requests from this client: retry after {retry_after_secs} seconds")]
     RateLimited { retry_after_secs: u64 },
@@ -126,6 +133,8 @@ impl OAuthError {
             OAuthError::AuthorizationPending => "authorization_pending",
             OAuthError::SlowDown(_) => "slow_down",
             OAuthError::ExpiredToken => "expired_token",
+            OAuthError::InvalidRedirectUri(_) => "invalid_redirect_uri",
+            OAuthError::InvalidClientMetadata(_) => "invalid_client_metadata",
             // RFC 6749 §4.1.2.1's code for an overloaded server, which every client library knows.
             OAuthError::RateLimited { .. } => "temporarily_unavailable",
             OAuthError::Store(_) => "temporarily_unavailable",

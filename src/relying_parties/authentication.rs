@@ -17,7 +17,6 @@ use super::{ClientAuthentication, RelyingParties, RelyingParty};
 use crate::clock::{SharedClock, Timestamp};
 use crate::domain::ClientId;
 use crate::store::{PutMode, SharedStore, StoreError};
-use crate::tokens::jwk::parse_ed25519_public_key;
 use crate::tokens::jws::{self, JwsError};
 
 /// What a client presented.
@@ -37,6 +36,8 @@ pub enum ClientAuthError {
     UnknownClient,
     #[error("wrong client secret")]
     WrongSecret,
+    #[error("the client is disabled")]
+    Disabled,
     #[error("the client is registered for another authentication method")]
     WrongMethod,
     #[error("client assertion: {0}")]
@@ -67,6 +68,7 @@ impl ClientAuthError {
         match self {
             ClientAuthError::UnknownClient => "unknown_client",
             ClientAuthError::WrongSecret => "wrong_secret",
+            ClientAuthError::Disabled => "client_disabled",
             ClientAuthError::WrongMethod => "wrong_method",
             ClientAuthError::Assertion(JwsError::Algorithm(_)) => "assertion_algorithm",
             ClientAuthError::Assertion(JwsError::ForbiddenHeader(_)) => {
@@ -92,6 +94,7 @@ impl ClientAuthError {
             self,
             ClientAuthError::UnknownClient
                 | ClientAuthError::WrongSecret
+                | ClientAuthError::Disabled
                 | ClientAuthError::WrongMethod
                 | ClientAuthError::BadSignature
                 | ClientAuthError::Store(_)
@@ -200,6 +203,7 @@ impl ClientAuthenticator {
                 Err(ClientAuthError::WrongMethod)
             }
             Some(_) if !matches => Err(ClientAuthError::WrongSecret),
+            Some(rp) if rp.disabled => Err(ClientAuthError::Disabled),
             Some(rp) => Ok(rp),
         }
     }
@@ -219,11 +223,15 @@ impl ClientAuthenticator {
         let ClientAuthentication::PrivateKeyJwt { public_key } = &rp.authentication else {
             return Err(ClientAuthError::WrongMethod);
         };
-        let key = parse_ed25519_public_key(public_key).map_err(|_| ClientAuthError::WrongMethod)?;
-        let claims: AssertionClaims = jws::verify_ed25519(jwt, &key).map_err(|e| match e {
-            JwsError::BadSignature => ClientAuthError::BadSignature,
-            other => ClientAuthError::Assertion(other),
-        })?;
+        if rp.disabled {
+            return Err(ClientAuthError::Disabled);
+        }
+        let key = public_key.key().map_err(|_| ClientAuthError::WrongMethod)?;
+        let claims: AssertionClaims =
+            jws::verify_client_signed(jwt, &key).map_err(|e| match e {
+                JwsError::BadSignature => ClientAuthError::BadSignature,
+                other => ClientAuthError::Assertion(other),
+            })?;
         if claims.iss != claims.sub || claims.iss != client_id.as_str() {
             return Err(ClientAuthError::IssuerMismatch);
         }

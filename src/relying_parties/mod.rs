@@ -2,10 +2,11 @@
 //! API) and how they authenticate to the gateway.
 
 pub(crate) mod authentication;
+pub mod management;
 mod registration;
 
 pub use authentication::{ClientAuthError, ClientAuthenticator, ClientCredentials};
 pub use registration::{
-    AGE_THRESHOLDS, ClaimName, ClientAuthentication, IdTokenAlg, Permission, RegistryFile,
-    RelyingParties, RelyingParty, StepUpRule,
+    AGE_THRESHOLDS, ClaimName, ClientAuthentication, IdTokenAlg, Permission, RegisteredKey,
+    RegistrationSource, RegistryFile, RelyingParties, RelyingParty, StepUpRule,
 };

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::Mode;
 use crate::domain::{AuthLevel, AuthMethod, ClientId, Level};
 use crate::store::{SharedStore, StoreError, Table, get_json, put_json};
+use crate::tokens::client_keys::ClientKey;
 use crate::tokens::jwk::parse_ed25519_public_key;
 
 /// How a relying party proves who it is.
@@ -17,8 +18,43 @@ pub enum ClientAuthentication {
     /// HTTP Basic with a generated 256-bit secret, stored only as its SHA-256 digest (hex): a
     /// high-entropy secret needs no slow hash.
     ClientSecretBasic { secret_sha256: String },
-    /// A JWT assertion (RFC 7523) signed with the client's Ed25519 key (public key, base64url).
-    PrivateKeyJwt { public_key: String },
+    /// A JWT assertion (RFC 7523) signed with the client's key.
+    PrivateKeyJwt { public_key: RegisteredKey },
+}
+
+/// A relying party's public key for `private_key_jwt`: an Ed25519 key as base64url (how the
+/// registry file writes it), or a public JWK — Ed25519 or P-256 — as dynamic registration sends
+/// it. Checked strictly ([`ClientKey::from_jwk`]) before it is stored or used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum RegisteredKey {
+    Ed25519(String),
+    Jwk(serde_json::Value),
+}
+
+impl RegisteredKey {
+    /// The key, or why it is not one.
+    pub fn key(&self) -> Result<ClientKey, String> {
+        match self {
+            RegisteredKey::Ed25519(b64) => parse_ed25519_public_key(b64)
+                .map(ClientKey::Ed25519)
+                .map_err(str::to_owned),
+            RegisteredKey::Jwk(jwk) => ClientKey::from_jwk(jwk).map_err(|e| e.to_string()),
+        }
+    }
+}
+
+/// Where a registration came from. Those from the registry file are read-only elsewhere: the
+/// file is their source of truth, written into the store at every start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RegistrationSource {
+    #[default]
+    File,
+    /// The operator API (`eidgw rp register`).
+    Operator,
+    /// Dynamic client registration (RFC 7591).
+    Dynamic,
 }
 
 /// What a relying party may call.
@@ -142,6 +178,18 @@ pub struct RelyingParty {
     /// A sandbox registration with published credentials: refused in production mode.
     #[serde(default)]
     pub sandbox: bool,
+    /// A disabled client cannot authenticate, anywhere, until it is enabled again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub disabled: bool,
+    #[serde(default)]
+    pub source: RegistrationSource,
+    /// RFC 7592: the SHA-256 (hex) of the registration access token a dynamically registered
+    /// client manages itself with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration_access_token_sha256: Option<String>,
+    /// When the registration was made (seconds; 0 for the registry file's).
+    #[serde(default)]
+    pub client_id_issued_at: i64,
 }
 
 fn default_match_records_per_minute() -> u32 {
@@ -168,7 +216,8 @@ impl RelyingParty {
                 }
             }
             ClientAuthentication::PrivateKeyJwt { public_key } => {
-                parse_ed25519_public_key(public_key)
+                public_key
+                    .key()
                     .map_err(|e| format!("{id}: public_key: {e}"))?;
             }
         }
@@ -242,17 +291,30 @@ impl RegistryFile {
 }
 
 /// The relying-party registry in the store (shared by every gateway instance).
+///
+/// Every relying-party request authenticates, so registrations are cached in each instance; a
+/// change anywhere bumps a version record in the store, which each instance reads at most every
+/// [`VERSION_CHECK`] and which empties its cache when it moved. A change — a secret rotated, a
+/// client disabled — is thus in force on every instance within that time, and at once on the
+/// instance that made it; a new registration is found at once everywhere (it was never cached).
 #[derive(Clone)]
 pub struct RelyingParties {
     store: SharedStore,
-    /// Registrations read in the last few seconds: every relying-party request authenticates, and
-    /// registrations change rarely. A change reaches every instance within `CACHE_TTL`.
     cache: std::sync::Arc<std::sync::RwLock<RegistrationCache>>,
 }
 
-type RegistrationCache = std::collections::HashMap<ClientId, (std::time::Instant, RelyingParty)>;
+#[derive(Default)]
+struct RegistrationCache {
+    entries: std::collections::HashMap<ClientId, RelyingParty>,
+    /// The version the entries belong to, and when it was last compared with the store's.
+    version: Option<Vec<u8>>,
+    checked_at: Option<std::time::Instant>,
+}
 
-const CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+const VERSION_CHECK: std::time::Duration = std::time::Duration::from_millis(250);
+const VERSION_KEY: &str = "relying-parties-version";
+/// Every client id registered, in order (a list may repeat one; readers dedupe).
+const INDEX: &str = "relying-parties";
 
 impl RelyingParties {
     pub fn new(store: SharedStore) -> Self {
@@ -262,41 +324,132 @@ impl RelyingParties {
         }
     }
 
+    /// Empties the cache if the store's version moved since it was last looked at.
+    async fn refresh_cache(&self) -> Result<(), StoreError> {
+        let due = self.cache.read().map_or(true, |c| {
+            c.checked_at.is_none_or(|t| t.elapsed() >= VERSION_CHECK)
+        });
+        if !due {
+            return Ok(());
+        }
+        let version = self.store.get(Table::Meta, VERSION_KEY).await?;
+        if let Ok(mut c) = self.cache.write() {
+            if c.version != version {
+                c.entries.clear();
+                c.version = version;
+            }
+            c.checked_at = Some(std::time::Instant::now());
+        }
+        Ok(())
+    }
+
     pub async fn get(&self, id: &ClientId) -> Result<Option<RelyingParty>, StoreError> {
-        if let Ok(cache) = self.cache.read()
-            && let Some((at, rp)) = cache.get(id)
-            && at.elapsed() < CACHE_TTL
+        self.refresh_cache().await?;
+        if let Some(rp) = self
+            .cache
+            .read()
+            .ok()
+            .and_then(|c| c.entries.get(id).cloned())
         {
-            return Ok(Some(rp.clone()));
+            return Ok(Some(rp));
         }
         let found: Option<RelyingParty> =
             get_json(self.store.as_ref(), Table::RelyingParties, id.as_str()).await?;
         if let (Some(rp), Ok(mut cache)) = (&found, self.cache.write()) {
-            if cache.len() > 10_000 {
-                cache.clear();
+            if cache.entries.len() > 10_000 {
+                cache.entries.clear();
             }
-            cache.insert(id.clone(), (std::time::Instant::now(), rp.clone()));
+            cache.entries.insert(id.clone(), rp.clone());
         }
         Ok(found)
     }
 
-    pub async fn register(&self, rp: &RelyingParty) -> Result<(), StoreError> {
-        if let Ok(mut cache) = self.cache.write() {
-            cache.remove(&rp.client_id);
+    /// Every registration, in the order they were first made.
+    pub async fn list(&self) -> Result<Vec<RelyingParty>, StoreError> {
+        let mut seen = BTreeSet::new();
+        let mut out = Vec::new();
+        let mut from = 1;
+        loop {
+            let page = self.store.list_range(INDEX, from, 500).await?;
+            let n = page.len();
+            for (_, raw) in page {
+                let Ok(id) = ClientId::parse(&String::from_utf8_lossy(&raw)) else {
+                    continue;
+                };
+                if seen.insert(id.clone())
+                    && let Some(rp) = self.get(&id).await?
+                {
+                    out.push(rp);
+                }
+            }
+            if n < 500 {
+                break;
+            }
+            from += 500;
         }
+        Ok(out)
+    }
+
+    /// Tells every instance that registrations changed.
+    async fn changed(&self, id: &ClientId) -> Result<(), StoreError> {
+        if let Ok(mut cache) = self.cache.write() {
+            cache.entries.remove(id);
+        }
+        let version = crate::challenges::random_token()?;
+        self.store
+            .put(Table::Meta, VERSION_KEY, version.into_bytes())
+            .await
+    }
+
+    /// Writes a registration (new or changed).
+    pub async fn register(&self, rp: &RelyingParty) -> Result<(), StoreError> {
+        let known = self
+            .store
+            .get(Table::RelyingParties, rp.client_id.as_str())
+            .await?
+            .is_some();
         put_json(
             self.store.as_ref(),
             Table::RelyingParties,
             rp.client_id.as_str(),
             rp,
         )
-        .await
+        .await?;
+        if !known {
+            self.store
+                .list_push(INDEX, rp.client_id.as_str().as_bytes().to_vec())
+                .await?;
+        }
+        self.changed(&rp.client_id).await
+    }
+
+    /// Writes a new registration; `false` (and nothing written) if the client id is taken.
+    pub async fn create(&self, rp: &RelyingParty) -> Result<bool, StoreError> {
+        let fresh = self
+            .store
+            .insert_new(
+                Table::RelyingParties,
+                rp.client_id.as_str(),
+                crate::store::encode(rp)?,
+            )
+            .await?;
+        if fresh {
+            self.store
+                .list_push(INDEX, rp.client_id.as_str().as_bytes().to_vec())
+                .await?;
+            self.changed(&rp.client_id).await?;
+        }
+        Ok(fresh)
     }
 
     /// Writes every registration of the file into the store (the file wins for its clients).
     pub async fn sync(&self, file: &RegistryFile) -> Result<usize, StoreError> {
         for rp in &file.relying_parties {
-            self.register(rp).await?;
+            let mut rp = rp.clone();
+            rp.source = RegistrationSource::File;
+            if self.get(&rp.client_id).await?.as_ref() != Some(&rp) {
+                self.register(&rp).await?;
+            }
         }
         Ok(file.relying_parties.len())
     }

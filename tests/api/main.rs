@@ -28,6 +28,7 @@ mod redis_outage;
 mod redis_restore;
 mod registry;
 mod relying_party_guard;
+mod rp_registration;
 mod selective_disclosure;
 mod store_contract;
 mod transactions;

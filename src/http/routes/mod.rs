@@ -9,4 +9,5 @@ pub mod health;
 pub mod jwks;
 pub mod oauth;
 pub mod operator;
+pub mod relying_parties;
 pub mod verify;

@@ -16,7 +16,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/cards/{card_number}/revoke").route(web::post().to(revoke_card)))
         .service(web::resource("/chip-challenge").route(web::post().to(chip_challenge)))
         .service(web::resource("/liveness-challenge").route(web::post().to(liveness_challenge)))
-        .service(web::resource("/enrolments").route(web::post().to(enrol)));
+        .service(web::resource("/enrolments").route(web::post().to(enrol)))
+        .configure(super::relying_parties::configure);
 }
 
 /// Lock a citizen's account (lost phone, fraud report): every token of theirs fails from now on.

@@ -21,9 +21,11 @@ use crate::oidc::{
 
 mod backchannel;
 mod pages;
+mod registration;
 
 pub use backchannel::*;
 pub use pages::*;
+pub use registration::*;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     use discovery::*;
@@ -36,6 +38,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(authorize_post)),
     )
     .service(web::resource(PAR_PATH).route(web::post().to(par)))
+    .service(
+        web::resource(crate::oidc::registration::REGISTRATION_PATH)
+            .route(web::post().to(register_client)),
+    )
+    .service(
+        web::resource("/oauth2/register/{client_id}")
+            .route(web::get().to(read_client))
+            .route(web::put().to(update_client))
+            .route(web::delete().to(delete_client)),
+    )
     .service(
         web::resource(BACKCHANNEL_AUTHENTICATION_PATH).route(web::post().to(backchannel_authorize)),
     )

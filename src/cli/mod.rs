@@ -10,6 +10,7 @@ mod config_check;
 mod keys;
 mod population;
 mod rp;
+mod rp_admin;
 mod serve;
 mod sim;
 

@@ -1,4 +1,5 @@
-//! `eidgw rp …`: a relying party's side, for testing against a running gateway.
+//! `eidgw rp …`: a relying party's side, for testing against a running gateway — and its
+//! registration, through the operator API (`rp register`, see [`super::rp_admin`]).
 
 use std::path::PathBuf;
 
@@ -9,6 +10,7 @@ use super::client::{GatewayClient, output};
 
 #[derive(Debug, Args)]
 pub struct RpArgs {
+    /// The gateway's base URL.
     #[arg(
         long,
         global = true,
@@ -48,6 +50,8 @@ pub struct RpAuth {
 
 #[derive(Debug, Subcommand)]
 pub enum RpCommand {
+    #[command(flatten)]
+    Admin(super::rp_admin::AdminCommand),
     /// Verify a presentation token (POST /v1/verify) and print the answer.
     Verify {
         #[command(flatten)]
@@ -186,6 +190,9 @@ pub fn run(args: RpArgs) -> anyhow::Result<()> {
     super::runtime()?.block_on(async move {
         let gw = GatewayClient::new(&args.gateway)?;
         match args.command {
+            RpCommand::Admin(command) => {
+                super::rp_admin::run(&gw, args.json, command).await?;
+            }
             RpCommand::Verify { auth, nonce, token } => {
                 let mut body = json!({ "token": token });
                 if let Some(n) = nonce {

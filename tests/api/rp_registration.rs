@@ -675,3 +675,110 @@ async fn production_registration_needs_an_initial_access_token_used_once() {
     .await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
 }
+
+/// `eidgw rp register` and friends, run as a developer would, against a running gateway.
+#[tokio::test]
+async fn the_rp_commands_register_and_manage_a_client_through_the_operator_api() {
+    let app = spawn_app(Backend::Embedded).await;
+    let run = |args: Vec<String>| {
+        let address = app.address.clone();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                std::process::Command::new(env!("CARGO_BIN_EXE_eidgw"))
+                    .current_dir(repo())
+                    .arg("rp")
+                    .args(args)
+                    .env("EIDGW_GATEWAY", address)
+                    .output()
+                    .unwrap()
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let out = run(args(&[
+        "register",
+        "--name",
+        "Clinic Hue",
+        "--redirect-uri",
+        CALLBACK,
+        "--redirect-uri",
+        "http://127.0.0.1:9300/other",
+        "--permissions",
+        "verify,ciba",
+        "--allowed-claims",
+        "full_name,birth_date",
+        "--min-level",
+        "2",
+        "--sandbox",
+    ]))
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("client_secret") && text.contains("shown this once"),
+        "{text}"
+    );
+    let client = text
+        .lines()
+        .find_map(|l| l.strip_prefix("client_id"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let secret = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("client_secret"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    assert_eq!(me(&app, &client, &secret).await, StatusCode::OK);
+    let shown: Value =
+        serde_json::from_slice(&run(args(&["show", &client, "--json"])).await.stdout).unwrap();
+    assert_eq!(shown["min_level"], 2);
+    assert_eq!(shown["redirect_uris"].as_array().unwrap().len(), 2);
+    assert!(shown.get("client_secret").is_none());
+    let listed = String::from_utf8_lossy(&run(args(&["list"])).await.stdout).into_owned();
+    assert!(
+        listed.contains(&client) && listed.contains("vietsky-air"),
+        "{listed}"
+    );
+    let rotated: Value = serde_json::from_slice(
+        &run(args(&["rotate-secret", &client, "--json"]))
+            .await
+            .stdout,
+    )
+    .unwrap();
+    let new_secret = rotated["client_secret"].as_str().unwrap();
+    assert_eq!(me(&app, &client, &secret).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(me(&app, &client, new_secret).await, StatusCode::OK);
+    assert!(run(args(&["disable", &client])).await.status.success());
+    assert_eq!(
+        me(&app, &client, new_secret).await,
+        StatusCode::UNAUTHORIZED
+    );
+    // A private_key_jwt client from a PEM file; a file's client cannot be changed.
+    let pem_dir = tempfile::tempdir().unwrap();
+    let pem = pem_dir.path().join("rp.pem");
+    std::fs::write(&pem, random_ed25519_pem()).unwrap();
+    let out = run(vec![
+        "register".into(),
+        "--name".into(),
+        "Kiosk app".into(),
+        "--sandbox".into(),
+        "--public-key".into(),
+        pem.display().to_string(),
+        "--json".into(),
+    ])
+    .await;
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["authentication_method"], "private_key_jwt");
+    assert!(r.get("client_secret").is_none());
+    let out = run(args(&["disable", "lotus-bank"])).await;
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("registered_in_file"));
+}

@@ -60,7 +60,7 @@ pub enum AdminCommand {
     /// Register a relying party; prints its settings and, once, its generated secret.
     Register {
         #[command(flatten)]
-        args: RegisterArgs,
+        args: Box<RegisterArgs>,
         #[command(flatten)]
         operator: OperatorCredentials,
     },

@@ -24,7 +24,8 @@ use crate::services::Services;
 use crate::store::{PutMode, StoreError, Table, decode, encode};
 
 /// The cookie binding an interaction to the browser that started it.
-pub const BROWSER_COOKIE: &str = "__Host-eid_flow";
+/// The cookie's name; over https it carries the `__Host-` prefix (see `http::routes::oauth`).
+pub const BROWSER_COOKIE: &str = "eid_flow";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct LoggedIn {

@@ -46,13 +46,16 @@ pub async fn return_to(services: &Services, p: &Params) -> Option<String> {
 /// the citizen is asked to confirm (RP-Initiated Logout 1.0 §2), so a cross-site link cannot
 /// sign a browser out.
 pub fn hinted_client(services: &Services, token: &str) -> Option<String> {
-    let header = jws::inspect_header(token).ok()?;
+    let header = jws::inspect_id_token_hint(token).ok()?;
     if header.typ.as_deref() != Some(super::ID_TOKEN_TYP) {
         return None;
     }
     let keyring = services.keyring.load();
-    let key = keyring.decoding_key(header.kid.as_deref()?)?;
-    let claims: serde_json::Value = jws::verify_eddsa(token, key).ok()?;
+    let kid = header.kid.as_deref()?;
+    let claims: serde_json::Value = match header.alg.as_str() {
+        "RS256" => jws::verify_rs256_hint(token, keyring.id_token_hint_key(kid)?).ok()?,
+        _ => jws::verify_eddsa(token, keyring.decoding_key(kid)?).ok()?,
+    };
     if claims["iss"] != services.issuer() {
         return None;
     }

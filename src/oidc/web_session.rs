@@ -15,7 +15,8 @@ use crate::domain::{AuthLevel, AuthMethod, PersonalId, auth_level};
 use crate::services::Services;
 use crate::store::{PutMode, StoreError, Table, decode, encode};
 
-pub const COOKIE: &str = "__Host-eid_sso";
+/// The cookie's name; over https it carries the `__Host-` prefix (see `http::routes::oauth`).
+pub const COOKIE: &str = "eid_sso";
 pub const TTL: Duration = Duration::from_secs(8 * 3600);
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -154,6 +154,30 @@ pub fn verify_eddsa<T: DeserializeOwned>(token: &str, key: &DecodingKey) -> Resu
     }
 }
 
+/// The header of an ID token sent back as a logout hint: EdDSA, or RS256 for relying parties
+/// registered for RS256 ID tokens. (Nothing else may carry an RS256 token.)
+pub fn inspect_id_token_hint(token: &str) -> Result<Header, JwsError> {
+    split_and_check(token, &["EdDSA", "RS256"]).map(|(header, _)| header)
+}
+
+/// Verifies an RS256 signature with `key` and decodes the claims; for logout hints only.
+pub fn verify_rs256_hint<T: DeserializeOwned>(
+    token: &str,
+    key: &DecodingKey,
+) -> Result<T, JwsError> {
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.validate_aud = false;
+    validation.required_spec_claims.clear();
+    jsonwebtoken::decode::<T>(token, key, &validation)
+        .map(|d| d.claims)
+        .map_err(|e| match e.kind() {
+            jsonwebtoken::errors::ErrorKind::InvalidSignature => JwsError::BadSignature,
+            _ => JwsError::Malformed,
+        })
+}
+
 /// Verifies an Ed25519 signature (`alg` `EdDSA` or `Ed25519`) over the token's exact signing
 /// input with a raw public key, and decodes the claims. As with [`verify_eddsa`], time checks
 /// are the caller's.

@@ -301,6 +301,9 @@ pub struct Keyring {
     /// The active RSA key, for ID tokens of RS256 relying parties only.
     rs256: Option<(String, EncodingKey)>,
     verifying: HashMap<String, DecodingKey>,
+    /// RSA public keys, by kid: only to recognise this gateway's own RS256 ID tokens when a
+    /// relying party sends one back as a logout hint. No RS256 token is accepted as a credential.
+    rs256_hints: HashMap<String, DecodingKey>,
     jwks: JwkSet,
 }
 
@@ -322,8 +325,15 @@ impl Keyring {
         let mut jwks: Vec<(u8, PublicJwk)> = Vec::new();
         let mut signing = None;
         let mut rs256 = None;
+        let mut rs256_hints = HashMap::new();
         for entry in manifest.keys.iter().filter(|k| k.alg == KeyAlg::RS256) {
             let key = load_rsa_key(dir, &entry.kid)?;
+            let public = rsa_public_jwk(&key.to_public_key());
+            if let (Some(n), Some(e)) = (&public.n, &public.e)
+                && let Ok(decoding) = DecodingKey::from_rsa_components(n, e)
+            {
+                rs256_hints.insert(entry.kid.clone(), decoding);
+            }
             let order = match entry.state {
                 KeyState::Active => 2,
                 KeyState::Next => 3,
@@ -364,6 +374,7 @@ impl Keyring {
             signing,
             rs256,
             verifying,
+            rs256_hints,
             jwks: JwkSet {
                 keys: jwks.into_iter().map(|(_, k)| k).collect(),
             },
@@ -382,6 +393,12 @@ impl Keyring {
     /// The verification key for `kid`, if the keyring publishes it.
     pub fn decoding_key(&self, kid: &str) -> Option<&DecodingKey> {
         self.verifying.get(kid)
+    }
+
+    /// The RSA key that signed one of this gateway's RS256 ID tokens, to recognise a logout
+    /// hint (and for nothing else).
+    pub fn id_token_hint_key(&self, kid: &str) -> Option<&DecodingKey> {
+        self.rs256_hints.get(kid)
     }
 
     /// Signs `claims` with the active key, `alg: EdDSA`, `kid` and `typ` in the header.

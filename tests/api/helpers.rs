@@ -229,6 +229,7 @@ pub fn sandbox_secret(client_id: &str) -> &'static str {
         "hanoi-general-hospital" => "ecait3cnTTVDWk1YvoKdK8ku-659gd5A0Gk5i6be97s",
         "mekong-telecom" => "n9NY1JjMU3r4Jx5ik1jqPaUWBQWEWsdYfC3ZTbr0zrY",
         "public-services-portal" => "F3TqjW5j6qqjgPJYppCGu00tYqPZ98sF6vHPRxj7Cy4",
+        "portal-rs256" => "VkDfnU8u53orD82ZU0HmwPc4j8AYMVgt71tMsyM8Usc",
         RS256_CLIENT => RS256_CLIENT_SECRET,
         other => panic!("no sandbox secret for {other}"),
     }

@@ -78,6 +78,7 @@ both_backends!(
     openid_client_with_private_key_jwt_and_dpop,
     authlib_with_client_secret_basic,
     authlib_with_an_rs256_client,
+    pyoidc_with_the_rs256_sandbox_client_through_the_pages,
 );
 
 async fn openid_client_with_client_secret_basic_and_par(backend: Backend) {
@@ -174,4 +175,36 @@ async fn authlib_with_an_rs256_client(backend: Backend) {
     let seen = run(cmd).await;
     assert_full_flow(&app, &seen, RS256_CLIENT);
     assert_eq!(seen["id_token_alg"], "RS256");
+}
+
+/// pyoidc (the OpenID Foundation's Python library; it has no EdDSA) with the shipped RS256
+/// sandbox client: discovery, the pages through a plain `requests.Session` cookie jar, the code
+/// flow with PKCE, RS256 ID token validation, userinfo, and logout with an RS256 hint and no
+/// client_id.
+async fn pyoidc_with_the_rs256_sandbox_client_through_the_pages(backend: Backend) {
+    const CLIENT: &str = "portal-rs256";
+    let app = spawn_app(backend).await;
+    let citizen = Citizen::nth(&app, 0);
+    citizen.register(&app).await;
+    let mut cmd = std::process::Command::new(python());
+    cmd.arg(repo().join("tests/interop/python/pyoidc_flow.py"));
+    flow_env(&mut cmd, &app, &citizen, CLIENT);
+    cmd.env("CLIENT_SECRET", sandbox_secret(CLIENT))
+        .env("POST_LOGOUT_REDIRECT_URI", "http://127.0.0.1:9000/");
+    let seen = run(cmd).await;
+    let id = &seen["id_token_claims"];
+    assert_eq!(id["iss"], app.services.issuer(), "{seen}");
+    assert!(
+        id["aud"] == CLIENT || id["aud"] == serde_json::json!([CLIENT]),
+        "{seen}"
+    );
+    assert_eq!(id["name"], citizen.truth.person.full_name);
+    assert_eq!(seen["userinfo"]["sub"], id["sub"]);
+    // The RS256 hint is recognised: back to the registered address, signed out.
+    assert_eq!(seen["logout_status"], 303, "{seen}");
+    assert_eq!(seen["logout_location"], "http://127.0.0.1:9000/?state=bye");
+    assert_eq!(
+        seen["after_logout"]["error"],
+        serde_json::json!(["login_required"])
+    );
 }

@@ -182,7 +182,7 @@ async fn level2_walkthrough_card_app_enrolment_airline_and_bank_onboarding(backe
     assert_eq!(scanned["status"], "approved", "{scanned}");
     assert_eq!(scanned["client_id"], crate::oidc::PORTAL);
     assert_eq!(crate::oidc::location(&browser.get(&page).await), page);
-    assert!(browser.cookies.contains_key("__Host-eid_sso"));
+    assert!(browser.cookies.contains_key("eid_sso"));
 
     // Bank onboarding: the card on the bank's reader and the customer's face at its kiosk.
     let issuer = app.services.issuer();

@@ -645,9 +645,9 @@ async fn forms_need_the_browser_binding_and_the_csrf_token(backend: Backend) {
     let citizen1 = Citizen::nth(&app, 0);
     let mut d = Browser::new(&app);
     sign_in(&mut d, &citizen1, &at_portal(&p, &[])).await;
-    let first = d.cookies["__Host-eid_sso"].clone();
+    let first = d.cookies["eid_sso"].clone();
     sign_in(&mut d, &citizen1, &at_portal(&p, &[("prompt", "login")])).await;
-    assert_ne!(d.cookies["__Host-eid_sso"], first);
+    assert_ne!(d.cookies["eid_sso"], first);
 }
 
 async fn private_key_jwt_assertions_must_name_the_issuer_as_their_only_audience(backend: Backend) {

@@ -96,13 +96,18 @@ async fn the_code_flow_gives_signed_tokens_userinfo_refresh_introspection_and_re
         query_param(&back, "iss").as_deref(),
         Some(app.address.as_str())
     );
-    // The cookies: __Host-, Secure, HttpOnly, SameSite=Lax.
+    // The cookies on this http (loopback) gateway: HttpOnly, SameSite=Lax, host-only, and not
+    // Secure, so that scripted clients' cookie jars send them (over https: `__Host-` and Secure,
+    // tested below).
     for line in &b.set_cookie_lines {
-        assert!(line.starts_with("__Host-"), "{line}");
-        for attr in ["Secure", "HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(line.starts_with("eid_"), "{line}");
+        for attr in ["HttpOnly", "SameSite=Lax", "Path=/"] {
             assert!(line.contains(attr), "{line}");
         }
-        assert!(!line.contains("Domain"), "{line}");
+        assert!(
+            !line.contains("Domain") && !line.contains("Secure"),
+            "{line}"
+        );
     }
     let code = query_param(&back, "code").unwrap();
     let res = redeem(&app, &code, &p.verifier).await;
@@ -377,7 +382,7 @@ async fn logout_returns_only_to_registered_addresses(backend: Backend) {
     let res = b.get(&format!("/oauth2/logout?{}", q.finish())).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.headers().get("location").is_none());
-    assert!(!b.cookies.contains_key("__Host-eid_sso"));
+    assert!(!b.cookies.contains_key("eid_sso"));
     assert_eq!(
         silent_error(&mut b, &p.challenge).await.as_deref(),
         Some("login_required")
@@ -465,7 +470,7 @@ async fn the_app_approves_a_cross_device_login_by_qr(backend: Backend) {
     // The page continues by itself: signed in, on to consent.
     let res = b.get(&page).await;
     assert_eq!(location(&res), page);
-    assert!(b.cookies.contains_key("__Host-eid_sso"));
+    assert!(b.cookies.contains_key("eid_sso"));
     let html = b.get(&page).await.text().await.unwrap();
     let res = b
         .post(
@@ -594,4 +599,30 @@ async fn an_rs256_client_gets_rs256_id_tokens_and_the_gateway_still_accepts_only
     let forged = resign(&presentation, "eid-presentation+jwt");
     let v = crate::citizen::verify(&app, PORTAL, &forged, Some("n")).await;
     assert_eq!(v["valid"], false, "{v}");
+}
+
+/// Behind an https issuer the browser cookies are `__Host-` cookies: Secure, host-only, path /.
+#[tokio::test]
+async fn over_https_the_browser_cookies_are_host_cookies() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = crate::helpers::test_settings(Backend::Embedded, dir.path());
+    settings.server.public_url = "https://id.example.test".into();
+    let app = crate::helpers::spawn_with(settings, dir).await;
+    let p = pkce();
+    let res = app.get(&at_portal(&p, &[])).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let lines: Vec<String> = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    assert!(!lines.is_empty());
+    for line in lines {
+        assert!(line.starts_with("__Host-eid_flow="), "{line}");
+        for attr in ["Secure", "HttpOnly", "SameSite=Lax", "Path=/"] {
+            assert!(line.contains(attr), "{line}");
+        }
+        assert!(!line.contains("Domain"), "{line}");
+    }
 }

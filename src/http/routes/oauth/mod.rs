@@ -10,7 +10,7 @@ use secrecy::SecretString;
 use serde_json::json;
 
 use crate::http::guard::{OAuthClient, OAuthRejection, form_params, needs};
-use crate::http::{ApiError, State};
+use crate::http::{ApiError, AppState, State};
 use crate::oidc::authorize::{self, AuthorizeError};
 use crate::oidc::claims::{ReleasedClaim, release};
 use crate::oidc::interaction::{self, InteractionError, Next, Step};
@@ -198,10 +198,28 @@ fn see_other(location: &str) -> HttpResponseBuilder {
     b
 }
 
-fn host_cookie(name: &str, value: String, max_age_secs: i64) -> Cookie<'static> {
-    Cookie::build(name.to_owned(), value)
+/// The browser cookies (sign-in flow, single sign-on). Over https they are `__Host-` cookies —
+/// `Secure`, host-only, path `/` — which no other site or subdomain can set. A dev gateway on
+/// plain http (loopback) cannot use those: browsers allow `Secure` cookies on loopback, but
+/// scripted clients' cookie jars (Python's `requests`, `httpx`) never send them over http, so
+/// a scripted login would lose its flow on the second page. There the cookies go without the
+/// prefix and without `Secure`; production refuses an http issuer anyway.
+fn cookie_name(state: &AppState, base: &str) -> String {
+    if secure_cookies(state) {
+        format!("__Host-{base}")
+    } else {
+        base.to_owned()
+    }
+}
+
+fn secure_cookies(state: &AppState) -> bool {
+    state.services.issuer().starts_with("https://")
+}
+
+fn host_cookie(state: &AppState, base: &str, value: String, max_age_secs: i64) -> Cookie<'static> {
+    Cookie::build(cookie_name(state, base), value)
         .path("/")
-        .secure(true)
+        .secure(secure_cookies(state))
         .http_only(true)
         .same_site(SameSite::Lax)
         .max_age(actix_web::cookie::time::Duration::seconds(max_age_secs))
@@ -211,8 +229,9 @@ fn host_cookie(name: &str, value: String, max_age_secs: i64) -> Cookie<'static> 
 // ---------------------------------------------------------------------------------------------
 // Parsing
 
-fn cookie_value(req: &HttpRequest, name: &str) -> Option<String> {
-    req.cookie(name).map(|c| c.value().to_owned())
+fn cookie_value(state: &AppState, req: &HttpRequest, base: &str) -> Option<String> {
+    req.cookie(&cookie_name(state, base))
+        .map(|c| c.value().to_owned())
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -44,7 +44,7 @@ async fn authorize_with(state: &State, req: &HttpRequest, p: Params) -> HttpResp
     };
     let result = match authorize::resolve(services, &rp, &p).await {
         Ok(request) => {
-            let sso = cookie_value(req, web_session::COOKIE);
+            let sso = cookie_value(state, req, web_session::COOKIE);
             interaction::begin(services, &rp, request, sso.as_deref()).await
         }
         Err(e) => Err(e),
@@ -55,7 +55,7 @@ async fn authorize_with(state: &State, req: &HttpRequest, p: Params) -> HttpResp
             let mut res = see_other(&format!("/oauth2/interaction/{id}"));
             if let Some(b) = browser {
                 let ttl = crate::oidc::INTERACTION_TTL.as_secs() as i64;
-                res.cookie(host_cookie(interaction::BROWSER_COOKIE, b, ttl));
+                res.cookie(host_cookie(state, interaction::BROWSER_COOKIE, b, ttl));
             }
             res.finish()
         }
@@ -141,7 +141,7 @@ fn qr_svg(text: &str) -> String {
 
 /// Whether the app approved the sign-in shown as a QR code (the page's script polls this).
 pub async fn qr_status(state: State, req: HttpRequest, path: web::Path<String>) -> HttpResponse {
-    let cookie = cookie_value(&req, interaction::BROWSER_COOKIE);
+    let cookie = cookie_value(&state, &req, interaction::BROWSER_COOKIE);
     let i = match interaction::load(&state.services, &path, cookie.as_deref()).await {
         Ok(i) => i,
         Err(InteractionError::Store(_)) => return unavailable(),
@@ -159,7 +159,7 @@ pub async fn interaction_page(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> HttpResponse {
-    let cookie = cookie_value(&req, interaction::BROWSER_COOKIE);
+    let cookie = cookie_value(&state, &req, interaction::BROWSER_COOKIE);
     let services = &state.services;
     let loaded = match interaction::load(services, &path, cookie.as_deref()).await {
         Ok(i) => i,
@@ -179,7 +179,7 @@ pub async fn interaction_page(
         Ok(Some((next, sso))) => {
             let ttl = web_session::TTL.as_secs() as i64;
             return go(next)
-                .cookie(host_cookie(web_session::COOKIE, sso, ttl))
+                .cookie(host_cookie(&state, web_session::COOKIE, sso, ttl))
                 .finish();
         }
         Ok(None) => {}
@@ -268,7 +268,7 @@ async fn posted(
             &e.to_string(),
         )
     })?;
-    let cookie = cookie_value(req, interaction::BROWSER_COOKIE);
+    let cookie = cookie_value(state, req, interaction::BROWSER_COOKIE);
     let i = interaction::load(&state.services, id, cookie.as_deref())
         .await
         .map_err(interaction_error)?;
@@ -338,7 +338,7 @@ pub async fn otp(
             let mut res = go(next);
             if let Some(sso) = sso {
                 let ttl = web_session::TTL.as_secs() as i64;
-                res.cookie(host_cookie(web_session::COOKIE, sso, ttl));
+                res.cookie(host_cookie(&state, web_session::COOKIE, sso, ttl));
             }
             res.finish()
         }
@@ -404,7 +404,7 @@ async fn logout_with(state: &State, req: &HttpRequest, p: Params) -> HttpRespons
     let hinted = p
         .get("id_token_hint")
         .is_some_and(|t| logout::hinted_client(&state.services, t).is_some());
-    match cookie_value(req, web_session::COOKIE) {
+    match cookie_value(state, req, web_session::COOKIE) {
         // A session, and nothing proves the relying party asked: the citizen decides.
         Some(sso) if !hinted => {
             let rp_name = match p.get("client_id").map(crate::domain::ClientId::parse) {
@@ -438,7 +438,10 @@ async fn logout_with(state: &State, req: &HttpRequest, p: Params) -> HttpRespons
 /// The citizen confirmed the logout on our page (its token is bound to this browser's session).
 pub async fn logout_confirm(state: State, req: HttpRequest, body: web::Bytes) -> HttpResponse {
     let p = form_params(&body).unwrap_or_default();
-    let confirmed = match (cookie_value(&req, web_session::COOKIE), p.get("csrf_token")) {
+    let confirmed = match (
+        cookie_value(&state, &req, web_session::COOKIE),
+        p.get("csrf_token"),
+    ) {
         (Some(sso), Some(token)) => logout::confirmed(&sso, token),
         // No session left to end: nothing to protect.
         (None, _) => true,
@@ -457,13 +460,13 @@ pub async fn logout_confirm(state: State, req: HttpRequest, body: web::Bytes) ->
 
 /// Ends the browser session and says so, or returns to the client's registered address.
 async fn signed_out(state: &State, req: &HttpRequest, p: &Params) -> HttpResponse {
-    if let Some(sso) = cookie_value(req, web_session::COOKIE)
+    if let Some(sso) = cookie_value(state, req, web_session::COOKIE)
         && let Err(err) = web_session::end(&state.services, &sso).await
     {
         tracing::error!(%err, "cannot end a browser session");
         return unavailable();
     }
-    let expired = host_cookie(web_session::COOKIE, String::new(), 0);
+    let expired = host_cookie(&state, web_session::COOKIE, String::new(), 0);
     match logout::return_to(&state.services, p).await {
         Some(url) => see_other(&url).cookie(expired).finish(),
         None => {

@@ -466,7 +466,7 @@ async fn signed_out(state: &State, req: &HttpRequest, p: &Params) -> HttpRespons
         tracing::error!(%err, "cannot end a browser session");
         return unavailable();
     }
-    let expired = host_cookie(&state, web_session::COOKIE, String::new(), 0);
+    let expired = host_cookie(state, web_session::COOKIE, String::new(), 0);
     match logout::return_to(&state.services, p).await {
         Some(url) => see_other(&url).cookie(expired).finish(),
         None => {

@@ -18,6 +18,8 @@ pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 pub fn metadata(issuer: &str) -> Value {
     let url = |path: &str| format!("{issuer}{path}");
     let client_auth = ["client_secret_basic", "private_key_jwt"];
+    // Client assertions: by a registered Ed25519 key (EdDSA, or its RFC 9864 name) or P-256 key.
+    let assertion_algs = crate::tokens::client_keys::ClientAlg::NAMES;
     json!({
         "issuer": issuer,
         "authorization_endpoint": url(AUTHORIZE_PATH),
@@ -39,13 +41,12 @@ pub fn metadata(issuer: &str) -> Value {
         "authorization_details_types_supported": crate::identity::transactions::TYPES,
         "subject_types_supported": ["pairwise"],
         "id_token_signing_alg_values_supported": ["EdDSA", "RS256"],
-        "userinfo_signing_alg_values_supported": [],
         "token_endpoint_auth_methods_supported": client_auth,
-        "token_endpoint_auth_signing_alg_values_supported": ["EdDSA"],
+        "token_endpoint_auth_signing_alg_values_supported": assertion_algs,
         "introspection_endpoint_auth_methods_supported": client_auth,
-        "introspection_endpoint_auth_signing_alg_values_supported": ["EdDSA"],
+        "introspection_endpoint_auth_signing_alg_values_supported": assertion_algs,
         "revocation_endpoint_auth_methods_supported": client_auth,
-        "revocation_endpoint_auth_signing_alg_values_supported": ["EdDSA"],
+        "revocation_endpoint_auth_signing_alg_values_supported": assertion_algs,
         "code_challenge_methods_supported": ["S256"],
         "dpop_signing_alg_values_supported": super::dpop::ALGORITHMS,
         "acr_values_supported": ACR_VALUES,

@@ -79,6 +79,7 @@ both_backends!(
     authlib_with_client_secret_basic,
     authlib_with_an_rs256_client,
     pyoidc_with_the_rs256_sandbox_client_through_the_pages,
+    openid_client_registers_itself_then_logs_in,
 );
 
 async fn openid_client_with_client_secret_basic_and_par(backend: Backend) {
@@ -135,13 +136,48 @@ async fn openid_client_with_private_key_jwt_and_dpop(backend: Backend) {
     let mut cmd = std::process::Command::new("node");
     cmd.current_dir(node_client()).arg("flow.mjs");
     flow_env(&mut cmd, &app, &citizen, "interop-rp");
-    cmd.env("CLIENT_KEY_PEM", &pem_path).env("DPOP", "1");
+    cmd.env("CLIENT_KEY_PEM", &pem_path);
+    // Sender-constrained with DPoP, refresh included: an ES256 key, and an Ed25519 one whose
+    // proofs openid-client signs with `alg: "Ed25519"`.
+    for alg in ["ES256", "Ed25519"] {
+        cmd.env("DPOP", alg);
+        let seen = run(clone_command(&cmd)).await;
+        assert_full_flow(&app, &seen, "interop-rp");
+        assert_eq!(seen["token_type"], "dpop", "{alg}: {seen}");
+        assert_eq!(seen["refreshed_token_type"], "dpop");
+        assert!(seen["introspection"]["cnf"]["jkt"].is_string(), "{seen}");
+    }
+}
+
+/// The same program and environment, to run again.
+fn clone_command(cmd: &std::process::Command) -> std::process::Command {
+    let mut copy = std::process::Command::new(cmd.get_program());
+    copy.args(cmd.get_args());
+    if let Some(dir) = cmd.get_current_dir() {
+        copy.current_dir(dir);
+    }
+    for (k, v) in cmd.get_envs() {
+        if let Some(v) = v {
+            copy.env(k, v);
+        }
+    }
+    copy
+}
+
+/// openid-client registers itself (RFC 7591 `dynamicClientRegistration`) and then logs a
+/// citizen in with what it got, the whole flow.
+async fn openid_client_registers_itself_then_logs_in(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let citizen = Citizen::nth(&app, 0);
+    citizen.register(&app).await;
+    let mut cmd = std::process::Command::new("node");
+    cmd.current_dir(node_client()).arg("flow.mjs");
+    flow_env(&mut cmd, &app, &citizen, "unused");
+    cmd.env("REGISTER", "1");
     let seen = run(cmd).await;
-    assert_full_flow(&app, &seen, "interop-rp");
-    // Sender-constrained with DPoP (an ES256 key in the client), refresh included.
-    assert_eq!(seen["token_type"], "dpop", "{seen}");
-    assert_eq!(seen["refreshed_token_type"], "dpop");
-    assert!(seen["introspection"]["cnf"]["jkt"].is_string(), "{seen}");
+    let client = seen["client_id"].as_str().unwrap().to_owned();
+    assert!(client.starts_with("rp-"), "{seen}");
+    assert_full_flow(&app, &seen, &client);
 }
 
 async fn authlib_with_client_secret_basic(backend: Backend) {

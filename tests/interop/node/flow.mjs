@@ -2,7 +2,9 @@
 // flow against a running eid-gateway, playing the browser itself with plain form posts.
 //
 // Input (environment): ISSUER, CLIENT_ID, REDIRECT_URI, PERSONAL_ID, PASSWORD, PHONE, and
-// either CLIENT_SECRET (client_secret_basic) or CLIENT_KEY_PEM (private_key_jwt, Ed25519).
+// either CLIENT_SECRET (client_secret_basic) or CLIENT_KEY_PEM (private_key_jwt, Ed25519) — or
+// REGISTER=1: the client registers itself first (RFC 7591, openid-client's
+// dynamicClientRegistration) and needs no CLIENT_ID. DPOP=ES256 or DPOP=Ed25519 binds the tokens.
 // Output: one JSON document on stdout with what the relying party saw; exit code 1 on any error.
 import * as client from 'openid-client'
 import { importPKCS8 } from 'jose'
@@ -14,10 +16,24 @@ const env = (name) => {
   return v
 }
 const issuer = new URL(env('ISSUER'))
-const clientId = env('CLIENT_ID')
 const redirectUri = env('REDIRECT_URI')
 
 async function configuration() {
+  if (process.env.REGISTER) {
+    // ClientSecretBasic() without an argument takes the secret the registration answered with.
+    const config = await client.dynamicClientRegistration(issuer, {
+      client_name: 'openid-client, registered dynamically',
+      redirect_uris: [redirectUri],
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+      id_token_signed_response_alg: 'EdDSA',
+      scope: 'openid profile birthdate',
+    }, client.ClientSecretBasic(), { execute: [client.allowInsecureRequests] })
+    client.enableNonRepudiationChecks(config)
+    return config
+  }
+  const clientId = env('CLIENT_ID')
   const metadata = { client_id: clientId, id_token_signed_response_alg: 'EdDSA' }
   let auth
   if (process.env.CLIENT_KEY_PEM) {
@@ -83,8 +99,10 @@ async function signIn(authorizationUrl) {
 }
 
 const config = await configuration()
-// With DPOP=1 the tokens are sender-constrained (RFC 9449) to a fresh ES256 key.
-const DPoP = process.env.DPOP ? client.getDPoPHandle(config, await client.randomDPoPKeyPair('ES256')) : undefined
+// With DPOP=<alg> the tokens are sender-constrained (RFC 9449) to a fresh key of that algorithm
+// (ES256, or Ed25519: openid-client then signs proofs with `alg: "Ed25519"`, RFC 9864).
+const dpopAlg = process.env.DPOP === '1' ? 'ES256' : process.env.DPOP
+const DPoP = dpopAlg ? client.getDPoPHandle(config, await client.randomDPoPKeyPair(dpopAlg)) : undefined
 const codeVerifier = client.randomPKCECodeVerifier()
 const codeChallenge = await client.calculatePKCECodeChallenge(codeVerifier)
 const nonce = client.randomNonce()
@@ -113,6 +131,7 @@ const afterRevocation = await client.tokenIntrospection(config, refreshed.access
 
 console.log(JSON.stringify({
   library: 'openid-client',
+  client_id: config.clientMetadata().client_id,
   token_type: tokens.token_type,
   refreshed_token_type: refreshed.token_type,
   authorization_url_uses_par: authorizationUrl.searchParams.has('request_uri'),

@@ -246,6 +246,9 @@ pub enum ConfigError {
     Invalid { key: String, message: String },
 }
 
+/// Hosts that only ever appear in examples: a production issuer on one of them is a mistake.
+const PLACEHOLDER_HOSTS: [&str; 2] = ["://id.example.vn", "://example.com"];
+
 /// `EIDGW__SECTION__KEY` variables. Lists (`server.trusted_proxies`) are comma-separated.
 fn environment_variables() -> config::Environment {
     config::Environment::with_prefix("EIDGW")
@@ -299,14 +302,36 @@ impl Settings {
             })
         };
         let url = &self.server.public_url;
-        if !(url.starts_with("https://") || url.starts_with("http://")) || url.ends_with('/') {
+        let production = self.mode == Mode::Production;
+        if url.is_empty() {
+            // Dev: the issuer is the address the gateway binds (see `startup`).
+            if production {
+                return invalid(
+                    "server.public_url",
+                    "must be set in production: the https URL clients reach the gateway at (the issuer of every token)",
+                );
+            }
+        } else if !(url.starts_with("https://") || url.starts_with("http://")) || url.ends_with('/')
+        {
             return invalid(
                 "server.public_url",
                 "must be an http(s) URL without a trailing slash",
             );
         }
-        if self.mode == Mode::Production && !url.starts_with("https://") {
+        if production && !url.is_empty() && !url.starts_with("https://") {
             return invalid("server.public_url", "must be https in production");
+        }
+        if production && PLACEHOLDER_HOSTS.iter().any(|h| url.contains(h)) {
+            return invalid(
+                "server.public_url",
+                "is a documentation placeholder: set the gateway's real public https URL",
+            );
+        }
+        if production && self.operators.is_empty() {
+            return invalid(
+                "operators",
+                "production needs at least one operator (card issuance, locks, relying-party registration)",
+            );
         }
         if self.server.body_limit_bytes < 1024 || self.server.body_limit_bytes > 16 * 1024 * 1024 {
             return invalid(
@@ -482,8 +507,37 @@ mod tests {
         let dev = Settings::from_value(layered(Environment::Dev)).unwrap();
         assert_eq!(dev.mode, Mode::Dev);
         assert_eq!(dev.store.backend, StoreBackend::Embedded);
-        let prod = Settings::from_value(layered(Environment::Production)).unwrap();
+        // Production needs what only a deployment knows: its public URL and its operators.
+        let mut v = layered(Environment::Production);
+        v["server"]["public_url"] = serde_json::json!("https://id.gateway.test");
+        v["operators"] =
+            serde_json::json!([{ "id": "officer-1", "secret_sha256": "a".repeat(64) }]);
+        let prod = Settings::from_value(v).unwrap();
         assert_eq!(prod.mode, Mode::Production);
+    }
+
+    #[test]
+    fn production_refuses_an_unset_or_placeholder_issuer_and_no_operator() {
+        let with = |url: &str, operators: serde_json::Value| {
+            let mut v = layered(Environment::Production);
+            v["server"]["public_url"] = serde_json::json!(url);
+            v["operators"] = operators;
+            Settings::from_value(v).map(|_| ()).unwrap_err().to_string()
+        };
+        let officer = serde_json::json!([{ "id": "officer-1", "secret_sha256": "a".repeat(64) }]);
+        let err = with("", officer.clone());
+        assert!(
+            err.contains("server.public_url") && err.contains("must be set"),
+            "{err}"
+        );
+        let err = with("https://id.example.vn", officer);
+        assert!(err.contains("placeholder"), "{err}");
+        let err = with("https://id.gateway.test", serde_json::json!([]));
+        assert!(err.contains("operators"), "{err}");
+        // Dev: unset is fine, the bound address is the issuer.
+        let mut v = layered(Environment::Dev);
+        v["server"]["public_url"] = serde_json::json!("");
+        assert!(Settings::from_value(v).is_ok());
     }
 
     #[test]
@@ -515,7 +569,7 @@ mod tests {
     #[test]
     fn production_requires_https() {
         let mut v = layered(Environment::Production);
-        v["server"]["public_url"] = serde_json::json!("http://id.example.vn");
+        v["server"]["public_url"] = serde_json::json!("http://id.gateway.test");
         let err = Settings::from_value(v).unwrap_err().to_string();
         assert!(err.contains("server.public_url"), "{err}");
     }

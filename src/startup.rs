@@ -24,6 +24,25 @@ use crate::tokens::Keyring;
 /// How often the audit chain's head is copied to the checkpoint outside it.
 const AUDIT_CHECKPOINT_INTERVAL: Duration = Duration::from_secs(10);
 
+/// The issuer: `server.public_url` as set — or, unset in dev, the address just bound, so that
+/// discovery, the banner and client-assertion audiences name the server clients reach (a
+/// public URL ending in `:0` also means "wherever we were bound", for throwaway instances).
+fn issuer_for(settings: &Settings, port: u16) -> String {
+    let url = &settings.server.public_url;
+    if let Some(base) = url.strip_suffix(":0") {
+        return format!("{base}:{port}");
+    }
+    if !url.is_empty() {
+        return url.clone();
+    }
+    let host = match settings.server.host.as_str() {
+        "" | "0.0.0.0" | "::" | "[::]" => "127.0.0.1".to_owned(),
+        h if h.contains(':') && !h.starts_with('[') => format!("[{h}]"),
+        h => h.to_owned(),
+    };
+    format!("http://{host}:{port}")
+}
+
 /// Parts of the gateway a test may replace (see [`Application::build_with`]).
 pub struct Overrides {
     /// Routes registered beside the gateway's own, behind the same middleware.
@@ -144,11 +163,7 @@ impl Application {
                 )
             })?;
         let port = listener.local_addr()?.port();
-        // A public URL on port 0 means "wherever we were bound" (tests, throwaway instances),
-        // so that the issuer is the address clients actually reach.
-        if let Some(base) = settings.server.public_url.strip_suffix(":0") {
-            settings.server.public_url = format!("{base}:{port}");
-        }
+        settings.server.public_url = issuer_for(&settings, port);
         let settings = Arc::new(settings);
         let (keys, generated) = prepare_keys(&settings, &clock)?;
         let mut store: SharedStore = store::open_with_clock(&settings.store, clock.clone()).await?;
@@ -164,6 +179,19 @@ impl Application {
 
         let rp_file = RegistryFile::load(&settings.relying_parties.file, settings.mode)
             .map_err(anyhow::Error::msg)?;
+        if settings.mode == Mode::Production
+            && rp_file.relying_parties.is_empty()
+            && services
+                .relying_parties
+                .list()
+                .await
+                .is_ok_and(|all| all.is_empty())
+        {
+            anyhow::bail!(
+                "no relying party is registered (the file {} is empty, and so is the store): register one with `eidgw rp register` on a gateway, or in the file",
+                settings.relying_parties.file.display()
+            );
+        }
         if let Err(e) = Self::prepare_state(&services, &rp_file, generated).await {
             // With Redis down the gateway still starts, answers 503 and recovers by itself.
             tracing::error!(error = %e, "could not prepare the store; will retry in the background");
@@ -204,7 +232,7 @@ impl Application {
         if settings.server.workers > 0 {
             server = server.workers(settings.server.workers);
         }
-        tracing::info!(port, backend = services.store.backend(), mode = ?settings.mode, "gateway listening");
+        tracing::info!(port, issuer = %settings.server.public_url, backend = services.store.backend(), mode = ?settings.mode, "gateway listening");
         Ok(Self {
             port,
             server: server.run(),

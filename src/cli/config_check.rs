@@ -35,7 +35,14 @@ pub fn run(
             };
             println!("configuration OK");
             println!("  mode:            {:?}", settings.mode);
-            println!("  issuer:          {}", settings.server.public_url);
+            if settings.server.public_url.is_empty() {
+                println!(
+                    "  issuer:          (unset: the address the gateway binds, http://127.0.0.1:{})",
+                    settings.server.port
+                );
+            } else {
+                println!("  issuer:          {}", settings.server.public_url);
+            }
             println!(
                 "  store:           {:?} ({})",
                 settings.store.backend,

@@ -205,7 +205,7 @@ async fn dev_personas_are_served_in_dev_mode() {
 pub fn production_settings(dir: &std::path::Path) -> eid_gateway::config::Settings {
     let mut s = test_settings(Backend::Embedded, dir);
     s.mode = eid_gateway::config::Mode::Production;
-    s.server.public_url = "https://id.example.vn".into();
+    s.server.public_url = "https://id.gateway.test".into();
     let rp_file = dir.join("relying_parties.toml");
     let rp = std::fs::read_to_string(crate::helpers::repo().join("config/relying_parties.toml"))
         .unwrap()
@@ -285,4 +285,21 @@ async fn a_panicking_handler_answers_an_opaque_500_and_the_gateway_keeps_serving
     // The gateway still serves everyone else.
     let ready = client.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 200);
+}
+
+#[tokio::test]
+async fn production_does_not_start_with_no_relying_party_anywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = production_settings(dir.path());
+    std::fs::write(&settings.relying_parties.file, "").unwrap();
+    let clock: eid_gateway::clock::SharedClock =
+        std::sync::Arc::new(eid_gateway::clock::ManualClock::now_from_system());
+    let err = eid_gateway::startup::Application::build_with_clock(settings, clock)
+        .await
+        .err()
+        .expect("refused");
+    assert!(
+        err.to_string().contains("no relying party is registered"),
+        "{err}"
+    );
 }

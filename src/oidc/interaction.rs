@@ -17,7 +17,7 @@ use crate::accounts::Account;
 use crate::audit::AuditKind;
 use crate::challenges::random_token;
 use crate::clock::Timestamp;
-use crate::domain::{AuthMethod, Level, PersonalId};
+use crate::domain::{AuthMethod, Level, PersonalId, PhoneNumber};
 use crate::identity::transactions::Requirement;
 use crate::relying_parties::RelyingParty;
 use crate::services::Services;
@@ -57,7 +57,8 @@ pub enum Step {
         hint: Option<String>,
     },
     Otp {
-        phone: String,
+        /// The citizen's phone, for the page to mask (or, in the sandbox, show whole).
+        phone: Option<PhoneNumber>,
     },
     Consent {
         scopes: Vec<Scope>,
@@ -326,10 +327,7 @@ pub async fn step(
                 .collect(),
         },
         (None, Some(id)) => {
-            let phone = match services.accounts.get(id).await? {
-                Some(a) => a.phone.masked(),
-                None => String::new(),
-            };
+            let phone = services.accounts.get(id).await?.map(|a| a.phone);
             Step::Otp { phone }
         }
         (None, None) => Step::Login {
@@ -619,6 +617,16 @@ pub async fn poll_qr(
     Ok(Some(
         signed_in(services, rp, i.clone(), &account, approval.methods).await?,
     ))
+}
+
+/// The citizen gave up at any step: the relying party hears `access_denied` (RFC 6749
+/// §4.1.2.1), the same answer as declining consent, so it cannot tell where they stopped.
+pub async fn cancel(services: &Services, i: Interaction) -> Result<Next, InteractionError> {
+    finish(services, &i).await?;
+    let e = i
+        .request
+        .error("access_denied", "the citizen cancelled the sign-in");
+    Ok(Next::Client(error_url(services, &e)))
 }
 
 /// Step 3: the citizen's decision on the consent page.

@@ -18,6 +18,7 @@ mod attacks;
 mod code_flow;
 mod dpop;
 mod released_claims;
+mod sandbox_pages;
 
 pub const PORTAL: &str = "public-services-portal";
 pub const CALLBACK: &str = "http://127.0.0.1:9000/callback";

@@ -55,6 +55,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/oauth2/interaction/{id}/login").route(web::post().to(login)))
     .service(web::resource("/oauth2/interaction/{id}/otp").route(web::post().to(otp)))
     .service(web::resource("/oauth2/interaction/{id}/consent").route(web::post().to(consent)))
+    .service(web::resource("/oauth2/interaction/{id}/cancel").route(web::post().to(cancel)))
     .service(web::resource(TOKEN_PATH).route(web::post().to(token_endpoint)))
     .service(
         web::resource(USERINFO_PATH)
@@ -166,13 +167,22 @@ fn page_response(status: StatusCode) -> HttpResponseBuilder {
 #[derive(Template)]
 #[template(path = "oidc/message.html")]
 struct MessagePage<'a> {
+    /// Dev mode: the sandbox banner.
+    sandbox: bool,
     heading: &'a str,
     code: Option<&'a str>,
     detail: &'a str,
 }
 
-fn message(status: StatusCode, heading: &str, code: Option<&str>, detail: &str) -> HttpResponse {
+fn message(
+    state: &AppState,
+    status: StatusCode,
+    heading: &str,
+    code: Option<&str>,
+    detail: &str,
+) -> HttpResponse {
     let body = MessagePage {
+        sandbox: state.services.settings.is_dev(),
         heading,
         code,
         detail,
@@ -182,8 +192,9 @@ fn message(status: StatusCode, heading: &str, code: Option<&str>, detail: &str) 
     page_response(status).body(body)
 }
 
-fn unavailable() -> HttpResponse {
+fn unavailable(state: &AppState) -> HttpResponse {
     message(
+        state,
         StatusCode::SERVICE_UNAVAILABLE,
         "Temporarily unavailable",
         Some("temporarily_unavailable"),

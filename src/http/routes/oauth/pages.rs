@@ -11,6 +11,7 @@ pub async fn authorize(state: State, req: HttpRequest) -> HttpResponse {
     match Params::parse(req.query_string()) {
         Ok(p) => authorize_with(&state, &req, p).await,
         Err(detail) => message(
+            &state,
             StatusCode::BAD_REQUEST,
             "Invalid request",
             Some("invalid_request"),
@@ -24,6 +25,7 @@ pub async fn authorize_post(state: State, req: HttpRequest, body: web::Bytes) ->
     match form_params(&body) {
         Ok(p) => authorize_with(&state, &req, p).await,
         Err(e) => message(
+            &state,
             StatusCode::BAD_REQUEST,
             "Invalid request",
             Some("invalid_request"),
@@ -37,10 +39,10 @@ async fn authorize_with(state: &State, req: &HttpRequest, p: Params) -> HttpResp
     let rp = match p.get("client_id").map(crate::domain::ClientId::parse) {
         Some(Ok(id)) => match services.relying_parties.get(&id).await {
             Ok(Some(rp)) => rp,
-            Ok(None) => return unknown_client(),
-            Err(_) => return unavailable(),
+            Ok(None) => return unknown_client(state),
+            Err(_) => return unavailable(state),
         },
-        _ => return unknown_client(),
+        _ => return unknown_client(state),
     };
     let result = match authorize::resolve(services, &rp, &p).await {
         Ok(request) => {
@@ -63,6 +65,7 @@ async fn authorize_with(state: &State, req: &HttpRequest, p: Params) -> HttpResp
             see_other(&interaction::error_url(services, &e)).finish()
         }
         Err(AuthorizeError::Page { error, detail }) => message(
+            state,
             StatusCode::BAD_REQUEST,
             "Cannot sign in",
             Some(error),
@@ -70,13 +73,14 @@ async fn authorize_with(state: &State, req: &HttpRequest, p: Params) -> HttpResp
         ),
         Err(AuthorizeError::Store(err)) => {
             tracing::error!(%err, "store failure at the authorization endpoint");
-            unavailable()
+            unavailable(state)
         }
     }
 }
 
-fn unknown_client() -> HttpResponse {
+fn unknown_client(state: &AppState) -> HttpResponse {
     message(
+        state,
         StatusCode::BAD_REQUEST,
         "Cannot sign in",
         Some("invalid_client"),
@@ -90,6 +94,8 @@ fn unknown_client() -> HttpResponse {
 #[derive(Template)]
 #[template(path = "oidc/interaction.html")]
 struct InteractionPage<'a> {
+    /// Dev mode: the sandbox banner and helpers below.
+    sandbox: bool,
     rp_name: &'a str,
     qr_svg: String,
     qr_text: String,
@@ -102,17 +108,62 @@ struct InteractionPage<'a> {
     /// Exactly what allowing releases (the same computation that fills the tokens).
     claims: Vec<ReleasedClaim>,
     transactions: Vec<String>,
+    /// Sandbox only: the ready-made personas to sign in as, and the picked one's password.
+    personas: Vec<PersonaChoice>,
+    persona_password: Option<&'static str>,
+    /// Sandbox only: where the simulated SMS can be read.
+    sms_outbox: Option<String>,
 }
 
-fn interaction_error(e: InteractionError) -> HttpResponse {
+/// A ready-made sandbox account on the persona picker.
+struct PersonaChoice {
+    role: String,
+    name: String,
+    ready_for: String,
+    picked: bool,
+}
+
+/// The persona picker (dev mode only, as Singpass's mock login and MockPass offer): every
+/// ready-made account, and the personal id of the one picked with `?persona=ROLE`.
+async fn persona_choices(
+    state: &AppState,
+    picked: Option<&str>,
+) -> Result<(Vec<PersonaChoice>, Option<String>), crate::store::StoreError> {
+    let mut hint = None;
+    let choices = state
+        .services
+        .registry
+        .personas()
+        .await?
+        .into_iter()
+        .filter(|p| p.credentials.is_some())
+        .map(|p| {
+            let is_picked = picked == Some(p.role.as_str());
+            if is_picked {
+                hint = Some(p.personal_id.clone());
+            }
+            PersonaChoice {
+                role: p.role,
+                name: p.full_name,
+                ready_for: p.ready_for,
+                picked: is_picked,
+            }
+        })
+        .collect();
+    Ok((choices, hint))
+}
+
+fn interaction_error(state: &AppState, e: InteractionError) -> HttpResponse {
     match e {
         InteractionError::Gone => message(
+            state,
             StatusCode::BAD_REQUEST,
             "Sign-in expired",
             Some("interaction_gone"),
             &e.to_string(),
         ),
         InteractionError::Csrf => message(
+            state,
             StatusCode::FORBIDDEN,
             "Request refused",
             Some("csrf_invalid"),
@@ -120,11 +171,11 @@ fn interaction_error(e: InteractionError) -> HttpResponse {
         ),
         InteractionError::Store(err) => {
             tracing::error!(%err, "store failure on a login page");
-            unavailable()
+            unavailable(state)
         }
         InteractionError::Hash(err) => {
             tracing::error!(%err, "password hashing failed");
-            unavailable()
+            unavailable(state)
         }
     }
 }
@@ -144,12 +195,12 @@ pub async fn qr_status(state: State, req: HttpRequest, path: web::Path<String>) 
     let cookie = cookie_value(&state, &req, interaction::BROWSER_COOKIE);
     let i = match interaction::load(&state.services, &path, cookie.as_deref()).await {
         Ok(i) => i,
-        Err(InteractionError::Store(_)) => return unavailable(),
+        Err(InteractionError::Store(_)) => return unavailable(&state),
         Err(_) => return no_store(HttpResponse::NotFound()).json(json!({ "approved": false })),
     };
     match interaction::qr_approved(&state.services, &i).await {
         Ok(approved) => no_store(HttpResponse::Ok()).json(json!({ "approved": approved })),
-        Err(_) => unavailable(),
+        Err(_) => unavailable(&state),
     }
 }
 
@@ -159,11 +210,12 @@ pub async fn interaction_page(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> HttpResponse {
+    let sandbox = state.services.settings.is_dev();
     let cookie = cookie_value(&state, &req, interaction::BROWSER_COOKIE);
     let services = &state.services;
     let loaded = match interaction::load(services, &path, cookie.as_deref()).await {
         Ok(i) => i,
-        Err(e) => return interaction_error(e),
+        Err(e) => return interaction_error(&state, e),
     };
     // Signed in from the app meanwhile (cross-device QR login)?
     let rp = match services
@@ -172,8 +224,8 @@ pub async fn interaction_page(
         .await
     {
         Ok(Some(rp)) => rp,
-        Ok(None) => return unknown_client(),
-        Err(_) => return unavailable(),
+        Ok(None) => return unknown_client(&state),
+        Err(_) => return unavailable(&state),
     };
     match interaction::poll_qr(services, &rp, &loaded).await {
         Ok(Some((next, sso))) => {
@@ -183,23 +235,49 @@ pub async fn interaction_page(
                 .finish();
         }
         Ok(None) => {}
-        Err(e) => return interaction_error(e),
+        Err(e) => return interaction_error(&state, e),
     }
     let (i, step, error) = match interaction::step(services, loaded).await {
         Ok(x) => x,
-        Err(e) => return interaction_error(e),
+        Err(e) => return interaction_error(&state, e),
     };
     let name = rp.name.clone();
     let qr_text = format!("{}{}", interaction::QR_PREFIX, i.qr);
+    let mut personas = Vec::new();
+    let mut persona_password = None;
+    let mut sms_outbox = None;
     let (kind, hint, phone, scopes, transactions) = match step {
-        Step::Login { hint } => (
-            "login",
-            hint.unwrap_or_default(),
-            String::new(),
-            vec![],
-            vec![],
-        ),
-        Step::Otp { phone } => ("otp", String::new(), phone, vec![], vec![]),
+        Step::Login { hint } => {
+            let mut hint = hint.unwrap_or_default();
+            if sandbox {
+                let picked = Params::parse(req.query_string()).unwrap_or_default();
+                match persona_choices(&state, picked.get("persona")).await {
+                    Ok((choices, Some(id))) => {
+                        personas = choices;
+                        hint = id;
+                        persona_password = Some(crate::identity::sandbox::PASSWORD);
+                    }
+                    Ok((choices, None)) => personas = choices,
+                    Err(err) => {
+                        tracing::error!(%err, "cannot read the sandbox personas");
+                        return unavailable(&state);
+                    }
+                }
+            }
+            ("login", hint, String::new(), vec![], vec![])
+        }
+        Step::Otp { phone } => {
+            // Sandbox people are synthetic: their whole number, and where their SMS lands.
+            let shown = match &phone {
+                Some(p) if sandbox => {
+                    sms_outbox = Some(format!("/dev/sms?phone={}", p.as_str()));
+                    p.as_str().to_owned()
+                }
+                Some(p) => p.masked(),
+                None => String::new(),
+            };
+            ("otp", String::new(), shown, vec![], vec![])
+        }
         Step::Consent {
             scopes,
             transactions,
@@ -212,6 +290,7 @@ pub async fn interaction_page(
         ),
     };
     let page = InteractionPage {
+        sandbox,
         rp_name: &name,
         qr_svg: qr_svg(&qr_text),
         qr_text: qr_text.clone(),
@@ -223,12 +302,15 @@ pub async fn interaction_page(
         phone,
         claims: scopes,
         transactions,
+        personas,
+        persona_password,
+        sms_outbox,
     };
     match page.render() {
         Ok(body) => page_response(StatusCode::OK).body(body),
         Err(err) => {
             tracing::error!(%err, "cannot render the sign-in page");
-            unavailable()
+            unavailable(&state)
         }
     }
 }
@@ -239,6 +321,7 @@ async fn ip_limited(state: &State, req: &HttpRequest) -> Result<(), HttpResponse
         Ok(()) => Ok(()),
         Err(ApiError::RateLimited { retry_after_secs }) => {
             let mut res = message(
+                state,
                 StatusCode::TOO_MANY_REQUESTS,
                 "Too many attempts",
                 Some("rate_limited"),
@@ -249,7 +332,7 @@ async fn ip_limited(state: &State, req: &HttpRequest) -> Result<(), HttpResponse
             }
             Err(res)
         }
-        Err(_) => Err(unavailable()),
+        Err(_) => Err(unavailable(state)),
     }
 }
 
@@ -262,6 +345,7 @@ async fn posted(
 ) -> Result<(interaction::Interaction, Params), HttpResponse> {
     let p = form_params(body).map_err(|e| {
         message(
+            state,
             StatusCode::BAD_REQUEST,
             "Invalid form",
             Some("invalid_request"),
@@ -271,8 +355,8 @@ async fn posted(
     let cookie = cookie_value(state, req, interaction::BROWSER_COOKIE);
     let i = interaction::load(&state.services, id, cookie.as_deref())
         .await
-        .map_err(interaction_error)?;
-    interaction::check_csrf(&i, p.get("csrf_token")).map_err(interaction_error)?;
+        .map_err(|e| interaction_error(state, e))?;
+    interaction::check_csrf(&i, p.get("csrf_token")).map_err(|e| interaction_error(state, e))?;
     Ok((i, p))
 }
 
@@ -308,7 +392,7 @@ pub async fn login(
     let id = p.get("personal_id").unwrap_or_default();
     match interaction::login(&state.services, i, id, &password).await {
         Ok(next) => go(next).finish(),
-        Err(e) => interaction_error(e),
+        Err(e) => interaction_error(&state, e),
     }
 }
 
@@ -329,8 +413,8 @@ pub async fn otp(
         .await
     {
         Ok(Some(rp)) => rp,
-        Ok(None) => return unknown_client(),
-        Err(_) => return unavailable(),
+        Ok(None) => return unknown_client(&state),
+        Err(_) => return unavailable(&state),
     };
     let code = p.get("otp").unwrap_or_default();
     match interaction::otp(&state.services, &rp, i, code).await {
@@ -342,7 +426,7 @@ pub async fn otp(
             }
             res.finish()
         }
-        Err(e) => interaction_error(e),
+        Err(e) => interaction_error(&state, e),
     }
 }
 
@@ -361,6 +445,7 @@ pub async fn consent(
         Some("deny") => false,
         _ => {
             return message(
+                &state,
                 StatusCode::BAD_REQUEST,
                 "Invalid form",
                 Some("invalid_request"),
@@ -370,7 +455,24 @@ pub async fn consent(
     };
     match interaction::decide(&state.services, i, allow).await {
         Ok(next) => go(next).finish(),
-        Err(e) => interaction_error(e),
+        Err(e) => interaction_error(&state, e),
+    }
+}
+
+/// "Cancel" on any step: back to the relying party with `access_denied`.
+pub async fn cancel(
+    state: State,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let (i, _) = match posted(&state, &req, &path, &body).await {
+        Ok(x) => x,
+        Err(res) => return res,
+    };
+    match interaction::cancel(&state.services, i).await {
+        Ok(next) => go(next).finish(),
+        Err(e) => interaction_error(&state, e),
     }
 }
 
@@ -395,6 +497,7 @@ pub async fn logout_post(state: State, req: HttpRequest, body: web::Bytes) -> Ht
 #[derive(Template)]
 #[template(path = "oidc/logout.html")]
 struct LogoutPage<'a> {
+    sandbox: bool,
     rp_name: Option<String>,
     csrf: String,
     carried: Vec<(&'a str, &'a str)>,
@@ -410,7 +513,7 @@ async fn logout_with(state: &State, req: &HttpRequest, p: Params) -> HttpRespons
             let rp_name = match p.get("client_id").map(crate::domain::ClientId::parse) {
                 Some(Ok(id)) => match state.services.relying_parties.get(&id).await {
                     Ok(rp) => rp.map(|rp| rp.name),
-                    Err(_) => return unavailable(),
+                    Err(_) => return unavailable(state),
                 },
                 _ => None,
             };
@@ -419,6 +522,7 @@ async fn logout_with(state: &State, req: &HttpRequest, p: Params) -> HttpRespons
                 .filter_map(|k| p.get(k).map(|v| (*k, v)))
                 .collect();
             let page = LogoutPage {
+                sandbox: state.services.settings.is_dev(),
                 rp_name,
                 csrf: logout::confirmation_token(&sso),
                 carried,
@@ -427,7 +531,7 @@ async fn logout_with(state: &State, req: &HttpRequest, p: Params) -> HttpRespons
                 Ok(body) => page_response(StatusCode::OK).body(body),
                 Err(err) => {
                     tracing::error!(%err, "cannot render the logout page");
-                    unavailable()
+                    unavailable(state)
                 }
             }
         }
@@ -449,6 +553,7 @@ pub async fn logout_confirm(state: State, req: HttpRequest, body: web::Bytes) ->
     };
     if !confirmed {
         return message(
+            &state,
             StatusCode::BAD_REQUEST,
             "Sign-out not confirmed",
             Some("invalid_request"),
@@ -464,13 +569,14 @@ async fn signed_out(state: &State, req: &HttpRequest, p: &Params) -> HttpRespons
         && let Err(err) = web_session::end(&state.services, &sso).await
     {
         tracing::error!(%err, "cannot end a browser session");
-        return unavailable();
+        return unavailable(state);
     }
     let expired = host_cookie(state, web_session::COOKIE, String::new(), 0);
     match logout::return_to(&state.services, p).await {
         Some(url) => see_other(&url).cookie(expired).finish(),
         None => {
             let mut res = message(
+                state,
                 StatusCode::OK,
                 "Signed out",
                 None,

@@ -177,6 +177,15 @@ mod tests {
             vec![
                 "eidgw", "rp", "verify", "--rp", "x", "--secret", "-s", "--nonce", "-n", "eyJ",
             ],
+            vec![
+                "eidgw",
+                "sim",
+                "approve",
+                "-chqSk8-5N5-i8EJImQ_OiVKRYE",
+                "--face",
+            ],
+            vec!["eidgw", "sim", "deny", "-chqSk8-5N5"],
+            vec!["eidgw", "sim", "scan", "-qr-code"],
         ] {
             assert!(Cli::try_parse_from(&args).is_ok(), "{args:?}");
         }

@@ -96,6 +96,8 @@ pub enum SimCommand {
     /// Approve a cross-device login: the code a login page shows as a QR (`eid-login:…`). The
     /// app shows who is asking and approves with the passcode; the page continues by itself.
     Scan {
+        /// Random codes may begin with `-`: taken as the value, not as an option.
+        #[arg(allow_hyphen_values = true)]
         qr: String,
         /// Approve with a live face capture as well as the passcode.
         #[arg(long)]
@@ -106,6 +108,7 @@ pub enum SimCommand {
     Requests,
     /// Approve a kiosk request with the passcode, and with a live face capture given `--face`.
     Approve {
+        #[arg(allow_hyphen_values = true)]
         request_id: String,
         #[arg(long)]
         face: bool,
@@ -114,7 +117,10 @@ pub enum SimCommand {
         passcode: bool,
     },
     /// Deny a kiosk request.
-    Deny { request_id: String },
+    Deny {
+        #[arg(allow_hyphen_values = true)]
+        request_id: String,
+    },
     /// Show a one-time login hint (QR) for a kiosk to scan instead of typing the personal id.
     Hint,
     /// Make the wallet a ready-made sandbox persona's phone (see `eidgw personas`): its

@@ -81,6 +81,10 @@ pub struct ServerSettings {
     /// CIDRs). Empty: the TCP peer is the client, whatever the header says.
     #[serde(default)]
     pub trusted_proxies: Vec<ProxyNetwork>,
+    /// A separate management listener (`127.0.0.1:9464`) serving `/metrics`, which the public
+    /// listener then no longer serves. Empty: `/metrics` on the public listener.
+    #[serde(default)]
+    pub metrics_listen: String,
 }
 
 fn default_min_free_mib() -> u64 {

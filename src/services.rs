@@ -20,6 +20,7 @@ use crate::registry::Registry;
 use crate::relying_parties::{ClientAuthenticator, RelyingParties};
 use crate::sms::{Otps, SmsOutbox};
 use crate::store::SharedStore;
+use crate::telemetry::Metrics;
 use crate::tokens::{Keyring, SharedKeyring};
 
 pub struct Services {
@@ -44,6 +45,7 @@ pub struct Services {
     pub sms: SmsOutbox,
     pub chips: Chips,
     pub card_issuer: CardIssuer,
+    pub metrics: Metrics,
 }
 
 impl Services {
@@ -53,6 +55,7 @@ impl Services {
         clock: SharedClock,
         store: SharedStore,
         keys: KeyDir,
+        metrics: Metrics,
     ) -> anyhow::Result<Self> {
         let keyring: SharedKeyring =
             Arc::new(ArcSwap::from_pointee(Keyring::load(&keys.signing())?));
@@ -100,7 +103,7 @@ impl Services {
             liveness: Liveness::new(challenges.clone()),
             challenges,
             matcher: Matcher::from_settings(&settings.biometrics),
-            otps: Otps::new(store.clone(), clock.clone()),
+            otps: Otps::new(store.clone(), clock.clone(), metrics.clone()),
             subjects: crate::identity::pairwise::SubjectDirectory::new(store.clone()),
             sms: SmsOutbox::new(store.clone(), clock.clone(), settings.is_dev()),
             registry,
@@ -113,6 +116,7 @@ impl Services {
             store,
             clock,
             settings,
+            metrics,
         })
     }
 
@@ -125,6 +129,18 @@ impl Services {
         self.store
             .restore_fence()
             .is_some_and(|fence| issued_at <= fence.plus(leeway))
+    }
+
+    /// The metrics in the text exposition format, with the scrape-time figures read now.
+    pub fn render_metrics(&self) -> String {
+        let keyring = self.keyring.load();
+        self.metrics.render(crate::telemetry::metrics::Snapshot {
+            redis_reconnects: self.store.reconnects(),
+            active_kid: keyring.active_kid(),
+            active_key_created_at: keyring.active_created_at(),
+            keyring_generation: keyring.generation(),
+            now: self.clock.now(),
+        })
     }
 
     /// The issuer identifier (`iss` of every token, `aud` of client assertions).

@@ -117,6 +117,7 @@ struct StoredOtp {
 pub struct Otps {
     store: SharedStore,
     clock: SharedClock,
+    metrics: crate::telemetry::Metrics,
 }
 
 fn digest(purpose: &str, code: &str) -> String {
@@ -124,8 +125,12 @@ fn digest(purpose: &str, code: &str) -> String {
 }
 
 impl Otps {
-    pub fn new(store: SharedStore, clock: SharedClock) -> Self {
-        Self { store, clock }
+    pub fn new(store: SharedStore, clock: SharedClock, metrics: crate::telemetry::Metrics) -> Self {
+        Self {
+            store,
+            clock,
+            metrics,
+        }
     }
 
     fn key(purpose: &str) -> String {
@@ -169,6 +174,18 @@ impl Otps {
 
     /// Checks `code` without using it up; every call counts as an attempt.
     pub async fn check(&self, purpose: &str, code: &str) -> Result<(), OtpError> {
+        let result = self.check_code(purpose, code).await;
+        match &result {
+            Err(OtpError::Invalid) => self.metrics.otp_failure(purpose, "invalid"),
+            Err(OtpError::TooManyAttempts) => {
+                self.metrics.otp_failure(purpose, "too_many_attempts")
+            }
+            _ => {}
+        }
+        result
+    }
+
+    async fn check_code(&self, purpose: &str, code: &str) -> Result<(), OtpError> {
         let now: Timestamp = self.clock.now();
         let attempts = self
             .store

@@ -12,13 +12,14 @@ use serde_json::json;
 use crate::audit::AuditKind;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Mode, Settings};
-use crate::http::{self, AppState, Metrics};
+use crate::http::{self, AppState};
 use crate::keys::{KeyDir, Origin};
 use crate::population::{self, personas};
 use crate::registry::Registry;
 use crate::relying_parties::RegistryFile;
 use crate::services::Services;
 use crate::store::{self, SharedStore};
+use crate::telemetry::Metrics;
 use crate::tokens::Keyring;
 
 /// How often the audit chain's head is copied to the checkpoint outside it.
@@ -63,6 +64,8 @@ impl Default for Overrides {
 pub struct Application {
     port: u16,
     server: Server,
+    /// The management listener (`server.metrics_listen`), if configured: its port and server.
+    management: Option<(u16, Server)>,
     services: Arc<Services>,
 }
 
@@ -166,7 +169,11 @@ impl Application {
         settings.server.public_url = issuer_for(&settings, port);
         let settings = Arc::new(settings);
         let (keys, generated) = prepare_keys(&settings, &clock)?;
-        let mut store: SharedStore = store::open_with_clock(&settings.store, clock.clone()).await?;
+        let metrics = Metrics::new()?;
+        let mut store: SharedStore = store::metered::MeteredStore::wrap(
+            store::open_with_clock(&settings.store, clock.clone()).await?,
+            &metrics.store,
+        );
         if let Some(wrap) = wrap_store {
             store = wrap(store);
         }
@@ -175,6 +182,7 @@ impl Application {
             clock.clone(),
             store.clone(),
             keys,
+            metrics,
         )?);
 
         let rp_file = RegistryFile::load(&settings.relying_parties.file, settings.mode)
@@ -211,18 +219,18 @@ impl Application {
         }
         Self::spawn_background_tasks(&services);
 
-        let metrics = Metrics::new()?;
         let state = web::Data::new(AppState {
             services: services.clone(),
-            metrics,
         });
         let dev_mode = settings.is_dev();
         let body_limit = settings.server.body_limit_bytes;
+        let management = Self::management_server(&settings, &state)?;
+        let public_metrics = management.is_none();
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(from_fn(http::middleware::gateway_layer))
                 .app_data(state.clone())
-                .configure(|cfg| http::configure(cfg, dev_mode, body_limit))
+                .configure(|cfg| http::configure(cfg, dev_mode, body_limit, public_metrics))
                 .configure(extra_routes)
                 .default_service(web::to(|| async {
                     Err::<actix_web::HttpResponse, _>(http::ApiError::NotFound)
@@ -236,8 +244,42 @@ impl Application {
         Ok(Self {
             port,
             server: server.run(),
+            management,
             services,
         })
+    }
+
+    /// `/metrics` on its own listener, when `server.metrics_listen` names one.
+    fn management_server(
+        settings: &Settings,
+        state: &web::Data<AppState>,
+    ) -> anyhow::Result<Option<(u16, Server)>> {
+        let address = settings.server.metrics_listen.trim();
+        if address.is_empty() {
+            return Ok(None);
+        }
+        let address: std::net::SocketAddr = address.parse().with_context(|| {
+            format!(
+                "server.metrics_listen `{address}` is not an address:port (e.g. 127.0.0.1:9464)"
+            )
+        })?;
+        let listener = TcpListener::bind(address)
+            .with_context(|| format!("cannot bind the metrics listener {address}"))?;
+        let port = listener.local_addr()?.port();
+        let state = state.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .configure(http::configure_management)
+                .default_service(web::to(|| async {
+                    Err::<actix_web::HttpResponse, _>(http::ApiError::NotFound)
+                }))
+        })
+        .workers(1)
+        .listen(listener)?
+        .run();
+        tracing::info!(%address, port, "metrics listening on the management listener");
+        Ok(Some((port, server)))
     }
 
     /// Store-side preparation: relying parties from the file, the dev registry, startup audit.
@@ -330,8 +372,22 @@ impl Application {
         self.server.handle()
     }
 
+    /// The management listener's port, when `/metrics` has its own.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.management.as_ref().map(|(port, _)| *port)
+    }
+
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let management = self.management.map(|(_, server)| {
+            let handle = server.handle();
+            tokio::spawn(server);
+            handle
+        });
+        let result = self.server.await;
+        if let Some(handle) = management {
+            handle.stop(true).await;
+        }
+        result
     }
 }
 

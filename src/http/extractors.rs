@@ -73,6 +73,7 @@ pub async fn authenticate(
             let reason = e.reason();
             tracing::info!(reason, "client authentication failed");
             state
+                .services
                 .metrics
                 .client_auth_failures
                 .with_label_values(&[reason])

@@ -207,11 +207,13 @@ impl Finish<'_> {
         if let Some(state) = self.state {
             let code = status.as_u16().to_string();
             state
+                .services
                 .metrics
                 .http_requests
                 .with_label_values(&[self.method, route, code.as_str()])
                 .inc();
             state
+                .services
                 .metrics
                 .http_latency
                 .with_label_values(&[self.method, route])

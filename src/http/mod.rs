@@ -4,7 +4,6 @@
 pub mod client_address;
 pub mod extractors;
 pub mod guard;
-pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod outcomes;
@@ -17,20 +16,23 @@ use std::sync::Arc;
 use actix_web::web;
 
 use crate::services::Services;
-pub use metrics::Metrics;
 pub use problem::{ApiError, Problem};
 
 /// What every handler can reach.
 pub struct AppState {
     pub services: Arc<Services>,
-    pub metrics: Metrics,
 }
 
 pub type State = web::Data<AppState>;
 
+/// The management listener: `/metrics` only.
+pub fn configure_management(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/metrics").route(web::get().to(routes::health::metrics)));
+}
+
 /// Registers every route. Dev-only routes exist only in dev mode: in production they are not
 /// hidden but absent (404).
-pub fn configure(cfg: &mut web::ServiceConfig, dev_mode: bool, body_limit: usize) {
+pub fn configure(cfg: &mut web::ServiceConfig, dev_mode: bool, body_limit: usize, metrics: bool) {
     cfg.app_data(
         web::JsonConfig::default()
             .limit(body_limit)
@@ -41,7 +43,6 @@ pub fn configure(cfg: &mut web::ServiceConfig, dev_mode: bool, body_limit: usize
     .app_data(web::QueryConfig::default().error_handler(middleware::query_error))
     .service(web::resource("/healthz").route(web::get().to(routes::health::live)))
     .service(web::resource("/readyz").route(web::get().to(routes::health::ready)))
-    .service(web::resource("/metrics").route(web::get().to(routes::health::metrics)))
     .service(web::resource("/.well-known/jwks.json").route(web::get().to(routes::jwks::jwks)))
     .service(web::resource("/v1/clients/me").route(web::get().to(routes::clients::me)))
     .service(web::resource("/v1/verify").route(web::post().to(routes::verify::verify)))
@@ -53,6 +54,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, dev_mode: bool, body_limit: usize
     .configure(routes::oauth::configure)
     .service(web::resource("/docs").route(web::get().to(openapi::docs_redirect)))
     .service(openapi::swagger_ui());
+    if metrics {
+        cfg.service(web::resource("/metrics").route(web::get().to(routes::health::metrics)));
+    }
     if dev_mode {
         cfg.service(web::resource("/dev/personas").route(web::get().to(routes::dev::personas)))
             .service(

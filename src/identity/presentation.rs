@@ -77,6 +77,13 @@ pub enum PresentationError {
     Signing(String),
 }
 
+fn level_label(level: Level) -> &'static str {
+    match level {
+        Level::One => "1",
+        Level::Two => "2",
+    }
+}
+
 fn acr(level: Level) -> String {
     level.acr().to_owned()
 }
@@ -141,6 +148,11 @@ pub async fn issue(
         .load()
         .sign(PRESENTATION_TYP, &claims)
         .map_err(|e| PresentationError::Signing(e.to_string()))?;
+    services
+        .metrics
+        .presentations_issued
+        .with_label_values(&[level_label(account.level)])
+        .inc();
     Ok(PresentationIssued {
         token,
         expires_in: PRESENTATION_TTL.as_secs(),

@@ -53,6 +53,21 @@ pub enum SessionError {
     Signing(String),
 }
 
+impl SessionError {
+    /// The code of a refusal the citizen caused (`None` for the gateway's own failures).
+    pub fn refusal_code(&self) -> Option<&'static str> {
+        match self {
+            SessionError::Invalid { code, .. } => Some(code),
+            SessionError::InvalidCredentials => Some("invalid_credentials"),
+            SessionError::InvalidSession => Some("invalid_session"),
+            SessionError::WrongPasscode => Some("wrong_passcode"),
+            SessionError::Biometric(BiometricError::Store(_)) => None,
+            SessionError::Biometric(e) => Some(e.code()),
+            SessionError::Store(_) | SessionError::Hash(_) | SessionError::Signing(_) => None,
+        }
+    }
+}
+
 impl From<ChallengeError> for SessionError {
     fn from(e: ChallengeError) -> Self {
         match e {
@@ -269,6 +284,7 @@ async fn refuse(
     id: &PersonalId,
     reason: &'static str,
 ) -> Result<(), SessionError> {
+    services.metrics.login_failure("app", reason);
     let at = services.clock.now();
     let store = services.store.as_ref();
     let record = json!({ "at": at, "reason": reason });
@@ -462,6 +478,21 @@ pub async fn approval_methods(
 
 /// Adds a factor inside the session: the passcode (`pin`) or a live face capture (`face`).
 pub async fn step_up(
+    services: &Services,
+    session: Session,
+    account: Account,
+    req: StepUpRequest,
+) -> Result<SessionIssued, SessionError> {
+    let result = add_factor(services, session, account, req).await;
+    if let Err(e) = &result
+        && let Some(reason) = e.refusal_code()
+    {
+        services.metrics.step_up_failure(reason);
+    }
+    result
+}
+
+async fn add_factor(
     services: &Services,
     mut session: Session,
     mut account: Account,

@@ -41,6 +41,29 @@ pub enum Reason {
     IssuedBeforeRestore,
 }
 
+impl Reason {
+    /// The reason code, as the JSON answer spells it.
+    pub fn code(self) -> &'static str {
+        match self {
+            Reason::Malformed => "malformed",
+            Reason::BadSignature => "bad_signature",
+            Reason::UnknownKey => "unknown_key",
+            Reason::WrongType => "wrong_type",
+            Reason::Expired => "expired",
+            Reason::NotYetValid => "not_yet_valid",
+            Reason::WrongIssuer => "wrong_issuer",
+            Reason::WrongAudience => "wrong_audience",
+            Reason::NonceMismatch => "nonce_mismatch",
+            Reason::Replayed => "replayed",
+            Reason::AccountLocked => "account_locked",
+            Reason::LevelTooLow => "level_too_low",
+            Reason::AuthLevelTooLow => "auth_level_too_low",
+            Reason::AuthorizationDetailsMismatch => "authorization_details_mismatch",
+            Reason::IssuedBeforeRestore => "issued_before_restore",
+        }
+    }
+}
+
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyRequest {
@@ -133,6 +156,19 @@ pub fn age_on(birth: chrono::NaiveDate, today: chrono::NaiveDate) -> i32 {
 }
 
 pub async fn verify(
+    services: &Services,
+    rp: &RelyingParty,
+    req: &VerifyRequest,
+) -> Result<VerifyResponse, StoreError> {
+    let answer = check(services, rp, req).await?;
+    services.metrics.verification(match &answer {
+        VerifyResponse::Valid(_) => "valid",
+        VerifyResponse::Invalid { reason, .. } => reason.code(),
+    });
+    Ok(answer)
+}
+
+async fn check(
     services: &Services,
     rp: &RelyingParty,
     req: &VerifyRequest,
@@ -266,4 +302,33 @@ pub async fn verify(
         verification_id,
         authorization_details: claims.authorization_details,
     }))
+}
+
+#[cfg(test)]
+mod reason_codes {
+    use super::Reason;
+
+    #[test]
+    fn every_reason_code_is_what_the_json_answer_says() {
+        use Reason::*;
+        for r in [
+            Malformed,
+            BadSignature,
+            UnknownKey,
+            WrongType,
+            Expired,
+            NotYetValid,
+            WrongIssuer,
+            WrongAudience,
+            NonceMismatch,
+            Replayed,
+            AccountLocked,
+            LevelTooLow,
+            AuthLevelTooLow,
+            AuthorizationDetailsMismatch,
+            IssuedBeforeRestore,
+        ] {
+            assert_eq!(serde_json::to_value(r).unwrap(), r.code());
+        }
+    }
 }

@@ -371,12 +371,20 @@ pub async fn login(
         .await?;
     let now = services.clock.now();
     let Some(mut account) = account else {
+        services.metrics.login_failure("web", "unknown_account");
         return fail(services, i, WRONG_CREDENTIALS).await;
     };
     if account.is_locked() || account.in_backoff(now) {
+        let reason = if account.is_locked() {
+            "locked"
+        } else {
+            "backoff"
+        };
+        services.metrics.login_failure("web", reason);
         return fail(services, i, WRONG_CREDENTIALS).await;
     }
     if !password_ok {
+        services.metrics.login_failure("web", "wrong_password");
         account.record_failure(now, services.lockout);
         services.accounts.save(&account).await?;
         services

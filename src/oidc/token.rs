@@ -54,7 +54,13 @@ pub async fn exchange(
     dpop_jkt: Option<String>,
 ) -> Result<TokenResponse, OAuthError> {
     super::same_client(p, rp)?;
-    match TokenRequest::parse(p)? {
+    let request = TokenRequest::parse(p)?;
+    let grant_type = match request {
+        TokenRequest::AuthorizationCode { .. } => "authorization_code",
+        TokenRequest::RefreshToken { .. } => "refresh_token",
+        TokenRequest::Ciba { .. } => super::ciba::GRANT_TYPE,
+    };
+    let issued = match request {
         TokenRequest::AuthorizationCode {
             code,
             redirect_uri,
@@ -67,5 +73,11 @@ pub async fn exchange(
         TokenRequest::Ciba { auth_req_id } => {
             super::ciba::collect(services, rp, auth_req_id, dpop_jkt).await
         }
-    }
+    }?;
+    services
+        .metrics
+        .tokens_issued
+        .with_label_values(&[grant_type])
+        .inc();
+    Ok(issued)
 }

@@ -15,6 +15,7 @@
 //! The same contract tests run against both (`tests/api/store_contract.rs`).
 
 pub mod embedded;
+pub mod metered;
 pub mod redis;
 
 use std::sync::Arc;
@@ -254,6 +255,12 @@ pub trait Store: Send + Sync + 'static {
     /// for a store that forgets nothing it acknowledged (the embedded one).
     fn restore_fence(&self) -> Option<Timestamp> {
         None
+    }
+
+    /// How many times the backend had to connect again after a broken connection (0 for a
+    /// backend without connections).
+    fn reconnects(&self) -> u64 {
+        0
     }
 
     /// Deletes expired entries and returns how many; a no-op where the backend expires keys

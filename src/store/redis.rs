@@ -556,6 +556,10 @@ impl Store for RedisStore {
         self.fence.current()
     }
 
+    fn reconnects(&self) -> u64 {
+        self.conn.reconnects()
+    }
+
     async fn sweep_expired(&self, _now: Timestamp) -> Result<u64, StoreError> {
         // Redis expires keys itself (logical expiry plus a little slack).
         Ok(0)

@@ -24,3 +24,6 @@ pub fn init(settings: &LogSettings) {
         LogFormat::Pretty => builder.compact().try_init(),
     };
 }
+
+pub mod metrics;
+pub use metrics::Metrics;

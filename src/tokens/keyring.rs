@@ -297,6 +297,8 @@ impl KeyringManifest {
 pub struct Keyring {
     generation: u64,
     active_kid: String,
+    /// When the active key was made (its age is a metric: rotation is overdue when it grows).
+    active_created_at: Timestamp,
     signing: EncodingKey,
     /// The active RSA key, for ID tokens of RS256 relying parties only.
     rs256: Option<(String, EncodingKey)>,
@@ -363,14 +365,20 @@ impl Keyring {
                 let der = key
                     .to_pkcs8_der()
                     .map_err(|_| KeyError::Invalid(key_path(dir, &entry.kid)))?;
-                signing = Some((entry.kid.clone(), EncodingKey::from_ed_der(der.as_bytes())));
+                signing = Some((
+                    entry.kid.clone(),
+                    entry.created_at,
+                    EncodingKey::from_ed_der(der.as_bytes()),
+                ));
             }
         }
-        let (active_kid, signing) = signing.ok_or_else(|| KeyError::Invalid(manifest_path(dir)))?;
+        let (active_kid, active_created_at, signing) =
+            signing.ok_or_else(|| KeyError::Invalid(manifest_path(dir)))?;
         jwks.sort_by_key(|(o, _)| *o);
         Ok(Self {
             generation: manifest.generation,
             active_kid,
+            active_created_at,
             signing,
             rs256,
             verifying,
@@ -386,6 +394,9 @@ impl Keyring {
     }
     pub fn active_kid(&self) -> &str {
         &self.active_kid
+    }
+    pub fn active_created_at(&self) -> Timestamp {
+        self.active_created_at
     }
     pub fn jwks(&self) -> &JwkSet {
         &self.jwks

@@ -101,6 +101,8 @@ pub struct TestApp {
     pub services: Arc<Services>,
     pub clock: ManualClock,
     pub dir: tempfile::TempDir,
+    /// The management listener's port, when `server.metrics_listen` is set.
+    pub metrics_port: Option<u16>,
 }
 
 impl TestApp {
@@ -209,8 +211,10 @@ pub async fn spawn_overridden(
         .expect("gateway builds");
     let port = app.port();
     let services = app.services();
+    let metrics_port = app.metrics_port();
     tokio::spawn(app.run_until_stopped());
     TestApp {
+        metrics_port,
         address: format!("http://127.0.0.1:{port}"),
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())

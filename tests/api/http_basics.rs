@@ -19,7 +19,7 @@ async fn health_and_readiness_answer_with_the_backend_name(b: Backend) {
     assert_eq!(ready["store"], expected);
 }
 
-async fn assert_problem(res: reqwest::Response, status: u16, code: &str) -> serde_json::Value {
+pub async fn assert_problem(res: reqwest::Response, status: u16, code: &str) -> serde_json::Value {
     assert_eq!(res.status().as_u16(), status);
     assert_eq!(res.headers()["content-type"], "application/problem+json");
     let body: serde_json::Value = res.json().await.unwrap();

@@ -21,6 +21,7 @@ mod full_disk;
 mod http_basics;
 mod interop;
 mod keys_and_jwks;
+mod metrics;
 mod oidc;
 mod operations;
 mod personas;

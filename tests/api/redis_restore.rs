@@ -86,6 +86,15 @@ async fn credentials_from_before_a_restore_are_refused_on_every_instance() {
     let _redis = RedisProcess::start_with(port, redis_dir.path(), &SNAPSHOT_ONLY);
     assert!(eventually(&app, "/readyz", 200).await, "recovers");
     assert!(eventually(&second, "/readyz", 200).await, "recovers");
+    // The operator sees it: each gateway counted its new connection.
+    for gateway in [&app, &second] {
+        let metrics = gateway.get("/metrics").await.text().await.unwrap();
+        let reconnects = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("eidgw_redis_reconnects_total "))
+            .and_then(|v| v.parse::<u64>().ok());
+        assert!(reconnects >= Some(1), "{reconnects:?}");
+    }
 
     for gateway in [&app, &second] {
         for token in [&used, &never_used] {

@@ -50,5 +50,5 @@ pub async fn ready(state: State) -> Result<HttpResponse, ApiError> {
 pub async fn metrics(state: State) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(state.metrics.render())
+        .body(state.services.render_metrics())
 }

@@ -62,6 +62,12 @@ impl Connection {
         }
     }
 
+    /// Connections made after the first: each follows a broken one.
+    pub(super) fn reconnects(&self) -> u64 {
+        let current = self.current.lock().unwrap_or_else(|p| p.into_inner());
+        current.0.saturating_sub(1)
+    }
+
     fn live(&self) -> Option<Live> {
         let current = self.current.lock().unwrap_or_else(|p| p.into_inner());
         current.1.as_ref().map(|conn| Live {

@@ -1,0 +1,228 @@
+//! Prometheus metrics: what an operator asks of an identity gateway (SPEC §8). How verifications
+//! end, by reason (`/v1/verify` always answers 200, so HTTP status counts say nothing); why logins,
+//! OTPs and step-ups fail; what was issued; how the store behaves; how old the signing key is;
+//! and the standard `process_*` figures. One registry for the domain and the HTTP layer.
+//!
+//! Label values are always drawn from fixed sets (reason codes, route templates, operation
+//! names), never from input, so the number of series stays bounded.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
+};
+
+use crate::clock::Timestamp;
+
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    pub http_requests: IntCounterVec,
+    pub http_latency: HistogramVec,
+    pub client_auth_failures: IntCounterVec,
+    /// `outcome`: `valid`, or the reason code of an invalid token.
+    pub verifications: IntCounterVec,
+    /// `channel` (`app`, `web`) and `reason`.
+    pub login_failures: IntCounterVec,
+    /// `flow` (`registration`, `web-login`, …) and `reason` (`invalid`, `too_many_attempts`).
+    pub otp_failures: IntCounterVec,
+    /// `reason`: the error code the citizen's app received.
+    pub step_up_failures: IntCounterVec,
+    /// `level` of the account the presentation token carries.
+    pub presentations_issued: IntCounterVec,
+    /// `grant_type` of the token request that issued them.
+    pub tokens_issued: IntCounterVec,
+    pub store: StoreMetrics,
+    redis_reconnects: IntCounter,
+    /// The last reconnect count folded into `redis_reconnects` (the store counts; this follows).
+    reconnects_seen: Arc<AtomicU64>,
+    signing_key_age: IntGaugeVec,
+    signing_key_generation: IntGauge,
+}
+
+/// Latency and failures of every store operation, by backend and operation.
+#[derive(Clone)]
+pub struct StoreMetrics {
+    pub latency: HistogramVec,
+    pub errors: IntCounterVec,
+}
+
+/// What only the moment of a scrape knows: read from the store and the keyring then.
+pub struct Snapshot<'a> {
+    pub redis_reconnects: u64,
+    pub active_kid: &'a str,
+    pub active_key_created_at: Timestamp,
+    pub keyring_generation: u64,
+    pub now: Timestamp,
+}
+
+fn counter(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> prometheus::Result<IntCounterVec> {
+    let c = IntCounterVec::new(Opts::new(name, help), labels)?;
+    registry.register(Box::new(c.clone()))?;
+    Ok(c)
+}
+
+const LATENCY_BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+impl Metrics {
+    pub fn new() -> prometheus::Result<Self> {
+        let registry = Registry::new();
+        #[cfg(target_os = "linux")]
+        registry.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ))?;
+        let http_requests = counter(
+            &registry,
+            "eidgw_http_requests_total",
+            "HTTP requests by route template, method and status",
+            &["method", "route", "status"],
+        )?;
+        let http_latency = HistogramVec::new(
+            HistogramOpts::new(
+                "eidgw_http_request_duration_seconds",
+                "HTTP request latency by route template",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+            &["method", "route"],
+        )?;
+        registry.register(Box::new(http_latency.clone()))?;
+        let store_latency = HistogramVec::new(
+            HistogramOpts::new(
+                "eidgw_store_operation_duration_seconds",
+                "Store operation latency by backend and operation",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+            &["backend", "operation"],
+        )?;
+        registry.register(Box::new(store_latency.clone()))?;
+        let redis_reconnects = IntCounter::new(
+            "eidgw_redis_reconnects_total",
+            "New Redis connections made after the first (each one follows a broken connection)",
+        )?;
+        registry.register(Box::new(redis_reconnects.clone()))?;
+        let signing_key_age = IntGaugeVec::new(
+            Opts::new(
+                "eidgw_signing_key_age_seconds",
+                "Age of the active token-signing key (rotate before it grows old)",
+            ),
+            &["kid"],
+        )?;
+        registry.register(Box::new(signing_key_age.clone()))?;
+        let signing_key_generation = IntGauge::new(
+            "eidgw_keyring_generation",
+            "Generation of the loaded keyring (it grows with every rotation)",
+        )?;
+        registry.register(Box::new(signing_key_generation.clone()))?;
+        Ok(Self {
+            client_auth_failures: counter(
+                &registry,
+                "eidgw_client_authentication_failures_total",
+                "Relying-party authentication failures by reason",
+                &["reason"],
+            )?,
+            verifications: counter(
+                &registry,
+                "eidgw_verifications_total",
+                "Presentation-token verifications by outcome: valid, or the reason code",
+                &["outcome"],
+            )?,
+            login_failures: counter(
+                &registry,
+                "eidgw_login_failures_total",
+                "Refused citizen logins by channel (app, web) and reason",
+                &["channel", "reason"],
+            )?,
+            otp_failures: counter(
+                &registry,
+                "eidgw_otp_failures_total",
+                "Refused SMS one-time codes by flow and reason",
+                &["flow", "reason"],
+            )?,
+            step_up_failures: counter(
+                &registry,
+                "eidgw_step_up_failures_total",
+                "Refused session step-ups (passcode or face) by reason",
+                &["reason"],
+            )?,
+            presentations_issued: counter(
+                &registry,
+                "eidgw_presentations_issued_total",
+                "Presentation tokens issued, by account level",
+                &["level"],
+            )?,
+            tokens_issued: counter(
+                &registry,
+                "eidgw_tokens_issued_total",
+                "OAuth token responses issued, by grant type",
+                &["grant_type"],
+            )?,
+            store: StoreMetrics {
+                latency: store_latency,
+                errors: counter(
+                    &registry,
+                    "eidgw_store_errors_total",
+                    "Failed store operations by backend and operation",
+                    &["backend", "operation"],
+                )?,
+            },
+            http_requests,
+            http_latency,
+            redis_reconnects,
+            reconnects_seen: Arc::new(AtomicU64::new(0)),
+            signing_key_age,
+            signing_key_generation,
+            registry,
+        })
+    }
+
+    pub fn verification(&self, outcome: &str) {
+        self.verifications.with_label_values(&[outcome]).inc();
+    }
+
+    pub fn login_failure(&self, channel: &str, reason: &str) {
+        self.login_failures
+            .with_label_values(&[channel, reason])
+            .inc();
+    }
+
+    /// `purpose` is the OTP's purpose key (`web-login:<id>`): only its kind becomes a label.
+    pub fn otp_failure(&self, purpose: &str, reason: &str) {
+        let flow = purpose.split(':').next().unwrap_or("other");
+        self.otp_failures.with_label_values(&[flow, reason]).inc();
+    }
+
+    pub fn step_up_failure(&self, reason: &str) {
+        self.step_up_failures.with_label_values(&[reason]).inc();
+    }
+
+    /// The text exposition format, with the scrape-time figures brought up to date first.
+    pub fn render(&self, now: Snapshot<'_>) -> String {
+        let seen = self
+            .reconnects_seen
+            .fetch_max(now.redis_reconnects, Ordering::AcqRel);
+        if now.redis_reconnects > seen {
+            self.redis_reconnects.inc_by(now.redis_reconnects - seen);
+        }
+        // One series: the active key (a rotation replaces it).
+        self.signing_key_age.reset();
+        self.signing_key_age
+            .with_label_values(&[now.active_kid])
+            .set(now.active_key_created_at.until(now.now).as_secs() as i64);
+        self.signing_key_generation
+            .set(i64::try_from(now.keyring_generation).unwrap_or(i64::MAX));
+        let mut buf = Vec::new();
+        if let Err(err) = TextEncoder::new().encode(&self.registry.gather(), &mut buf) {
+            tracing::error!(%err, "cannot encode the metrics");
+        }
+        String::from_utf8(buf).unwrap_or_default()
+    }
+}

@@ -35,8 +35,10 @@ pub enum CardCommand {
 /// The enrolment officer on whose authority the gateway issues the card.
 #[derive(Debug, Args)]
 pub struct OperatorCredentials {
+    /// The operator account the command acts as (dev: the sandbox officer of config/dev.toml).
     #[arg(long, env = "EIDGW_OPERATOR_ID", default_value = DEV_OPERATOR_ID)]
     pub operator: String,
+    /// Its secret (dev: the sandbox officer's published one).
     #[arg(long, env = "EIDGW_OPERATOR_SECRET", default_value = DEV_OPERATOR_SECRET, hide_default_value = true)]
     pub operator_secret: String,
 }

@@ -17,6 +17,7 @@ mod counting_store;
 mod deployment;
 mod durability;
 mod enumeration;
+mod first_login;
 mod full_disk;
 mod http_basics;
 mod interop;

@@ -10,6 +10,7 @@ mod person;
 mod personal_id;
 mod phone;
 pub mod province;
+pub mod whole_number;
 
 pub use auth::{AuthMethod, Category, auth_level};
 pub use client_id::{ClientId, ClientIdError};

@@ -50,6 +50,7 @@ pub struct PresentationRequest {
     /// The transaction the relying party asked the citizen to approve (RFC 9396), shown by the
     /// app before approval and signed into the token. Its step-up rules apply.
     #[serde(default)]
+    #[schema(min_items = 1, max_items = 5)]
     pub authorization_details: Option<Vec<AuthorizationDetail>>,
 }
 

@@ -73,6 +73,7 @@ pub struct VerifyRequest {
     /// The transaction the relying party is about to execute: the token must have approved
     /// exactly this (RFC 9396).
     #[serde(default)]
+    #[schema(min_items = 1, max_items = 5)]
     pub authorization_details: Option<Vec<AuthorizationDetail>>,
 }
 

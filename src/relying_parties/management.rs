@@ -57,7 +57,8 @@ pub struct RegistrationRequest {
     /// For `private_key_jwt`: an Ed25519 public key (base64url) or a public JWK (Ed25519 or
     /// P-256). Without one the client gets a generated secret (`client_secret_basic`).
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
+    /// An Ed25519 public key (base64url) or a public JWK (Ed25519 or P-256).
+    #[schema(value_type = Option<serde_json::Value>)]
     pub public_key: Option<RegisteredKey>,
     /// The kiosk that signs live face captures for the chip API (Ed25519, base64url).
     #[serde(default)]

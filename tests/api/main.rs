@@ -24,6 +24,7 @@ mod interop;
 mod keys_and_jwks;
 mod metrics;
 mod oidc;
+mod openapi_fuzz;
 mod operations;
 mod personas;
 mod redis_outage;

@@ -159,6 +159,7 @@ pub async fn step_up(
     security(("session" = [])), responses(
         (status = 201, body = PresentationIssued),
         (status = 403, description = "level_too_low, step_up_required or account_locked", body = crate::http::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "unknown_relying_party: no relying party has this client_id", body = crate::http::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn present(
     state: State,

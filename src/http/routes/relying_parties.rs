@@ -67,7 +67,7 @@ pub struct RegistrationView {
     /// `client_secret_basic` or `private_key_jwt`.
     pub authentication_method: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<serde_json::Value>)]
     pub public_key: Option<RegisteredKey>,
     pub redirect_uris: Vec<String>,
     pub post_logout_redirect_uris: Vec<String>,
@@ -234,7 +234,8 @@ pub async fn disable(
 #[utoipa::path(post, path = "/v1/operator/relying-parties/{client_id}/enable", tag = "operator",
     security(("operator_basic" = [])),
     responses((status = 200, body = RegistrationView),
-        (status = 404, body = crate::http::Problem, content_type = "application/problem+json")))]
+        (status = 404, body = crate::http::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "registered_in_file", body = crate::http::Problem, content_type = "application/problem+json")))]
 pub async fn enable(
     state: State,
     AuthenticatedOperator(operator): AuthenticatedOperator,
@@ -282,7 +283,8 @@ pub struct PublicKeyRequest {
     request_body = PublicKeyRequest, security(("operator_basic" = [])),
     responses((status = 200, body = RegistrationView),
         (status = 400, body = crate::http::Problem, content_type = "application/problem+json"),
-        (status = 404, body = crate::http::Problem, content_type = "application/problem+json")))]
+        (status = 404, body = crate::http::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "registered_in_file", body = crate::http::Problem, content_type = "application/problem+json")))]
 pub async fn replace_key(
     state: State,
     AuthenticatedOperator(operator): AuthenticatedOperator,
@@ -303,7 +305,8 @@ pub async fn replace_key(
 #[serde(deny_unknown_fields)]
 pub struct InitialAccessTokenRequest {
     /// Seconds (default a day, at most 30 days).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::domain::whole_number::optional")]
+    #[schema(minimum = 60, maximum = 2_592_000)]
     pub expires_in: Option<u64>,
 }
 
@@ -316,15 +319,23 @@ pub struct InitialAccessToken {
 /// An initial access token (RFC 7591 §3): lets one client register itself at
 /// `/oauth2/register` (required in production). Single use, shown once.
 #[utoipa::path(post, path = "/v1/operator/initial-access-tokens", tag = "operator",
-    request_body = InitialAccessTokenRequest, security(("operator_basic" = [])),
+    request_body(content = Option<InitialAccessTokenRequest>, description = "Optional: without a body the token lasts a day"), security(("operator_basic" = [])),
     responses((status = 201, body = InitialAccessToken),
         (status = 400, body = crate::http::Problem, content_type = "application/problem+json")))]
 pub async fn initial_access_token(
     state: State,
     AuthenticatedOperator(operator): AuthenticatedOperator,
-    body: Option<web::Json<InitialAccessTokenRequest>>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let asked = body.map(|b| b.into_inner()).unwrap_or_default();
+    // No body means the defaults; a body must be the request (a malformed one is refused, not
+    // taken for none).
+    let asked: InitialAccessTokenRequest = if body.is_empty() {
+        InitialAccessTokenRequest::default()
+    } else {
+        serde_json::from_slice::<Option<InitialAccessTokenRequest>>(&body)
+            .map_err(|e| ApiError::bad_request("malformed_body", e.to_string()))?
+            .unwrap_or_default()
+    };
     let secs = asked
         .expires_in
         .unwrap_or(management::INITIAL_ACCESS_TOKEN_TTL.as_secs());

@@ -21,6 +21,20 @@ pub async fn verify(
     state: State,
     client: Authorized<needs::Verify, web::Json<VerifyRequest>>,
 ) -> Result<HttpResponse, ApiError> {
+    // A nonce the relying party expects is one a presentation can carry (1 to 128 characters).
+    if let Some(nonce) = &client.body.nonce
+        && !(1..=128).contains(&nonce.len())
+    {
+        return Err(ApiError::bad_request(
+            "invalid_nonce",
+            "nonce must have 1 to 128 characters",
+        ));
+    }
+    // The transaction the relying party names must be one a citizen could have approved.
+    if let Some(details) = &client.body.authorization_details {
+        crate::identity::transactions::validate(details)
+            .map_err(|e| ApiError::bad_request("invalid_authorization_details", e.0))?;
+    }
     let answer = verification::verify(&state.services, &client.rp, &client.body).await?;
     Ok(HttpResponse::Ok().json(answer))
 }

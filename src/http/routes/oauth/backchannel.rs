@@ -114,11 +114,26 @@ fn access_token(req: &HttpRequest, body: Option<&Params>) -> Option<(String, boo
     }
 }
 
-/// Userinfo (OpenID Connect Core §5.3) for a valid access token.
-#[utoipa::path(get, path = "/oauth2/userinfo", tag = "openid connect", request_body(content = Option<String>, content_type = "application/x-www-form-urlencoded", description = "optional: access_token=… instead of the header"), security(("access_token" = [])),
+/// Userinfo (OpenID Connect Core §5.3) for a valid access token in the `Authorization` header
+/// (`Bearer`, or `DPoP` with a proof).
+#[utoipa::path(get, path = "/oauth2/userinfo", tag = "openid connect", security(("access_token" = [])),
     responses((status = 200, description = "The claims of the granted scopes"),
         (status = 401, description = "invalid_token")))]
-pub async fn userinfo_endpoint(state: State, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+pub async fn userinfo_get(state: State, req: HttpRequest) -> HttpResponse {
+    userinfo_endpoint(state, req, web::Bytes::new()).await
+}
+
+/// Userinfo by POST: the access token in the header, or as the form field `access_token`
+/// (RFC 6750 §2.2).
+#[utoipa::path(post, path = "/oauth2/userinfo", tag = "openid connect", security(("access_token" = [])),
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "Empty, or access_token=…"),
+    responses((status = 200, description = "The claims of the granted scopes"),
+        (status = 401, description = "invalid_token")))]
+pub async fn userinfo_post(state: State, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    userinfo_endpoint(state, req, body).await
+}
+
+async fn userinfo_endpoint(state: State, req: HttpRequest, body: web::Bytes) -> HttpResponse {
     let form = if body.is_empty() {
         None
     } else {

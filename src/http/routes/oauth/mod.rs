@@ -59,8 +59,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(web::resource(TOKEN_PATH).route(web::post().to(token_endpoint)))
     .service(
         web::resource(USERINFO_PATH)
-            .route(web::get().to(userinfo_endpoint))
-            .route(web::post().to(userinfo_endpoint)),
+            .route(web::get().to(userinfo_get))
+            .route(web::post().to(userinfo_post)),
     )
     .service(web::resource(INTROSPECTION_PATH).route(web::post().to(introspect)))
     .service(web::resource(REVOCATION_PATH).route(web::post().to(revoke)))

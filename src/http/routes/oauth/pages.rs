@@ -5,6 +5,20 @@ use super::*;
 
 /// The authorization endpoint (code flow only; PKCE S256 required; PAR `request_uri` accepted).
 #[utoipa::path(get, path = "/oauth2/authorize", tag = "openid connect",
+    params(
+        ("client_id" = String, Query, description = "The registered client"),
+        ("redirect_uri" = Option<String>, Query, description = "Exactly one of the client's registered redirect URIs"),
+        ("response_type" = Option<String>, Query, description = "`code`"),
+        ("scope" = Option<String>, Query, description = "`openid` and the scopes of the claims asked for"),
+        ("state" = Option<String>, Query), ("nonce" = Option<String>, Query),
+        ("code_challenge" = Option<String>, Query, description = "PKCE S256 challenge (required)"),
+        ("code_challenge_method" = Option<String>, Query, description = "`S256`"),
+        ("request_uri" = Option<String>, Query, description = "From POST /oauth2/par, instead of the other parameters"),
+        ("prompt" = Option<String>, Query, description = "`none`, `login` or `consent`"),
+        ("max_age" = Option<u32>, Query), ("login_hint" = Option<String>, Query, description = "Pre-fills the personal ID number"),
+        ("acr_values" = Option<String>, Query, description = "`urn:vn:eid:level:1` or `urn:vn:eid:level:2`"),
+        ("authorization_details" = Option<String>, Query, description = "RFC 9396 JSON array: a transaction to approve"),
+    ),
     responses((status = 303, description = "To the login page, or back to the client with a code or an error"),
         (status = 400, description = "Unknown client or unregistered redirect URI: an error page, no redirect")))]
 pub async fn authorize(state: State, req: HttpRequest) -> HttpResponse {
@@ -21,6 +35,10 @@ pub async fn authorize(state: State, req: HttpRequest) -> HttpResponse {
 }
 
 /// The authorization endpoint by form POST (OpenID Connect Core §3.1.2.1).
+#[utoipa::path(post, path = "/oauth2/authorize", tag = "openid connect",
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "The parameters of GET /oauth2/authorize, as a form"),
+    responses((status = 303, description = "To the login page, or back to the client with a code or an error"),
+        (status = 400, description = "Unknown client, unregistered redirect URI or an unreadable form: an error page, no redirect")))]
 pub async fn authorize_post(state: State, req: HttpRequest, body: web::Bytes) -> HttpResponse {
     match form_params(&body) {
         Ok(p) => authorize_with(&state, &req, p).await,
@@ -482,6 +500,11 @@ pub async fn cancel(
 /// RP-initiated logout: with a valid `id_token_hint`, ends the browser session and returns only
 /// to a registered URI; without one, asks the citizen to confirm first.
 #[utoipa::path(get, path = "/oauth2/logout", tag = "openid connect",
+    params(
+        ("id_token_hint" = Option<String>, Query, description = "An ID token this gateway issued to the client (EdDSA or RS256)"),
+        ("post_logout_redirect_uri" = Option<String>, Query, description = "One of the client's registered post_logout_redirect_uris"),
+        ("client_id" = Option<String>, Query), ("state" = Option<String>, Query),
+    ),
     responses((status = 303, description = "To the registered post_logout_redirect_uri"),
         (status = 200, description = "Signed out (no registered return address), or — without a valid id_token_hint — a page asking the citizen to confirm")))]
 pub async fn logout_get(state: State, req: HttpRequest) -> HttpResponse {
@@ -489,6 +512,10 @@ pub async fn logout_get(state: State, req: HttpRequest) -> HttpResponse {
     logout_with(&state, &req, p).await
 }
 
+#[utoipa::path(post, path = "/oauth2/logout", tag = "openid connect",
+    request_body(content = Option<String>, content_type = "application/x-www-form-urlencoded", description = "The parameters of GET /oauth2/logout, as a form (all optional)"),
+    responses((status = 303, description = "To the registered post_logout_redirect_uri"),
+        (status = 200, description = "Signed out, or a page asking the citizen to confirm")))]
 pub async fn logout_post(state: State, req: HttpRequest, body: web::Bytes) -> HttpResponse {
     let p = form_params(&body).unwrap_or_default();
     logout_with(&state, &req, p).await

@@ -8,6 +8,30 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use super::routes;
 
+mod constraints;
+mod responses;
+
+/// An RFC 6749 §5.2 error answer (the OAuth endpoints' error body; RFC 7591 §3.2.2 on
+/// registration).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // a schema only: the endpoints build this JSON directly
+pub struct OAuthErrorBody {
+    /// `invalid_request`, `invalid_client`, `invalid_grant`, `temporarily_unavailable`, …
+    error: String,
+    error_description: Option<String>,
+}
+
+/// See [`responses`].
+struct CompleteResponses;
+
+impl Modify for CompleteResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            responses::complete_all(item, path);
+        }
+    }
+}
+
 struct SecuritySchemes;
 
 impl Modify for SecuritySchemes {
@@ -122,30 +146,57 @@ impl Modify for SecuritySchemes {
         routes::citizen::login_hint,
         routes::oauth::configuration,
         routes::oauth::authorize,
+        routes::oauth::authorize_post,
         routes::oauth::par,
         routes::oauth::backchannel_authorize,
         routes::oauth::token_endpoint,
-        routes::oauth::userinfo_endpoint,
+        routes::oauth::userinfo_get,
+        routes::oauth::userinfo_post,
         routes::oauth::introspect,
         routes::oauth::revoke,
         routes::oauth::logout_get,
+        routes::oauth::logout_post,
         routes::oauth::register_client,
         routes::oauth::read_client,
         routes::oauth::update_client,
         routes::oauth::delete_client,
     ),
-    components(schemas(super::Problem)),
-    modifiers(&SecuritySchemes),
+    components(schemas(super::Problem, OAuthErrorBody)),
+    modifiers(&SecuritySchemes, &CompleteResponses),
 )]
 pub struct ApiDoc;
 
+/// The document as served: the annotations, completed with the shared responses (a
+/// modifier) and the validated types' formats (written into the JSON).
+pub fn document() -> serde_json::Value {
+    let mut json = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    constraints::apply(&mut json);
+    json
+}
+
 /// Swagger UI at `/docs/`, serving the document at `/openapi.json`; assets are compiled in.
 pub fn swagger_ui() -> SwaggerUi {
-    SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi())
+    SwaggerUi::new("/docs/{_:.*}").external_url_unchecked("/openapi.json", document())
 }
 
 pub async fn docs_redirect() -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, "/docs/"))
         .finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use utoipa::OpenApi;
+
+    #[test]
+    fn the_served_document_carries_the_validated_formats() {
+        let served = super::document();
+        let pattern = served
+            .pointer("/components/schemas/LoginChallengeRequest/properties/personal_id/pattern")
+            .and_then(|p| p.as_str())
+            .unwrap_or_default()
+            .to_owned();
+        assert!(pattern.starts_with("^(?:001|"), "{pattern}");
+    }
 }

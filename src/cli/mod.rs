@@ -90,6 +90,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print the OpenAPI document the gateway serves at /openapi.json (no gateway needed).
+    Openapi,
     /// Measure performance figures.
     Bench {
         #[command(subcommand)]
@@ -146,6 +148,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sim(args) => sim::run(args),
         Command::Rp(args) => rp::run(args),
         Command::Personas { gateway, json } => sim::list_personas(&gateway, json),
+        Command::Openapi => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&crate::http::openapi::document())?
+            );
+            Ok(())
+        }
     }
 }
 

@@ -22,7 +22,8 @@ fn whole<T: TryFrom<u64>>(n: serde_json::Number) -> Option<T> {
 /// A non-negative integer, also written with a zero fraction.
 pub fn deserialize<'de, D: Deserializer<'de>, T: TryFrom<u64>>(d: D) -> Result<T, D::Error> {
     let n = serde_json::Number::deserialize(d)?;
-    whole(n.clone()).ok_or_else(|| D::Error::custom(format!("expected a whole number in range, not {n}")))
+    whole(n.clone())
+        .ok_or_else(|| D::Error::custom(format!("expected a whole number in range, not {n}")))
 }
 
 /// An optional one (`null` or absent is `None`).
@@ -51,7 +52,13 @@ mod tests {
         assert_eq!((t.n, t.m), (7, Some(228)));
         let t: T = serde_json::from_str(r#"{"n": 7, "m": null}"#).unwrap();
         assert_eq!((t.n, t.m), (7, None));
-        for bad in [r#"{"n": 7.5}"#, r#"{"n": -1}"#, r#"{"n": 256}"#, r#"{"n": 1e300}"#, r#"{"n": "7"}"#] {
+        for bad in [
+            r#"{"n": 7.5}"#,
+            r#"{"n": -1}"#,
+            r#"{"n": 256}"#,
+            r#"{"n": 1e300}"#,
+            r#"{"n": "7"}"#,
+        ] {
             assert!(serde_json::from_str::<T>(bad).is_err(), "{bad}");
         }
     }

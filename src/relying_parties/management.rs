@@ -63,9 +63,13 @@ pub struct RegistrationRequest {
     /// The kiosk that signs live face captures for the chip API (Ed25519, base64url).
     #[serde(default)]
     pub kiosk_public_key: Option<String>,
-    #[serde(default)]
+    /// Requests per minute (default 600).
+    #[serde(default, deserialize_with = "crate::domain::whole_number::optional")]
+    #[schema(minimum = 1, maximum = 1_000_000)]
     pub rate_quota_per_minute: Option<u32>,
-    #[serde(default)]
+    /// Attribute-match records per minute (default 1,000,000).
+    #[serde(default, deserialize_with = "crate::domain::whole_number::optional")]
+    #[schema(minimum = 1, maximum = 100_000_000)]
     pub match_records_per_minute: Option<u32>,
     #[serde(default)]
     pub step_up: Vec<StepUpRule>,
@@ -180,6 +184,22 @@ fn build(
     if req.sandbox && !services.settings.is_dev() {
         return Err(ManagementError::Invalid(
             "sandbox clients are refused in production mode".into(),
+        ));
+    }
+    if req
+        .rate_quota_per_minute
+        .is_some_and(|q| !(1..=1_000_000).contains(&q))
+    {
+        return Err(ManagementError::Invalid(
+            "rate_quota_per_minute is 1 to 1,000,000".into(),
+        ));
+    }
+    if req
+        .match_records_per_minute
+        .is_some_and(|q| !(1..=100_000_000).contains(&q))
+    {
+        return Err(ManagementError::Invalid(
+            "match_records_per_minute is 1 to 100,000,000".into(),
         ));
     }
     for uri in req

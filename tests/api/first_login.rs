@@ -12,8 +12,12 @@ use crate::helpers::repo;
 /// The walkthrough's commands, continuation lines joined, comments dropped.
 fn walkthrough_commands() -> Vec<String> {
     let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
-    let start = readme.find("<!-- first-login -->").expect("the walkthrough's marker");
-    let end = readme.find("<!-- /first-login -->").expect("its end marker");
+    let start = readme
+        .find("<!-- first-login -->")
+        .expect("the walkthrough's marker");
+    let end = readme
+        .find("<!-- /first-login -->")
+        .expect("its end marker");
     let block = &readme[start..end];
     let body = &block[block.find("```sh\n").unwrap() + 6..block.rfind("```").unwrap()];
     let mut commands = Vec::new();
@@ -72,7 +76,11 @@ fn run(dir: &std::path::Path, command: &str) -> String {
 fn the_five_minute_walkthrough_runs_as_written() {
     let commands = walkthrough_commands();
     assert_eq!(commands.len(), 4, "{commands:#?}");
-    assert!(commands[0].ends_with("serve --port 9123"), "{}", commands[0]);
+    assert!(
+        commands[0].ends_with("serve --port 9123"),
+        "{}",
+        commands[0]
+    );
     let dir = tempfile::tempdir().unwrap();
     std::os::unix::fs::symlink(repo().join("examples"), dir.path().join("examples")).unwrap();
     std::os::unix::fs::symlink(repo().join("config"), dir.path().join("config")).unwrap();
@@ -89,7 +97,13 @@ fn the_five_minute_walkthrough_runs_as_written() {
     while std::net::TcpStream::connect("127.0.0.1:9123").is_err() {
         if let Ok(Some(status)) = gateway.0.try_wait() {
             let mut err = String::new();
-            gateway.0.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+            gateway
+                .0
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut err)
+                .unwrap();
             panic!("the gateway stopped ({status}): {err}");
         }
         assert!(
@@ -104,12 +118,22 @@ fn the_five_minute_walkthrough_runs_as_written() {
     }
     let registered: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("my-app.json")).unwrap()).unwrap();
-    assert!(registered["client_secret"].as_str().is_some_and(|s| s.len() >= 43));
+    assert!(
+        registered["client_secret"]
+            .as_str()
+            .is_some_and(|s| s.len() >= 43)
+    );
     let printed = run(dir.path(), &commands[3]);
     assert!(printed.contains("as the 'level-2' persona"), "{printed}");
     assert!(printed.contains("urn:vn:eid:level:2"), "{printed}");
-    assert!(printed.contains("\"name\":"), "released full_name: {printed}");
-    assert!(printed.contains("\"birthdate\":"), "released birth_date: {printed}");
+    assert!(
+        printed.contains("\"name\":"),
+        "released full_name: {printed}"
+    );
+    assert!(
+        printed.contains("\"birthdate\":"),
+        "released birth_date: {printed}"
+    );
 
     // The RFC 7591 registration, as the block's comment says.
     let other = commands[3].replace("my-app.json", "my-dcr-app.json");

@@ -65,5 +65,8 @@ async fn schemathesis_finds_nothing_in_the_openapi_document() {
         "schemathesis found problems:\n{report}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(report.contains("No issues found") || report.contains("passed"), "{report}");
+    assert!(
+        report.contains("No issues found") || report.contains("passed"),
+        "{report}"
+    );
 }

@@ -96,7 +96,8 @@ pub fn apply(doc: &mut Value) {
                     }
                 }
                 for content in ["application/json", "application/x-www-form-urlencoded"] {
-                    let pointer = format!("/requestBody/content/{}/schema", content.replace('/', "~1"));
+                    let pointer =
+                        format!("/requestBody/content/{}/schema", content.replace('/', "~1"));
                     if let Some(schema) = op.pointer_mut(&pointer) {
                         constrain_properties(schema);
                     }

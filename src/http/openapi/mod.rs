@@ -9,6 +9,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use super::routes;
 
 mod constraints;
+mod examples;
 mod responses;
 
 /// An RFC 6749 §5.2 error answer (the OAuth endpoints' error body; RFC 7591 §3.2.2 on
@@ -171,6 +172,7 @@ pub struct ApiDoc;
 pub fn document() -> serde_json::Value {
     let mut json = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
     constraints::apply(&mut json);
+    examples::apply(&mut json);
     json
 }
 
@@ -187,8 +189,6 @@ pub async fn docs_redirect() -> HttpResponse {
 
 #[cfg(test)]
 mod tests {
-    use utoipa::OpenApi;
-
     #[test]
     fn the_served_document_carries_the_validated_formats() {
         let served = super::document();
@@ -198,5 +198,45 @@ mod tests {
             .unwrap_or_default()
             .to_owned();
         assert!(pattern.starts_with("^(?:001|"), "{pattern}");
+    }
+
+    /// `scripts/openapi-examples` records them; a new operation needs a test that calls it
+    /// and a new recording.
+    #[test]
+    fn every_operation_has_a_recorded_request_and_answer() {
+        let doc = super::document();
+        let mut missing = Vec::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let name = format!("{} {path}", method.to_uppercase());
+                if let Some(body) = op.get("requestBody") {
+                    let has = body["content"]
+                        .as_object()
+                        .is_some_and(|c| c.values().any(|m| m.get("example").is_some()));
+                    if !has {
+                        missing.push(format!("{name}: request"));
+                    }
+                }
+                let responses = op["responses"].as_object().unwrap();
+                let answers_with_a_body = responses.iter().any(|(status, r)| {
+                    status.starts_with('2')
+                        && r.get("content")
+                            .is_some_and(|c| c != &serde_json::json!({}))
+                });
+                let has_example = responses.iter().any(|(status, r)| {
+                    (status.starts_with('2') || status.starts_with('3'))
+                        && r["content"]
+                            .as_object()
+                            .is_some_and(|c| c.values().any(|m| m.get("example").is_some()))
+                });
+                if answers_with_a_body && !has_example {
+                    missing.push(format!("{name}: answer"));
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "run scripts/openapi-examples: {missing:#?}"
+        );
     }
 }

@@ -626,3 +626,29 @@ async fn over_https_the_browser_cookies_are_host_cookies() {
         assert!(!line.contains("Domain"), "{line}");
     }
 }
+
+/// The authorization endpoint by form POST (OpenID Connect Core §3.1.2.1) starts the same
+/// sign-in as GET, and ends in a code the portal redeems.
+#[tokio::test]
+async fn authorization_by_form_post_signs_in_like_get() {
+    let app = spawn_app(Backend::Embedded).await;
+    let citizen = Citizen::nth(&app, 0);
+    citizen.register(&app).await;
+    let p = pkce();
+    let get_url = at_portal(&p, &[]);
+    let query = get_url.split_once('?').unwrap().1.to_owned();
+    let form: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    let mut b = Browser::new(&app);
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let res = b.post("/oauth2/authorize", &pairs).await;
+    let page = location(&res);
+    assert!(page.starts_with("/oauth2/interaction/"), "{page}");
+    let back = sign_in(&mut b, &citizen, &format!("/oauth2/authorize?{query}")).await;
+    let code = query_param(&back, "code").expect("a code");
+    assert_eq!(
+        redeem(&app, &code, &p.verifier).await.status(),
+        StatusCode::OK
+    );
+}

@@ -10,7 +10,7 @@
 //! - [`domain`]: the vocabulary (`PersonalId`, `Level`, `AuthLevel`, `ClientId`, `Person`), built
 //!   only by parsing; no HTTP, no storage.
 //! - [`store`]: the storage primitives behind one trait, with an embedded (redb) and a Redis
-//!   implementation that pass the same contract tests; the embedded store heals after a disk
+//!   implementation that pass the same contract tests (and a metering decorator over either); the embedded store heals after a disk
 //!   failure, the Redis one fences off what a restarted Redis may have forgotten.
 //! - [`registry`], [`relying_parties`], [`audit`], [`accounts`]: repositories and rules over the
 //!   store (the audit chain with a checkpoint outside it; accounts with their secrets).
@@ -23,6 +23,8 @@
 //! - [`services`]: the services wired together; [`http`]: the thin HTTP layer over them, where
 //!   one guard admits relying parties and one middleware turns panics into 500s;
 //!   [`startup`]: building and running the gateway; [`cli`]: the `eidgw` command.
+//! - [`telemetry`]: logging, and the Prometheus metrics the domain and the HTTP layer count
+//!   (verification outcomes, refused logins, store latency through a metering `Store`).
 //! - [`clock`]: time is injected everywhere, so expiry is testable without sleeping.
 
 #![forbid(unsafe_code)]

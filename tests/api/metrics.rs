@@ -101,17 +101,12 @@ async fn every_counter_moves_with_its_event(backend: Backend) {
     let p = pkce();
     let page = location(&b.get(&at_portal(&p, &[])).await);
     let html = b.get(&page).await.text().await.unwrap();
-    let login = |password: &'static str, token: String| {
-        let id = web.id().to_owned();
-        (id, password, token)
-    };
-    let (id, password, token) = login("wrong password", csrf(&html));
     b.post(
         &format!("{page}/login"),
         &[
-            ("csrf_token", &token),
-            ("personal_id", &id),
-            ("password", password),
+            ("csrf_token", &csrf(&html)),
+            ("personal_id", web.id()),
+            ("password", "wrong password"),
         ],
     )
     .await;
@@ -127,17 +122,14 @@ async fn every_counter_moves_with_its_event(backend: Backend) {
     .await;
     let html = b.get(&page).await.text().await.unwrap();
     assert!(html.contains("name=\"otp\""));
+    // A code that is surely wrong: not the one sent.
+    let otp = web.otp(&app).await;
+    let wrong = if otp == "000000" { "111111" } else { "000000" };
     b.post(
         &format!("{page}/otp"),
-        &[("csrf_token", &csrf(&html)), ("otp", "000000")],
+        &[("csrf_token", &csrf(&html)), ("otp", wrong)],
     )
     .await;
-    let otp = web.otp(&app).await;
-    let otp = if otp == "000000" {
-        "111111".to_owned()
-    } else {
-        otp
-    };
     let html = b.get(&page).await.text().await.unwrap();
     b.post(
         &format!("{page}/otp"),

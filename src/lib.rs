@@ -25,9 +25,14 @@
 //!   [`startup`]: building and running the gateway; [`cli`]: the `eidgw` command.
 //! - [`telemetry`]: logging, and the Prometheus metrics the domain and the HTTP layer count
 //!   (verification outcomes, refused logins, store latency through a metering `Store`).
+//! - [`i18n`]: what people read, Vietnamese first: the pages' texts, the message for every code,
+//!   Vietnamese formats of amounts, dates and times.
 //! - [`clock`]: time is injected everywhere, so expiry is testable without sleeping.
 
 #![forbid(unsafe_code)]
+
+// The pages' and messages' texts, compiled in (see `i18n`).
+rust_i18n::i18n!("src/i18n/locales");
 
 pub mod accounts;
 pub mod audit;
@@ -41,6 +46,7 @@ pub mod domain;
 #[cfg(test)]
 mod fuzz;
 pub mod http;
+pub mod i18n;
 pub mod identity;
 pub mod keys;
 pub mod oidc;

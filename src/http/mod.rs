@@ -4,6 +4,8 @@
 pub mod client_address;
 pub mod extractors;
 pub mod guard;
+pub mod html;
+pub mod language;
 pub mod middleware;
 pub mod openapi;
 pub mod outcomes;
@@ -41,6 +43,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, dev_mode: bool, body_limit: usize
     .app_data(web::FormConfig::default().limit(body_limit))
     .app_data(web::PayloadConfig::new(body_limit))
     .app_data(web::QueryConfig::default().error_handler(middleware::query_error))
+    .service(web::resource("/").route(web::get().to(routes::home::home)))
+    .service(web::resource("/v1/messages").route(web::get().to(routes::home::messages)))
     .service(web::resource("/healthz").route(web::get().to(routes::health::live)))
     .service(web::resource("/readyz").route(web::get().to(routes::health::ready)))
     .service(web::resource("/.well-known/jwks.json").route(web::get().to(routes::jwks::jwks)))

@@ -16,7 +16,7 @@ use crate::domain::{Level, PersonalId};
 use crate::population::Persona;
 use crate::population::personas::{PersonaState, SandboxCredentials};
 use crate::services::Services;
-use crate::store::{Table, get_json, put_json};
+use crate::store::{StoreError, Table, get_json, put_json};
 
 /// The published password and passcode of every sandbox persona.
 pub const PASSWORD: &str = "Sandbox persona 2026!";
@@ -134,7 +134,7 @@ pub async fn prepare(services: &Services) -> Result<(), IdentityError> {
                 // Bound to a phone nobody was given: the published wallet's phone is the old one.
                 let mut other = [0u8; 32];
                 getrandom::fill(&mut other)
-                    .map_err(|e| IdentityError::invalid("random", e.to_string()))?;
+                    .map_err(|e| StoreError::Storage(format!("no randomness: {e}")))?;
                 account.device.public_key = public_key(&other);
                 account.session_epoch = 1;
             }

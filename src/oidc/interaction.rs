@@ -18,7 +18,7 @@ use crate::audit::AuditKind;
 use crate::challenges::random_token;
 use crate::clock::Timestamp;
 use crate::domain::{AuthMethod, Level, PersonalId, PhoneNumber};
-use crate::identity::transactions::Requirement;
+use crate::identity::transactions::{AuthorizationDetail, Requirement};
 use crate::relying_parties::RelyingParty;
 use crate::services::Services;
 use crate::store::{PutMode, StoreError, Table, decode, encode};
@@ -44,11 +44,14 @@ pub struct Interaction {
     /// The password was right and an OTP went to this citizen's phone.
     pending: Option<PersonalId>,
     logged_in: Option<LoggedIn>,
-    /// The message of the last failed step, shown once.
+    /// The code of the last failed step (`code.oauth.<code>` in the catalogue), shown once.
     pub error: Option<String>,
     /// The cross-device login code the page shows as a QR for the citizen's app.
     #[serde(default)]
     pub qr: String,
+    /// When the QR login code stops working.
+    #[serde(default)]
+    pub qr_expires_at: Option<Timestamp>,
 }
 
 /// What the interaction page shows now.
@@ -62,9 +65,17 @@ pub enum Step {
     },
     Consent {
         scopes: Vec<Scope>,
-        /// The transaction to approve, in words.
-        transactions: Vec<String>,
+        /// The transactions to approve (a one-off approval, not a standing consent).
+        transactions: Vec<AuthorizationDetail>,
+        /// Who is signed in, so the citizen sees whose data goes.
+        account: SignedIn,
     },
+}
+
+/// The signed-in citizen as the consent page shows them: masked id and name.
+pub struct SignedIn {
+    pub masked_id: String,
+    pub full_name: Option<String>,
 }
 
 /// Where the browser goes next.
@@ -173,6 +184,7 @@ pub async fn begin(
         logged_in,
         error: None,
         qr: random_token()?,
+        qr_expires_at: Some(now.plus(INTERACTION_TTL)),
     };
     save(services, &interaction).await?;
     services
@@ -317,14 +329,17 @@ pub async fn step(
         save(services, &i).await?;
     }
     let step = match (&i.logged_in, &i.pending) {
-        (Some(_), _) => Step::Consent {
+        (Some(logged_in), _) => Step::Consent {
             scopes: i.request.scopes.iter().copied().collect(),
-            transactions: i
-                .request
-                .authorization_details
-                .iter()
-                .map(|d| d.describe())
-                .collect(),
+            transactions: i.request.authorization_details.clone(),
+            account: SignedIn {
+                masked_id: logged_in.personal_id.masked(),
+                full_name: services
+                    .registry
+                    .person(&logged_in.personal_id)
+                    .await?
+                    .map(|p| p.full_name),
+            },
         },
         (None, Some(id)) => {
             let phone = services.accounts.get(id).await?.map(|a| a.phone);
@@ -347,7 +362,8 @@ async fn fail(
     Ok(Next::Page(i.id))
 }
 
-const WRONG_CREDENTIALS: &str = "Wrong ID number or password, or the account is locked.";
+/// One code for every refused login, whatever the reason (no enumeration).
+const WRONG_CREDENTIALS: &str = "invalid_credentials";
 
 /// Step 1: ID number and password. Unknown account, wrong password and a locked account look
 /// the same and cost the same (one argon2 verification each).
@@ -442,13 +458,10 @@ pub async fn otp(
         Err(crate::sms::OtpError::TooManyAttempts) => {
             let mut i = i;
             i.pending = None;
-            return Ok((
-                fail(services, i, "Too many wrong codes: sign in again.").await?,
-                None,
-            ));
+            return Ok((fail(services, i, "otp_attempts_exceeded").await?, None));
         }
         Err(crate::sms::OtpError::Invalid) => {
-            return Ok((fail(services, i, "Wrong or expired code.").await?, None));
+            return Ok((fail(services, i, "otp_invalid").await?, None));
         }
     }
     services.otps.consume(&purpose).await?;

@@ -97,6 +97,7 @@ impl Modify for SecuritySchemes {
         routes::health::ready,
         routes::health::metrics,
         routes::jwks::jwks,
+        routes::home::messages,
         routes::clients::me,
         routes::dev::personas,
         routes::dev::persona_card,
@@ -173,7 +174,18 @@ pub fn document() -> serde_json::Value {
     let mut json = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
     constraints::apply(&mut json);
     examples::apply(&mut json);
+    append_message_table(&mut json);
     json
+}
+
+/// The catalogue's table under `GET /v1/messages`, so the docs page lists every code's message.
+fn append_message_table(doc: &mut serde_json::Value) {
+    if let Some(serde_json::Value::String(description)) =
+        doc.pointer_mut("/paths/~1v1~1messages/get/description")
+    {
+        description.push_str("\n\n");
+        description.push_str(&crate::i18n::catalogue::markdown());
+    }
 }
 
 /// Swagger UI at `/docs/`, serving the document at `/openapi.json`; assets are compiled in.

@@ -6,6 +6,7 @@ pub mod citizen;
 pub mod clients;
 pub mod dev;
 pub mod health;
+pub mod home;
 pub mod jwks;
 pub mod oauth;
 pub mod operator;

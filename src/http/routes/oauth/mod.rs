@@ -12,7 +12,7 @@ use serde_json::json;
 use crate::http::guard::{OAuthClient, OAuthRejection, form_params, needs};
 use crate::http::{ApiError, AppState, State};
 use crate::oidc::authorize::{self, AuthorizeError};
-use crate::oidc::claims::{ReleasedClaim, release};
+use crate::oidc::claims::release;
 use crate::oidc::interaction::{self, InteractionError, Next, Step};
 use crate::oidc::{
     OAuthError, PAR_TTL, Params, discovery, dpop, introspection, logout, token, userinfo,
@@ -148,58 +148,6 @@ fn no_store(mut b: HttpResponseBuilder) -> HttpResponseBuilder {
     b.insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"));
     b
-}
-
-/// Headers for every page: no framing, no caching, no referrer, a tight CSP.
-fn page_response(status: StatusCode) -> HttpResponseBuilder {
-    let mut b = no_store(HttpResponse::build(status));
-    b.content_type("text/html; charset=utf-8")
-        .insert_header((
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'",
-        ))
-        .insert_header((header::X_FRAME_OPTIONS, "DENY"))
-        .insert_header((header::REFERRER_POLICY, "no-referrer"))
-        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"));
-    b
-}
-
-#[derive(Template)]
-#[template(path = "oidc/message.html")]
-struct MessagePage<'a> {
-    /// Dev mode: the sandbox banner.
-    sandbox: bool,
-    heading: &'a str,
-    code: Option<&'a str>,
-    detail: &'a str,
-}
-
-fn message(
-    state: &AppState,
-    status: StatusCode,
-    heading: &str,
-    code: Option<&str>,
-    detail: &str,
-) -> HttpResponse {
-    let body = MessagePage {
-        sandbox: state.services.settings.is_dev(),
-        heading,
-        code,
-        detail,
-    }
-    .render()
-    .unwrap_or_else(|_| detail.to_owned());
-    page_response(status).body(body)
-}
-
-fn unavailable(state: &AppState) -> HttpResponse {
-    message(
-        state,
-        StatusCode::SERVICE_UNAVAILABLE,
-        "Temporarily unavailable",
-        Some("temporarily_unavailable"),
-        "The identity service cannot complete this right now. Please try again in a moment.",
-    )
 }
 
 /// 303: after a form POST the browser must GET the next page (RFC 9700 §4.12).

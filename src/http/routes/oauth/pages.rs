@@ -2,6 +2,10 @@
 //! login's status), RP-initiated logout, and the pages' static files.
 
 use super::*;
+use crate::http::html::PageContext;
+use crate::i18n::{Texts, format};
+use crate::identity::transactions::AuthorizationDetail;
+use crate::oidc::interaction::SignedIn;
 
 /// The authorization endpoint (code flow only; PKCE S256 required; PAR `request_uri` accepted).
 #[utoipa::path(get, path = "/oauth2/authorize", tag = "openid connect",
@@ -24,12 +28,11 @@ use super::*;
 pub async fn authorize(state: State, req: HttpRequest) -> HttpResponse {
     match Params::parse(req.query_string()) {
         Ok(p) => authorize_with(&state, &req, p).await,
-        Err(detail) => message(
-            &state,
+        Err(detail) => PageContext::of(&state, &req).error(
             StatusCode::BAD_REQUEST,
-            "Invalid request",
-            Some("invalid_request"),
-            &detail,
+            "heading.invalid_request",
+            "invalid_request",
+            Some(&detail),
         ),
     }
 }
@@ -42,25 +45,25 @@ pub async fn authorize(state: State, req: HttpRequest) -> HttpResponse {
 pub async fn authorize_post(state: State, req: HttpRequest, body: web::Bytes) -> HttpResponse {
     match form_params(&body) {
         Ok(p) => authorize_with(&state, &req, p).await,
-        Err(e) => message(
-            &state,
+        Err(e) => PageContext::of(&state, &req).error(
             StatusCode::BAD_REQUEST,
-            "Invalid request",
-            Some("invalid_request"),
-            &e.to_string(),
+            "heading.invalid_request",
+            "invalid_request",
+            Some(&e.to_string()),
         ),
     }
 }
 
 async fn authorize_with(state: &State, req: &HttpRequest, p: Params) -> HttpResponse {
     let services = &state.services;
+    let page = PageContext::of(state, req);
     let rp = match p.get("client_id").map(crate::domain::ClientId::parse) {
         Some(Ok(id)) => match services.relying_parties.get(&id).await {
             Ok(Some(rp)) => rp,
-            Ok(None) => return unknown_client(state),
-            Err(_) => return unavailable(state),
+            Ok(None) => return unknown_client(&page),
+            Err(_) => return page.unavailable(),
         },
-        _ => return unknown_client(state),
+        _ => return unknown_client(&page),
     };
     let result = match authorize::resolve(services, &rp, &p).await {
         Ok(request) => {
@@ -82,27 +85,25 @@ async fn authorize_with(state: &State, req: &HttpRequest, p: Params) -> HttpResp
         Err(AuthorizeError::Redirect(e)) => {
             see_other(&interaction::error_url(services, &e)).finish()
         }
-        Err(AuthorizeError::Page { error, detail }) => message(
-            state,
+        Err(AuthorizeError::Page { error, detail }) => page.error(
             StatusCode::BAD_REQUEST,
-            "Cannot sign in",
-            Some(error),
-            &detail,
+            "heading.cannot_sign_in",
+            error,
+            Some(&detail),
         ),
         Err(AuthorizeError::Store(err)) => {
             tracing::error!(%err, "store failure at the authorization endpoint");
-            unavailable(state)
+            page.unavailable()
         }
     }
 }
 
-fn unknown_client(state: &AppState) -> HttpResponse {
-    message(
-        state,
+fn unknown_client(page: &PageContext) -> HttpResponse {
+    page.error(
         StatusCode::BAD_REQUEST,
-        "Cannot sign in",
-        Some("invalid_client"),
-        "The service that sent you here is not registered with the identity gateway.",
+        "heading.cannot_sign_in",
+        "invalid_client",
+        Some("the client_id is not registered with this gateway"),
     )
 }
 
@@ -112,25 +113,42 @@ fn unknown_client(state: &AppState) -> HttpResponse {
 #[derive(Template)]
 #[template(path = "oidc/interaction.html")]
 struct InteractionPage<'a> {
+    t: Texts,
     /// Dev mode: the sandbox banner and helpers below.
     sandbox: bool,
-    rp_name: &'a str,
+    switch: Option<String>,
+    title: String,
+    cancel_label: String,
     qr_svg: String,
     qr_text: String,
+    qr_expires: String,
+    /// The same code as a link the citizen's phone opens in the VNeID app.
+    app_link: String,
     base: String,
     csrf: &'a str,
     step: &'a str,
-    error: Option<String>,
+    error: Option<PageError>,
     hint: String,
-    phone: String,
-    /// Exactly what allowing releases (the same computation that fills the tokens).
-    claims: Vec<ReleasedClaim>,
+    otp_intro: String,
+    /// Who is signed in (the consent step).
+    account: Option<SignedIn>,
+    asks: String,
+    /// Exactly what allowing releases (the same computation that fills the tokens): the
+    /// claim's name and its words.
+    claims: Vec<(String, String)>,
+    /// The transactions to approve, in words with Vietnamese amounts.
     transactions: Vec<String>,
     /// Sandbox only: the ready-made personas to sign in as, and the picked one's password.
     personas: Vec<PersonaChoice>,
     persona_password: Option<&'static str>,
     /// Sandbox only: where the simulated SMS can be read.
     sms_outbox: Option<String>,
+}
+
+/// A failed step's message: the words, and the code for support and tests.
+struct PageError {
+    code: String,
+    text: String,
 }
 
 /// A ready-made sandbox account on the persona picker.
@@ -171,29 +189,27 @@ async fn persona_choices(
     Ok((choices, hint))
 }
 
-fn interaction_error(state: &AppState, e: InteractionError) -> HttpResponse {
+fn interaction_error(page: &PageContext, e: InteractionError) -> HttpResponse {
     match e {
-        InteractionError::Gone => message(
-            state,
+        InteractionError::Gone => page.error(
             StatusCode::BAD_REQUEST,
-            "Sign-in expired",
-            Some("interaction_gone"),
-            &e.to_string(),
+            "heading.expired",
+            "interaction_gone",
+            None,
         ),
-        InteractionError::Csrf => message(
-            state,
+        InteractionError::Csrf => page.error(
             StatusCode::FORBIDDEN,
-            "Request refused",
-            Some("csrf_invalid"),
-            &e.to_string(),
+            "heading.refused",
+            "csrf_invalid",
+            None,
         ),
         InteractionError::Store(err) => {
             tracing::error!(%err, "store failure on a login page");
-            unavailable(state)
+            page.unavailable()
         }
         InteractionError::Hash(err) => {
             tracing::error!(%err, "password hashing failed");
-            unavailable(state)
+            page.unavailable()
         }
     }
 }
@@ -208,17 +224,44 @@ fn qr_svg(text: &str) -> String {
     }
 }
 
+/// A claim in the citizen's words.
+fn claim_words(t: &Texts, claim: &str) -> String {
+    match claim.strip_prefix("age_over_") {
+        Some(n) => t.lang.text_with("claim.age_over", &[("n", n)]),
+        None => t.get(&format!("claim.{claim}")).into_owned(),
+    }
+}
+
+/// A transaction in the citizen's words, the amount written the Vietnamese way.
+fn transaction_words(t: &Texts, d: &AuthorizationDetail) -> String {
+    let amount = format::amount_vnd(d.amount_vnd, t.lang);
+    match &d.creditor_account {
+        Some(account) => t.lang.text_with(
+            "transaction.bank_transfer_account",
+            &[
+                ("amount", &amount),
+                ("creditor", &d.creditor),
+                ("account", account),
+            ],
+        ),
+        None => t.lang.text_with(
+            "transaction.bank_transfer",
+            &[("amount", &amount), ("creditor", &d.creditor)],
+        ),
+    }
+}
+
 /// Whether the app approved the sign-in shown as a QR code (the page's script polls this).
 pub async fn qr_status(state: State, req: HttpRequest, path: web::Path<String>) -> HttpResponse {
     let cookie = cookie_value(&state, &req, interaction::BROWSER_COOKIE);
     let i = match interaction::load(&state.services, &path, cookie.as_deref()).await {
         Ok(i) => i,
-        Err(InteractionError::Store(_)) => return unavailable(&state),
+        Err(InteractionError::Store(_)) => return PageContext::of(&state, &req).unavailable(),
         Err(_) => return no_store(HttpResponse::NotFound()).json(json!({ "approved": false })),
     };
     match interaction::qr_approved(&state.services, &i).await {
         Ok(approved) => no_store(HttpResponse::Ok()).json(json!({ "approved": approved })),
-        Err(_) => unavailable(&state),
+        Err(_) => PageContext::of(&state, &req).unavailable(),
     }
 }
 
@@ -228,12 +271,14 @@ pub async fn interaction_page(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> HttpResponse {
-    let sandbox = state.services.settings.is_dev();
+    let page = PageContext::of(&state, &req);
+    let t = page.t;
+    let sandbox = page.sandbox;
     let cookie = cookie_value(&state, &req, interaction::BROWSER_COOKIE);
     let services = &state.services;
     let loaded = match interaction::load(services, &path, cookie.as_deref()).await {
         Ok(i) => i,
-        Err(e) => return interaction_error(&state, e),
+        Err(e) => return interaction_error(&page, e),
     };
     // Signed in from the app meanwhile (cross-device QR login)?
     let rp = match services
@@ -242,8 +287,8 @@ pub async fn interaction_page(
         .await
     {
         Ok(Some(rp)) => rp,
-        Ok(None) => return unknown_client(&state),
-        Err(_) => return unavailable(&state),
+        Ok(None) => return unknown_client(&page),
+        Err(_) => return page.unavailable(),
     };
     match interaction::poll_qr(services, &rp, &loaded).await {
         Ok(Some((next, sso))) => {
@@ -253,20 +298,25 @@ pub async fn interaction_page(
                 .finish();
         }
         Ok(None) => {}
-        Err(e) => return interaction_error(&state, e),
+        Err(e) => return interaction_error(&page, e),
     }
     let (i, step, error) = match interaction::step(services, loaded).await {
         Ok(x) => x,
-        Err(e) => return interaction_error(&state, e),
+        Err(e) => return interaction_error(&page, e),
     };
-    let name = rp.name.clone();
+    let rp_name = rp.name.as_str();
     let qr_text = format!("{}{}", interaction::QR_PREFIX, i.qr);
     let mut personas = Vec::new();
     let mut persona_password = None;
     let mut sms_outbox = None;
-    let (kind, hint, phone, scopes, transactions) = match step {
-        Step::Login { hint } => {
-            let mut hint = hint.unwrap_or_default();
+    let mut hint = String::new();
+    let mut otp_intro = String::new();
+    let mut account = None;
+    let mut claims = Vec::new();
+    let mut transactions = Vec::new();
+    let (kind, title) = match step {
+        Step::Login { hint: asked } => {
+            hint = asked.unwrap_or_default();
             if sandbox {
                 let picked = Params::parse(req.query_string()).unwrap_or_default();
                 match persona_choices(&state, picked.get("persona")).await {
@@ -278,11 +328,11 @@ pub async fn interaction_page(
                     Ok((choices, None)) => personas = choices,
                     Err(err) => {
                         tracing::error!(%err, "cannot read the sandbox personas");
-                        return unavailable(&state);
+                        return page.unavailable();
                     }
                 }
             }
-            ("login", hint, String::new(), vec![], vec![])
+            ("login", t.lang.text_with("login.title", &[("rp", rp_name)]))
         }
         Step::Otp { phone } => {
             // Sandbox people are synthetic: their whole number, and where their SMS lands.
@@ -294,41 +344,71 @@ pub async fn interaction_page(
                 Some(p) => p.masked(),
                 None => String::new(),
             };
-            ("otp", String::new(), shown, vec![], vec![])
+            otp_intro = t.lang.text_with("otp.intro", &[("phone", &shown)]);
+            ("otp", t.lang.text_with("login.title", &[("rp", rp_name)]))
         }
         Step::Consent {
             scopes,
-            transactions,
-        } => (
-            "consent",
-            String::new(),
-            String::new(),
-            release(&rp, &scopes.into_iter().collect()).shown(),
-            transactions,
-        ),
+            transactions: details,
+            account: signed_in,
+        } => {
+            claims = release(&rp, &scopes.into_iter().collect())
+                .shown()
+                .into_iter()
+                .map(|c| {
+                    let words = claim_words(&t, &c.claim);
+                    (c.claim, words)
+                })
+                .collect();
+            transactions = details.iter().map(|d| transaction_words(&t, d)).collect();
+            account = Some(signed_in);
+            (
+                "consent",
+                t.lang.text_with("consent.title", &[("rp", rp_name)]),
+            )
+        }
     };
-    let page = InteractionPage {
+    let qr_expires = i
+        .qr_expires_at
+        .map(|at| {
+            t.lang.text_with(
+                "login.qr_expires",
+                &[("time", &format::time(at.to_datetime()))],
+            )
+        })
+        .unwrap_or_default();
+    let body = InteractionPage {
+        t,
         sandbox,
-        rp_name: &name,
+        switch: page.switch(),
+        title,
+        cancel_label: t.lang.text_with("login.cancel", &[("rp", rp_name)]),
         qr_svg: qr_svg(&qr_text),
-        qr_text: qr_text.clone(),
+        app_link: qr_text.clone(),
+        qr_text,
+        qr_expires,
         base: format!("/oauth2/interaction/{}", i.id),
         csrf: &i.csrf,
         step: kind,
-        error,
+        error: error.map(|code| PageError {
+            text: t.code("oauth", &code).into_owned(),
+            code,
+        }),
         hint,
-        phone,
-        claims: scopes,
+        otp_intro,
+        account,
+        asks: t.lang.text_with("consent.asks", &[("rp", rp_name)]),
+        claims,
         transactions,
         personas,
         persona_password,
         sms_outbox,
     };
-    match page.render() {
-        Ok(body) => page_response(StatusCode::OK).body(body),
+    match body.render() {
+        Ok(body) => page.respond(StatusCode::OK).body(body),
         Err(err) => {
             tracing::error!(%err, "cannot render the sign-in page");
-            unavailable(&state)
+            page.unavailable()
         }
     }
 }
@@ -338,19 +418,18 @@ async fn ip_limited(state: &State, req: &HttpRequest) -> Result<(), HttpResponse
     match crate::http::rate_limit::per_ip(state, req).await {
         Ok(()) => Ok(()),
         Err(ApiError::RateLimited { retry_after_secs }) => {
-            let mut res = message(
-                state,
+            let mut res = PageContext::of(state, req).error(
                 StatusCode::TOO_MANY_REQUESTS,
-                "Too many attempts",
-                Some("rate_limited"),
-                "Too many sign-in attempts from this network. Wait a minute and try again.",
+                "heading.too_many",
+                "rate_limited",
+                None,
             );
             if let Ok(v) = header::HeaderValue::from_str(&retry_after_secs.to_string()) {
                 res.headers_mut().insert(header::RETRY_AFTER, v);
             }
             Err(res)
         }
-        Err(_) => Err(unavailable(state)),
+        Err(_) => Err(PageContext::of(state, req).unavailable()),
     }
 }
 
@@ -361,20 +440,20 @@ async fn posted(
     id: &str,
     body: &[u8],
 ) -> Result<(interaction::Interaction, Params), HttpResponse> {
+    let page = PageContext::of(state, req);
     let p = form_params(body).map_err(|e| {
-        message(
-            state,
+        page.error(
             StatusCode::BAD_REQUEST,
-            "Invalid form",
-            Some("invalid_request"),
-            &e.to_string(),
+            "heading.invalid_request",
+            "invalid_request",
+            Some(&e.to_string()),
         )
     })?;
     let cookie = cookie_value(state, req, interaction::BROWSER_COOKIE);
     let i = interaction::load(&state.services, id, cookie.as_deref())
         .await
-        .map_err(|e| interaction_error(state, e))?;
-    interaction::check_csrf(&i, p.get("csrf_token")).map_err(|e| interaction_error(state, e))?;
+        .map_err(|e| interaction_error(&page, e))?;
+    interaction::check_csrf(&i, p.get("csrf_token")).map_err(|e| interaction_error(&page, e))?;
     Ok((i, p))
 }
 
@@ -410,7 +489,7 @@ pub async fn login(
     let id = p.get("personal_id").unwrap_or_default();
     match interaction::login(&state.services, i, id, &password).await {
         Ok(next) => go(next).finish(),
-        Err(e) => interaction_error(&state, e),
+        Err(e) => interaction_error(&PageContext::of(&state, &req), e),
     }
 }
 
@@ -424,6 +503,7 @@ pub async fn otp(
         Ok(x) => x,
         Err(res) => return res,
     };
+    let page = PageContext::of(&state, &req);
     let rp = match state
         .services
         .relying_parties
@@ -431,8 +511,8 @@ pub async fn otp(
         .await
     {
         Ok(Some(rp)) => rp,
-        Ok(None) => return unknown_client(&state),
-        Err(_) => return unavailable(&state),
+        Ok(None) => return unknown_client(&page),
+        Err(_) => return page.unavailable(),
     };
     let code = p.get("otp").unwrap_or_default();
     match interaction::otp(&state.services, &rp, i, code).await {
@@ -444,7 +524,7 @@ pub async fn otp(
             }
             res.finish()
         }
-        Err(e) => interaction_error(&state, e),
+        Err(e) => interaction_error(&page, e),
     }
 }
 
@@ -458,22 +538,22 @@ pub async fn consent(
         Ok(x) => x,
         Err(res) => return res,
     };
+    let page = PageContext::of(&state, &req);
     let allow = match p.get("decision") {
         Some("allow") => true,
         Some("deny") => false,
         _ => {
-            return message(
-                &state,
+            return page.error(
                 StatusCode::BAD_REQUEST,
-                "Invalid form",
-                Some("invalid_request"),
-                "decision must be allow or deny",
+                "heading.invalid_request",
+                "invalid_request",
+                Some("decision must be allow or deny"),
             );
         }
     };
     match interaction::decide(&state.services, i, allow).await {
         Ok(next) => go(next).finish(),
-        Err(e) => interaction_error(&state, e),
+        Err(e) => interaction_error(&page, e),
     }
 }
 
@@ -490,7 +570,7 @@ pub async fn cancel(
     };
     match interaction::cancel(&state.services, i).await {
         Ok(next) => go(next).finish(),
-        Err(e) => interaction_error(&state, e),
+        Err(e) => interaction_error(&PageContext::of(&state, &req), e),
     }
 }
 
@@ -524,13 +604,17 @@ pub async fn logout_post(state: State, req: HttpRequest, body: web::Bytes) -> Ht
 #[derive(Template)]
 #[template(path = "oidc/logout.html")]
 struct LogoutPage<'a> {
+    t: Texts,
     sandbox: bool,
-    rp_name: Option<String>,
+    switch: Option<String>,
+    /// "<relying party> asks to sign you out", when the request named a known one.
+    rp_asks: Option<String>,
     csrf: String,
     carried: Vec<(&'a str, &'a str)>,
 }
 
 async fn logout_with(state: &State, req: &HttpRequest, p: Params) -> HttpResponse {
+    let page = PageContext::of(state, req);
     let hinted = p
         .get("id_token_hint")
         .is_some_and(|t| logout::hinted_client(&state.services, t).is_some());
@@ -540,7 +624,7 @@ async fn logout_with(state: &State, req: &HttpRequest, p: Params) -> HttpRespons
             let rp_name = match p.get("client_id").map(crate::domain::ClientId::parse) {
                 Some(Ok(id)) => match state.services.relying_parties.get(&id).await {
                     Ok(rp) => rp.map(|rp| rp.name),
-                    Err(_) => return unavailable(state),
+                    Err(_) => return page.unavailable(),
                 },
                 _ => None,
             };
@@ -548,17 +632,23 @@ async fn logout_with(state: &State, req: &HttpRequest, p: Params) -> HttpRespons
                 .iter()
                 .filter_map(|k| p.get(k).map(|v| (*k, v)))
                 .collect();
-            let page = LogoutPage {
-                sandbox: state.services.settings.is_dev(),
-                rp_name,
+            let body = LogoutPage {
+                t: page.t,
+                sandbox: page.sandbox,
+                // A GET can be shown again in the other language; a POST cannot.
+                switch: (req.method() == actix_web::http::Method::GET)
+                    .then(|| page.switch())
+                    .flatten(),
+                rp_asks: rp_name
+                    .map(|name| page.t.lang.text_with("logout.rp_asks", &[("rp", &name)])),
                 csrf: logout::confirmation_token(&sso),
                 carried,
             };
-            match page.render() {
-                Ok(body) => page_response(StatusCode::OK).body(body),
+            match body.render() {
+                Ok(body) => page.respond(StatusCode::OK).body(body),
                 Err(err) => {
                     tracing::error!(%err, "cannot render the logout page");
-                    unavailable(state)
+                    page.unavailable()
                 }
             }
         }
@@ -579,12 +669,11 @@ pub async fn logout_confirm(state: State, req: HttpRequest, body: web::Bytes) ->
         (Some(_), None) => false,
     };
     if !confirmed {
-        return message(
-            &state,
+        return PageContext::of(&state, &req).error(
             StatusCode::BAD_REQUEST,
-            "Sign-out not confirmed",
-            Some("invalid_request"),
-            "This sign-out form is not from this browser. You are still signed in.",
+            "heading.not_confirmed",
+            "logout_unconfirmed",
+            None,
         );
     }
     signed_out(&state, &req, &p).await
@@ -596,18 +685,16 @@ async fn signed_out(state: &State, req: &HttpRequest, p: &Params) -> HttpRespons
         && let Err(err) = web_session::end(&state.services, &sso).await
     {
         tracing::error!(%err, "cannot end a browser session");
-        return unavailable(state);
+        return PageContext::of(state, req).unavailable();
     }
     let expired = host_cookie(state, web_session::COOKIE, String::new(), 0);
     match logout::return_to(&state.services, p).await {
         Some(url) => see_other(&url).cookie(expired).finish(),
         None => {
-            let mut res = message(
-                state,
+            let mut res = PageContext::of(state, req).notice(
                 StatusCode::OK,
-                "Signed out",
-                None,
-                "You are signed out of the identity gateway. You can close this window.",
+                "heading.signed_out",
+                "signed_out.detail",
             );
             if let Err(err) = res.add_cookie(&expired) {
                 tracing::warn!(%err, "cannot clear the session cookie");

@@ -7,6 +7,7 @@ mod helpers;
 
 mod attribute_match;
 mod audit_log;
+mod browser_pages;
 mod chip_cards;
 mod ciba;
 mod citizen;

@@ -93,7 +93,7 @@ async fn oidc_age_over_scopes_release_only_booleans_for_registered_ages(backend:
     let mut b = Browser::new(&app);
     let back = sign_in(&mut b, &citizen, &url).await;
     let consent = b.consent_page.clone().unwrap();
-    assert!(consent.contains("Whether you are 60 or older (not your date of birth)"));
+    assert!(consent.contains("Bạn có từ 60 tuổi trở lên hay không (không tiết lộ ngày sinh)"));
     let code = query_param(&back, "code").unwrap();
     let t: Value = redeem(&app, &code, &p.verifier).await.json().await.unwrap();
     assert_eq!(t["scope"], "openid age_over_18 age_over_16 age_over_60");

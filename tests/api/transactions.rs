@@ -279,8 +279,12 @@ async fn an_oidc_login_carries_the_transaction_and_refuses_a_password_login_for_
     let done = sign_in(&mut b, &c, &authorize(&nine, &p.challenge)).await;
     let consent = b.consent_page.clone().expect("a consent page");
     assert!(
-        consent.contains("Transfer 9,000,000 VND to Nguyễn Văn An"),
-        "the citizen sees the transaction"
+        consent.contains("Chuyển 9.000.000 ₫ cho Nguyễn Văn An"),
+        "the citizen sees the transaction, in Vietnamese by default: {consent}"
+    );
+    assert!(
+        !consent.contains("data-withdraw-note"),
+        "a one-off approval is not a standing consent: {consent}"
     );
     let code = query_param(&done, "code").expect("a code");
     let assertion_form = [

@@ -639,7 +639,15 @@ async fn forms_need_the_browser_binding_and_the_csrf_token(backend: Backend) {
         .await;
     assert_eq!(location(&res), page);
     let html = c.get(&page).await.text().await.unwrap();
-    assert!(html.contains("Wrong ID number or password"));
+    // Vietnamese by default, the code only as a marker for support and tests.
+    assert!(
+        html.contains(r#"data-error="invalid_credentials""#),
+        "{html}"
+    );
+    assert!(
+        html.contains("Số định danh hoặc mật khẩu không đúng"),
+        "{html}"
+    );
     assert!(html.contains("name=\"password\""));
     // Each login gets a new SSO session id.
     let citizen1 = Citizen::nth(&app, 0);

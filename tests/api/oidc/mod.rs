@@ -17,6 +17,7 @@ use crate::helpers::*;
 mod attacks;
 mod code_flow;
 mod dpop;
+mod page_language;
 mod released_claims;
 mod sandbox_pages;
 

@@ -9,11 +9,5 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
     let cli = eid_gateway::cli::Cli::parse();
-    match eid_gateway::cli::run(cli) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    eid_gateway::cli::exit::finish(eid_gateway::cli::run(cli))
 }

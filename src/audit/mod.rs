@@ -262,6 +262,56 @@ impl Checkpoint {
     }
 }
 
+/// The outcome of a chain check, as `eidgw audit verify --json` and the operator API print it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ChainReport {
+    pub intact: bool,
+    /// Entries in the chain (when intact).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entries: Option<u64>,
+    /// The entry the checkpoint outside the chain names, if there is a checkpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint_seq: Option<u64>,
+    /// Where the chain stops holding (when broken).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub broken_at: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+}
+
+impl ChainReport {
+    pub fn of(status: &ChainStatus, checkpoint: Option<&Checkpoint>) -> Self {
+        let checkpoint_seq = checkpoint.map(|c| c.seq);
+        match status {
+            ChainStatus::Intact { entries } => Self {
+                intact: true,
+                entries: Some(*entries),
+                checkpoint_seq,
+                broken_at: None,
+                problem: None,
+            },
+            ChainStatus::Broken { at_seq, problem } => Self {
+                intact: false,
+                entries: None,
+                checkpoint_seq,
+                broken_at: Some(*at_seq),
+                problem: Some(problem.clone()),
+            },
+        }
+    }
+}
+
+/// Checks the chain of `store` against the checkpoint a gateway keeps in `data_dir`.
+pub async fn check(
+    store: &dyn Store,
+    data_dir: &std::path::Path,
+) -> Result<ChainReport, StoreError> {
+    let checkpoint = Checkpoint::read(&Checkpoint::path(data_dir))
+        .map_err(|e| StoreError::Storage(format!("audit checkpoint: {e}")))?;
+    let status = verify_against(store, checkpoint.as_ref()).await?;
+    Ok(ChainReport::of(&status, checkpoint.as_ref()))
+}
+
 /// [`verify`], and then that the chain still reaches `checkpoint` with the hash it had: a chain
 /// lost, cut from the front and restarted, or rolled back to an older copy is broken even if
 /// every entry it still has links.

@@ -20,8 +20,10 @@ pub enum BenchCommand {
     /// False-match and false-non-match rates at the configured thresholds, and a picture of the
     /// genuine and impostor score distributions.
     Biometrics {
+        /// How many genuine (same person) comparisons to score.
         #[arg(long, default_value_t = 5_000)]
         genuine: usize,
+        /// How many impostor (different people) comparisons to score.
         #[arg(long, default_value_t = 50_000)]
         impostor: usize,
         /// Where to write the SVG picture.
@@ -30,45 +32,59 @@ pub enum BenchCommand {
     },
     /// The bare jsonwebtoken EdDSA decode-and-validate rate.
     Jwt {
+        /// Threads to measure on.
         #[arg(long, default_value_t = 2)]
         threads: usize,
+        /// How long to measure, in seconds.
         #[arg(long, default_value_t = 5)]
         seconds: u64,
     },
     /// Chip verification throughput on one core: parsing, passive authentication (DS chain,
     /// SOD signature, data-group hashes, MRZ) and active authentication, no face, no registry.
     Chip {
+        /// How long to measure, in seconds.
         #[arg(long, default_value_t = 5)]
         seconds: u64,
     },
     /// The bare argon2id verification rate with the configured parameters.
     Argon2 {
+        /// Threads to measure on.
         #[arg(long, default_value_t = 2)]
         threads: usize,
+        /// How long to measure, in seconds.
         #[arg(long, default_value_t = 5)]
         seconds: u64,
     },
     /// Sign presentation tokens like a real one, each with its own jti (keys from `keys.dir`).
     Mint {
+        /// A presentation token to copy the claims of (from `eidgw sim present --json`).
         #[arg(long)]
         template: String,
+        /// How many tokens to sign.
         #[arg(long)]
         count: usize,
+        /// Where to write the tokens, one per line.
         #[arg(long)]
         out: PathBuf,
     },
     /// Load `POST /v1/verify` of a running gateway with minted tokens.
     VerifyLoad {
-        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        /// The gateway's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:8080", env = "EIDGW_GATEWAY")]
         gateway: String,
+        /// The relying party (client_id) to verify as.
         #[arg(long)]
         rp: String,
+        /// Its client secret.
         #[arg(long)]
         secret: String,
+        /// A file of tokens, one per line (from `eidgw bench mint`).
         #[arg(long)]
         tokens: PathBuf,
+        /// Concurrent connections.
         #[arg(long, default_value_t = 32)]
         connections: usize,
+        /// How long to measure, in seconds.
         #[arg(long, default_value_t = 10)]
         seconds: u64,
         /// Requests per second; maximum throughput when omitted.
@@ -77,12 +93,16 @@ pub enum BenchCommand {
     },
     /// Load password login (challenge + login) of a running gateway with a `sim` wallet.
     LoginLoad {
-        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        /// The gateway's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:8080", env = "EIDGW_GATEWAY")]
         gateway: String,
+        /// The `sim` wallet directory of the citizen to log in as.
         #[arg(long)]
         wallet: PathBuf,
+        /// Concurrent connections.
         #[arg(long, default_value_t = 8)]
         connections: usize,
+        /// How long to measure, in seconds.
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
@@ -90,7 +110,8 @@ pub enum BenchCommand {
     /// registration starts (registry match, unknown id, wrong field, existing account) and
     /// refused logins (unknown account, wrong password, locked account).
     Enumeration {
-        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        /// The gateway's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:8080", env = "EIDGW_GATEWAY")]
         gateway: String,
         /// The gateway's people file (the dev seed writes data/people.jsonl).
         #[arg(long, default_value = "data/people.jsonl")]
@@ -104,6 +125,7 @@ pub enum BenchCommand {
         /// The people file that was imported (to know which ids exist).
         #[arg(long)]
         people: PathBuf,
+        /// How many lookups to time.
         #[arg(long, default_value_t = 100_000)]
         lookups: usize,
         #[command(flatten)]

@@ -17,15 +17,18 @@ pub const DEV_OPERATOR_SECRET: &str = "2ihdeO14OmlXIOhtvY8zBvhrVbba_mlpbuK-5NEbe
 pub enum CardCommand {
     /// Issue a card for a registry person, optionally with a defect for relying-party testing.
     Issue {
+        /// The 12-digit personal id of the registry person the card is for.
         #[arg(long)]
         personal_id: String,
         /// cloned, tampered-dg13, tampered-dg2, forged-ds, expired-ds, no-dg15, revoked-card,
         /// expired-card
         #[arg(long)]
         defect: Option<String>,
+        /// Where to write the chip image (owner-only: it holds the chip's private key).
         #[arg(long)]
         out: PathBuf,
-        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        /// The gateway's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:8080", env = "EIDGW_GATEWAY")]
         gateway: String,
         #[command(flatten)]
         operator: OperatorCredentials,
@@ -77,7 +80,7 @@ pub async fn issue(
     client.send(req).await
 }
 
-pub fn run(command: CardCommand) -> anyhow::Result<()> {
+pub fn run(json: bool, command: CardCommand) -> anyhow::Result<()> {
     match command {
         CardCommand::Issue {
             personal_id,
@@ -93,11 +96,15 @@ pub fn run(command: CardCommand) -> anyhow::Result<()> {
                 defect.as_deref(),
             ))?;
             write_image(&out, &image)?;
-            println!(
-                "card {} written to {} (it holds the chip's private key)",
-                image["card_number"].as_str().unwrap_or("?"),
-                out.display()
-            );
+            let card_number = image["card_number"].as_str().unwrap_or("?");
+            // The image itself holds the chip's private key: the answer names the file only.
+            let answer = json!({ "card_number": card_number, "defect": defect, "out": out.display().to_string() });
+            super::client::output(json, &answer, || {
+                format!(
+                    "card {card_number} written to {} (it holds the chip's private key)",
+                    out.display()
+                )
+            });
             Ok(())
         }
     }

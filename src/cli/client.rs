@@ -24,6 +24,14 @@ impl GatewayClient {
         })
     }
 
+    /// The error for a request that never got an answer.
+    pub fn unreachable(&self, source: reqwest::Error) -> super::exit::Unreachable {
+        super::exit::Unreachable {
+            base: self.base.clone(),
+            source,
+        }
+    }
+
     pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         self.http.request(method, format!("{}{}", self.base, path))
     }
@@ -32,7 +40,7 @@ impl GatewayClient {
         let res = req
             .send()
             .await
-            .map_err(|e| anyhow::anyhow!("cannot reach the gateway at {}: {e}", self.base))?;
+            .map_err(|source| self.unreachable(source))?;
         self.send_response(res).await
     }
 

@@ -14,6 +14,7 @@ pub enum ConfigCommand {
 
 pub fn run(
     load: impl Fn() -> anyhow::Result<Settings>,
+    json: bool,
     command: ConfigCommand,
 ) -> anyhow::Result<()> {
     match command {
@@ -33,26 +34,40 @@ pub fn run(
                 }
                 Err(e) => return Err(e.into()),
             };
-            println!("configuration OK");
-            println!("  mode:            {:?}", settings.mode);
-            if settings.server.public_url.is_empty() {
-                println!(
-                    "  issuer:          (unset: the address the gateway binds, http://127.0.0.1:{})",
-                    settings.server.port
-                );
+            let issuer = if settings.server.public_url.is_empty() {
+                None
             } else {
-                println!("  issuer:          {}", settings.server.public_url);
-            }
-            println!(
-                "  store:           {:?} ({})",
-                settings.store.backend,
-                settings.store.data_dir.display()
-            );
-            println!("  relying parties: {}", rps.relying_parties.len());
-            println!(
-                "  keys:            {key_state} in {}",
-                keys.root().display()
-            );
+                Some(settings.server.public_url.clone())
+            };
+            let answer = serde_json::json!({
+                "ok": true,
+                "mode": format!("{:?}", settings.mode).to_lowercase(),
+                "issuer": issuer,
+                "port": settings.server.port,
+                "store": {
+                    "backend": format!("{:?}", settings.store.backend).to_lowercase(),
+                    "data_dir": settings.store.data_dir.display().to_string(),
+                },
+                "relying_parties": rps.relying_parties.len(),
+                "keys": { "state": key_state, "dir": keys.root().display().to_string() },
+            });
+            super::client::output(json, &answer, || {
+                let issuer = match &issuer {
+                    Some(url) => url.clone(),
+                    None => format!(
+                        "(unset: the address the gateway binds, http://127.0.0.1:{})",
+                        settings.server.port
+                    ),
+                };
+                format!(
+                    "configuration OK\n  mode:            {:?}\n  issuer:          {issuer}\n  store:           {:?} ({})\n  relying parties: {}\n  keys:            {key_state} in {}",
+                    settings.mode,
+                    settings.store.backend,
+                    settings.store.data_dir.display(),
+                    rps.relying_parties.len(),
+                    keys.root().display()
+                )
+            });
             Ok(())
         }
     }

@@ -3,6 +3,9 @@
 use std::time::Duration;
 
 use clap::Subcommand;
+use serde_json::json;
+
+use super::client::output;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
@@ -26,14 +29,16 @@ pub enum KeysCommand {
     AddDs,
 }
 
-pub fn run(settings: Settings, command: KeysCommand) -> anyhow::Result<()> {
+pub fn run(settings: Settings, json: bool, command: KeysCommand) -> anyhow::Result<()> {
     let dir = KeyDir::new(&settings.keys.dir);
     let now = SystemClock.now();
     match command {
         KeysCommand::Init => {
             dir.init(Origin::Operator, now)?;
-            println!("created a key set in {}", dir.root().display());
-            show(&dir)
+            if !json {
+                println!("created a key set in {}", dir.root().display());
+            }
+            show(&dir, json)
         }
         KeysCommand::Rotate { force } => {
             let r = KeyringManifest::rotate(
@@ -45,46 +50,79 @@ pub fn run(settings: Settings, command: KeysCommand) -> anyhow::Result<()> {
                 ),
                 force,
             )?;
-            println!(
-                "keyring generation {}: {} now signs; {} retired; {} is next",
-                r.generation, r.activated, r.retired, r.new_next
-            );
-            if let Some(kid) = &r.rs256_activated {
-                println!("RS256 (ID tokens of RS256 clients): {kid} now signs");
-            }
-            for kid in r.removed {
-                println!("removed expired retired key {kid}");
-            }
-            println!(
-                "running gateways pick this up within {} s",
-                settings.keys.reload_interval_secs
-            );
+            let answer = json!({
+                "generation": r.generation,
+                "activated": r.activated,
+                "retired": r.retired,
+                "next": r.new_next,
+                "rs256_activated": r.rs256_activated,
+                "removed": r.removed,
+                "reload_within_secs": settings.keys.reload_interval_secs,
+            });
+            output(json, &answer, || {
+                let mut text = format!(
+                    "keyring generation {}: {} now signs; {} retired; {} is next",
+                    r.generation, r.activated, r.retired, r.new_next
+                );
+                if let Some(kid) = &r.rs256_activated {
+                    text.push_str(&format!(
+                        "\nRS256 (ID tokens of RS256 clients): {kid} now signs"
+                    ));
+                }
+                for kid in &r.removed {
+                    text.push_str(&format!("\nremoved expired retired key {kid}"));
+                }
+                text.push_str(&format!(
+                    "\nrunning gateways pick this up within {} s",
+                    settings.keys.reload_interval_secs
+                ));
+                text
+            });
             Ok(())
         }
-        KeysCommand::Show => show(&dir),
+        KeysCommand::Show => show(&dir, json),
         KeysCommand::AddDs => {
             let n = crate::chip::authority::CardAuthority::add_next_document_signer(
                 &dir.card_authority(),
                 now,
             )?;
-            println!("Document Signer DS-{n:04} created; new cards are signed by it");
+            output(json, &json!({ "document_signer": format!("DS-{n:04}") }), || {
+                format!("Document Signer DS-{n:04} created; new cards are signed by it")
+            });
             Ok(())
         }
     }
 }
 
-fn show(dir: &KeyDir) -> anyhow::Result<()> {
+/// The keyring's public facts: origin, generation, and each key's algorithm, state and kid.
+fn show(dir: &KeyDir, json: bool) -> anyhow::Result<()> {
     let m = KeyringManifest::load(&dir.signing())?;
-    println!("origin: {:?}", dir.origin()?);
-    println!("generation: {}", m.generation);
-    for k in m.keys {
-        println!(
-            "{:<6} {:<8} {}  created {}",
-            format!("{:?}", k.alg),
-            format!("{:?}", k.state).to_lowercase(),
-            k.kid,
-            k.created_at
-        );
-    }
+    let origin = format!("{:?}", dir.origin()?).to_lowercase();
+    let keys: Vec<_> = m
+        .keys
+        .iter()
+        .map(|k| {
+            json!({
+                "alg": format!("{:?}", k.alg),
+                "state": format!("{:?}", k.state).to_lowercase(),
+                "kid": k.kid,
+                "created_at": k.created_at,
+            })
+        })
+        .collect();
+    let answer = json!({ "origin": origin, "generation": m.generation, "keys": keys });
+    output(json, &answer, || {
+        let mut text = format!("origin: {origin}\ngeneration: {}", m.generation);
+        for k in &m.keys {
+            text.push_str(&format!(
+                "\n{:<6} {:<8} {}  created {}",
+                format!("{:?}", k.alg),
+                format!("{:?}", k.state).to_lowercase(),
+                k.kid,
+                k.created_at
+            ));
+        }
+        text
+    });
     Ok(())
 }

@@ -7,6 +7,7 @@ mod bench_load;
 mod card;
 mod client;
 mod config_check;
+pub mod exit;
 mod keys;
 mod population;
 mod rp;
@@ -54,26 +55,41 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Manage the key directory (signing keyring, pairwise secret, card authority).
     Keys {
+        /// Print one JSON document on stdout.
+        #[arg(long, global = true)]
+        json: bool,
         #[command(subcommand)]
         command: keys::KeysCommand,
     },
     /// Generate and import the synthetic population.
     Population {
+        /// Print one JSON document on stdout.
+        #[arg(long, global = true)]
+        json: bool,
         #[command(subcommand)]
         command: population::PopulationCommand,
     },
     /// Check the configuration.
     Config {
+        /// Print one JSON document on stdout.
+        #[arg(long, global = true)]
+        json: bool,
         #[command(subcommand)]
         command: config_check::ConfigCommand,
     },
     /// Check the audit log.
     Audit {
+        /// Print one JSON document on stdout.
+        #[arg(long, global = true)]
+        json: bool,
         #[command(subcommand)]
         command: audit::AuditCommand,
     },
     /// Issue chip ID cards through a running gateway's operator API.
     Card {
+        /// Print one JSON document on stdout.
+        #[arg(long, global = true)]
+        json: bool,
         #[command(subcommand)]
         command: card::CardCommand,
     },
@@ -84,6 +100,7 @@ pub enum Command {
     /// List the sandbox personas of a running dev gateway: one citizen per state, with the
     /// codes a relying party will see.
     Personas {
+        /// The gateway's base URL.
         #[arg(long, default_value = "http://127.0.0.1:8080", env = "EIDGW_GATEWAY")]
         gateway: String,
         /// Print the JSON.
@@ -139,12 +156,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     let load = || Settings::load(&cli.config_dir, cli.environment).map_err(anyhow::Error::from);
     match cli.command {
         Command::Serve(args) => serve::run(load()?, args),
-        Command::Keys { command } => keys::run(load()?, command),
-        Command::Population { command } => population::run(load, command),
-        Command::Config { command } => config_check::run(load, command),
-        Command::Audit { command } => audit::run(load()?, command),
+        Command::Keys { json, command } => keys::run(load()?, json, command),
+        Command::Population { json, command } => population::run(load, json, command),
+        Command::Config { json, command } => config_check::run(load, json, command),
+        Command::Audit { json, command } => audit::run(load()?, json, command),
         Command::Bench { command } => bench::run(load()?, command),
-        Command::Card { command } => card::run(command),
+        Command::Card { json, command } => card::run(json, command),
         Command::Sim(args) => sim::run(args),
         Command::Rp(args) => rp::run(args),
         Command::Personas { gateway, json } => sim::list_personas(&gateway, json),
@@ -198,5 +215,86 @@ mod tests {
         ] {
             assert!(Cli::try_parse_from(&args).is_ok(), "{args:?}");
         }
+    }
+}
+
+#[cfg(test)]
+mod every_flag {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    fn walk(cmd: &clap::Command, path: String, out: &mut Vec<(String, clap::Arg)>) {
+        for arg in cmd.get_arguments() {
+            out.push((path.clone(), arg.clone()));
+        }
+        for sub in cmd.get_subcommands() {
+            walk(sub, format!("{path} {}", sub.get_name()), out);
+        }
+    }
+
+    fn all_args() -> Vec<(String, clap::Arg)> {
+        let mut out = Vec::new();
+        walk(&Cli::command(), "eidgw".into(), &mut out);
+        out
+    }
+
+    #[test]
+    fn every_flag_and_argument_has_help_text() {
+        let missing: Vec<String> = all_args()
+            .into_iter()
+            .filter(|(_, a)| !matches!(a.get_id().as_str(), "help" | "version"))
+            .filter(|(_, a)| a.get_help().is_none() && a.get_long_help().is_none())
+            .map(|(path, a)| format!("{path} {}", a.get_id()))
+            .collect();
+        assert!(missing.is_empty(), "no help text: {missing:#?}");
+    }
+
+    #[test]
+    fn every_gateway_flag_reads_eidgw_gateway() {
+        let gateway_args: Vec<_> = all_args()
+            .into_iter()
+            .filter(|(_, a)| a.get_id() == "gateway")
+            .collect();
+        assert!(gateway_args.len() >= 5, "{}", gateway_args.len());
+        for (path, a) in gateway_args {
+            assert_eq!(
+                a.get_env().and_then(|e| e.to_str()),
+                Some("EIDGW_GATEWAY"),
+                "{path} --gateway"
+            );
+        }
+    }
+
+    #[test]
+    fn every_command_that_prints_an_answer_takes_json() {
+        fn leaves(cmd: &clap::Command, path: String, json_above: bool, out: &mut Vec<String>) {
+            let has_json = json_above
+                || cmd
+                    .get_arguments()
+                    .any(|a| a.get_id() == "json" && a.is_global_set())
+                || cmd.get_arguments().any(|a| a.get_id() == "json");
+            let inherited = json_above
+                || cmd
+                    .get_arguments()
+                    .any(|a| a.get_id() == "json" && a.is_global_set());
+            if cmd.get_subcommands().next().is_none() {
+                if !has_json {
+                    out.push(path);
+                }
+                return;
+            }
+            for sub in cmd.get_subcommands() {
+                leaves(sub, format!("{path} {}", sub.get_name()), inherited, out);
+            }
+        }
+        let mut without = Vec::new();
+        leaves(&Cli::command(), "eidgw".into(), false, &mut without);
+        // Commands whose output is itself a document or a server, not an answer to print.
+        // `bench` prints its figures (the load benches as JSON already) for people and
+        // `scripts/bench-*`, which parse them.
+        let exempt = ["eidgw serve", "eidgw openapi", "eidgw help", "eidgw bench"];
+        without.retain(|p| !exempt.iter().any(|e| p.starts_with(e)) && !p.ends_with(" help"));
+        assert!(without.is_empty(), "no --json: {without:#?}");
     }
 }

@@ -16,16 +16,20 @@ use crate::registry::Registry;
 pub enum PopulationCommand {
     /// Write a deterministic file of synthetic people (JSON Lines, with true biometric vectors).
     Generate {
+        /// How many people to write (e.g. 1000 for a dev registry, 1000000 for load tests).
         #[arg(long)]
         count: usize,
+        /// The generator seed: the same seed and count write the same file, byte for byte.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Where to write the people file (JSON Lines).
         #[arg(long, default_value = "people.jsonl")]
         out: PathBuf,
     },
     /// Load a people file into the registry (opens the store directly: for the embedded store,
     /// stop the gateway first).
     Import {
+        /// The people file to import (from `population generate`).
         file: PathBuf,
         #[command(flatten)]
         store: StoreArgs,
@@ -34,17 +38,21 @@ pub enum PopulationCommand {
 
 pub fn run(
     load: impl Fn() -> anyhow::Result<Settings>,
+    json: bool,
     command: PopulationCommand,
 ) -> anyhow::Result<()> {
     match command {
         PopulationCommand::Generate { count, seed, out } => {
             let started = std::time::Instant::now();
             crate::population::generate_to_file(&out, count, seed)?;
-            println!(
-                "wrote {count} people (seed {seed}) to {} in {:.1}s",
-                out.display(),
-                started.elapsed().as_secs_f64()
-            );
+            let secs = started.elapsed().as_secs_f64();
+            let answer = json!({ "people": count, "seed": seed, "out": out.display().to_string(), "seconds": secs });
+            super::client::output(json, &answer, || {
+                format!(
+                    "wrote {count} people (seed {seed}) to {} in {secs:.1}s",
+                    out.display()
+                )
+            });
             Ok(())
         }
         PopulationCommand::Import { file, store } => {
@@ -74,11 +82,14 @@ pub fn run(
                     )
                     .await?;
                 let secs = report.elapsed.as_secs_f64();
-                println!(
-                    "imported {} people in {secs:.1}s ({:.0} people/s)",
-                    report.people,
-                    report.people as f64 / secs.max(1e-9)
-                );
+                let rate = report.people as f64 / secs.max(1e-9);
+                let answer = json!({ "people": report.people, "seconds": secs, "people_per_second": rate });
+                super::client::output(json, &answer, || {
+                    format!(
+                        "imported {} people in {secs:.1}s ({rate:.0} people/s)",
+                        report.people
+                    )
+                });
                 Ok(())
             })
         }

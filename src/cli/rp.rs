@@ -7,6 +7,7 @@ use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
 use super::client::{GatewayClient, output};
+use super::exit::NegativeAnswer;
 
 #[derive(Debug, Args)]
 pub struct RpArgs {
@@ -59,6 +60,7 @@ pub enum RpCommand {
         /// The nonce the relying party gave the citizen (may start with `-`).
         #[arg(long, allow_hyphen_values = true)]
         nonce: Option<String>,
+        /// The presentation token the citizen showed (from `eidgw sim present --json | jq -r .token`).
         token: String,
     },
     /// Stream an NDJSON file of match requests to POST /v1/match/batch and print each answer
@@ -66,6 +68,7 @@ pub enum RpCommand {
     MatchBatch {
         #[command(flatten)]
         auth: RpAuth,
+        /// An NDJSON file of match requests, one per line (see examples/subscribers.ndjson).
         file: PathBuf,
     },
     /// Play an NFC reader with the chip image FILE on it: get a challenge, let the chip answer,
@@ -79,12 +82,14 @@ pub enum RpCommand {
         /// Capture this person's face instead (an impostor holding someone else's card).
         #[arg(long)]
         face_of: Option<String>,
+        /// The people file holding the faces (the dev seed writes data/people.jsonl).
         #[arg(long, default_value = "data/people.jsonl")]
         people: PathBuf,
         /// The kiosk's Ed25519 private key, PKCS#8 PEM; default
         /// `config/sandbox/<rp>-kiosk.ed25519.pem`.
         #[arg(long)]
         kiosk_key: Option<PathBuf>,
+        /// The chip image on the reader (from `eidgw card issue` or a wallet's card.json).
         file: PathBuf,
     },
 }
@@ -201,6 +206,13 @@ pub fn run(args: RpArgs) -> anyhow::Result<()> {
                 let req = authenticated(&gw, &args.gateway, &auth, "/v1/verify")?;
                 let answer = gw.send(req.json(&body)).await?;
                 output(args.json, &answer, || verify_text(&answer));
+                if answer["valid"] != true {
+                    return Err(NegativeAnswer(format!(
+                        "the token is not valid: {}",
+                        answer["reason"].as_str().unwrap_or("?")
+                    ))
+                    .into());
+                }
             }
             RpCommand::MatchBatch { auth, file } => {
                 let req = authenticated(&gw, &args.gateway, &auth, "/v1/match/batch")?;
@@ -215,6 +227,13 @@ pub fn run(args: RpArgs) -> anyhow::Result<()> {
                         summary["refused"],
                         summary["all_true"]
                     );
+                }
+                if summary["refused"].as_u64().unwrap_or(0) > 0 {
+                    return Err(NegativeAnswer(format!(
+                        "{} of {} lines were refused",
+                        summary["refused"], summary["lines"]
+                    ))
+                    .into());
                 }
             }
             RpCommand::ChipVerify {
@@ -253,6 +272,13 @@ pub fn run(args: RpArgs) -> anyhow::Result<()> {
                 }
                 let answer = gw.send(post("/v1/chip/verify", body)?).await?;
                 output(args.json, &answer, || chip_text(&answer));
+                if answer["authentic"] != true {
+                    return Err(NegativeAnswer(format!(
+                        "the card is not authentic: {}",
+                        answer["reason"].as_str().unwrap_or("?")
+                    ))
+                    .into());
+                }
             }
         }
         Ok(())
@@ -286,7 +312,7 @@ async fn match_batch(
         .body(reqwest::Body::wrap_stream(upload))
         .send()
         .await
-        .map_err(|e| anyhow::anyhow!("cannot reach the gateway: {e}"))?;
+        .map_err(|source| gw.unreachable(source))?;
     if !res.status().is_success() {
         return gw.send_response(res).await;
     }

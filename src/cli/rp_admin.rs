@@ -71,24 +71,28 @@ pub enum AdminCommand {
     },
     /// One registration.
     Show {
+        /// The client_id of the relying party.
         client_id: String,
         #[command(flatten)]
         operator: OperatorCredentials,
     },
     /// A new secret; the old one stops working at once. Printed once.
     RotateSecret {
+        /// The client_id of the relying party.
         client_id: String,
         #[command(flatten)]
         operator: OperatorCredentials,
     },
     /// Disable a client: it cannot authenticate anywhere until enabled again.
     Disable {
+        /// The client_id of the relying party.
         client_id: String,
         #[command(flatten)]
         operator: OperatorCredentials,
     },
     /// Enable a disabled client again.
     Enable {
+        /// The client_id of the relying party.
         client_id: String,
         #[command(flatten)]
         operator: OperatorCredentials,

@@ -42,6 +42,7 @@ pub struct SimArgs {
 pub enum SimCommand {
     /// Register a level-1 account for a person of the people file.
     Register {
+        /// The 12-digit personal id of the person to register (from the people file).
         #[arg(long)]
         personal_id: String,
         /// The people file (the dev seed writes data/people.jsonl).
@@ -50,6 +51,7 @@ pub enum SimCommand {
         /// Generated and kept in the wallet when omitted.
         #[arg(long, allow_hyphen_values = true)]
         password: Option<String>,
+        /// The six-digit app passcode; generated and kept in the wallet when omitted.
         #[arg(long)]
         passcode: Option<String>,
     },
@@ -57,13 +59,16 @@ pub enum SimCommand {
     Login,
     /// Raise the session's authentication level with the passcode or a live face capture.
     StepUp {
+        /// Step up with the wallet's passcode (authentication level 2).
         #[arg(long, conflicts_with = "face")]
         passcode: bool,
+        /// Step up with a live face capture (authentication level 3).
         #[arg(long)]
         face: bool,
     },
     /// Show a presentation token (and its QR code) for a relying party.
     Present {
+        /// The relying party (client_id) the token is for, e.g. `vietsky-air`.
         #[arg(long)]
         rp: String,
         /// The relying party's nonce (random text, which may start with `-`).
@@ -108,8 +113,10 @@ pub enum SimCommand {
     Requests,
     /// Approve a kiosk request with the passcode, and with a live face capture given `--face`.
     Approve {
+        /// The request id `eidgw sim requests` shows.
         #[arg(allow_hyphen_values = true)]
         request_id: String,
+        /// Approve with a live face capture (needed for level 3 and above).
         #[arg(long)]
         face: bool,
         /// With `--face`: the passcode as well (authentication level 4).
@@ -118,6 +125,7 @@ pub enum SimCommand {
     },
     /// Deny a kiosk request.
     Deny {
+        /// The request id `eidgw sim requests` shows.
         #[arg(allow_hyphen_values = true)]
         request_id: String,
     },

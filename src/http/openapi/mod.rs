@@ -113,6 +113,7 @@ impl Modify for SecuritySchemes {
         routes::citizen::present,
         routes::citizen::history,
         routes::citizen::lock,
+        routes::operator::audit_check,
         routes::operator::lock_account,
         routes::operator::issue_card,
         routes::operator::revoke_card,

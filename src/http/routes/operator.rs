@@ -17,7 +17,26 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/chip-challenge").route(web::post().to(chip_challenge)))
         .service(web::resource("/liveness-challenge").route(web::post().to(liveness_challenge)))
         .service(web::resource("/enrolments").route(web::post().to(enrol)))
+        .service(web::resource("/audit").route(web::get().to(audit_check)))
         .configure(super::relying_parties::configure);
+}
+
+/// Recompute the audit log's hash chain and check it reaches the checkpoint this gateway keeps
+/// outside it (`eidgw audit verify --gateway URL`: the check of a store a running gateway holds
+/// open).
+#[utoipa::path(get, path = "/v1/operator/audit", tag = "operator",
+    security(("operator_basic" = [])),
+    responses(
+        (status = 200, body = crate::audit::ChainReport, description = "Intact, or where the chain stops holding"),
+        (status = 401, body = crate::http::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn audit_check(
+    state: State,
+    AuthenticatedOperator(_operator): AuthenticatedOperator,
+) -> Result<HttpResponse, ApiError> {
+    let s = &state.services;
+    let report = crate::audit::check(s.store.as_ref(), &s.settings.store.data_dir).await?;
+    Ok(HttpResponse::Ok().json(report))
 }
 
 /// Lock a citizen's account (lost phone, fraud report): every token of theirs fails from now on.

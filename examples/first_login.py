@@ -125,7 +125,7 @@ def main():
     while next_url.startswith(page_url):
         if status != 200:
             sys.exit(f"the sign-in page answered {status}: {page[:300]}")
-        refused = re.search(r'role="alert">([^<]+)<', page)
+        refused = re.search(r'role="alert"[^>]*>([^<]+)<', page)
         if refused:
             sys.exit(f"the gateway refused the sign-in: {html.unescape(refused.group(1))}")
         csrf = field(page, r'name="csrf_token" value="([^"]+)"', "CSRF token")

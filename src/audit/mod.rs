@@ -46,6 +46,8 @@ pub enum AuditKind {
     Level2Enrolled,
     ActivationCodeIssued,
     DeviceChanged,
+    /// A dev data directory started over (`eidgw sandbox reset`).
+    SandboxReset,
 }
 
 /// The hashed part of an entry. Field order is the canonical order.

@@ -86,9 +86,11 @@ pub fn run(settings: Settings, json: bool, command: KeysCommand) -> anyhow::Resu
                 &dir.card_authority(),
                 now,
             )?;
-            output(json, &json!({ "document_signer": format!("DS-{n:04}") }), || {
-                format!("Document Signer DS-{n:04} created; new cards are signed by it")
-            });
+            output(
+                json,
+                &json!({ "document_signer": format!("DS-{n:04}") }),
+                || format!("Document Signer DS-{n:04} created; new cards are signed by it"),
+            );
             Ok(())
         }
     }

@@ -12,6 +12,7 @@ mod keys;
 mod population;
 mod rp;
 mod rp_admin;
+mod sandbox;
 mod serve;
 mod sim;
 
@@ -84,6 +85,14 @@ pub enum Command {
         json: bool,
         #[command(subcommand)]
         command: audit::AuditCommand,
+    },
+    /// Start a dev data directory over.
+    Sandbox {
+        /// Print one JSON document on stdout.
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        command: sandbox::SandboxCommand,
     },
     /// Issue chip ID cards through a running gateway's operator API.
     Card {
@@ -162,6 +171,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Audit { json, command } => audit::run(load()?, json, command),
         Command::Bench { command } => bench::run(load()?, command),
         Command::Card { json, command } => card::run(json, command),
+        Command::Sandbox { json, command } => sandbox::run(load()?, json, command),
         Command::Sim(args) => sim::run(args),
         Command::Rp(args) => rp::run(args),
         Command::Personas { gateway, json } => sim::list_personas(&gateway, json),

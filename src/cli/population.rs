@@ -83,7 +83,8 @@ pub fn run(
                     .await?;
                 let secs = report.elapsed.as_secs_f64();
                 let rate = report.people as f64 / secs.max(1e-9);
-                let answer = json!({ "people": report.people, "seconds": secs, "people_per_second": rate });
+                let answer =
+                    json!({ "people": report.people, "seconds": secs, "people_per_second": rate });
                 super::client::output(json, &answer, || {
                     format!(
                         "imported {} people in {secs:.1}s ({rate:.0} people/s)",

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::card::{OperatorCredentials, read_image, write_image};
-use super::client::{GatewayClient, output};
+use super::client::{GatewayClient, GatewayProblem, output};
 use crate::biometrics::Template;
 use crate::biometrics::liveness::{Action, signed_message};
 use crate::population::PersonTruth;
@@ -194,8 +194,43 @@ pub(crate) fn device(w: &Wallet) -> anyhow::Result<SigningKey> {
     Ok(SigningKey::from_bytes(&seed))
 }
 
+/// The wallet's session token, or how to get one.
+fn logged_in(w: &Wallet) -> anyhow::Result<&str> {
+    w.session_token.as_deref().ok_or_else(|| {
+        anyhow::anyhow!(
+            "this wallet is not logged in: run `eidgw sim login` first (with the same --wallet)"
+        )
+    })
+}
+
+/// An expired or ended session, said as what to do about it.
+fn explain_session(err: anyhow::Error) -> anyhow::Error {
+    let ended = err
+        .chain()
+        .filter_map(|c| c.downcast_ref::<GatewayProblem>())
+        .any(|p| p.code == "invalid_session");
+    if ended {
+        err.context("the wallet's session has ended (expired, replaced or locked): run `eidgw sim login` again")
+    } else {
+        err
+    }
+}
+
+/// The newest message of the outbox `after` that was not in it `before` (both newest first).
+fn newest_since<'a>(before: &serde_json::Value, after: &'a serde_json::Value) -> Option<&'a str> {
+    let last_seen = before.get(0);
+    let newest = after.get(0)?;
+    if Some(newest) == last_seen {
+        return None;
+    }
+    newest["text"].as_str()
+}
+
 pub(crate) fn find_person(people: &Path, id: &str) -> anyhow::Result<PersonTruth> {
     use std::io::BufRead;
+    if let Err(e) = crate::domain::PersonalId::parse(id) {
+        anyhow::bail!("not a personal id ({} characters): {e}", id.chars().count());
+    }
     let file =
         std::fs::File::open(people).map_err(|e| anyhow::anyhow!("{}: {e}", people.display()))?;
     for line in std::io::BufReader::new(file).lines() {
@@ -300,7 +335,7 @@ async fn approval_factors(
         body["passcode"] = json!(w.passcode);
     }
     if face {
-        let token = w.session_token.as_deref();
+        let token = Some(logged_in(&w)?);
         let truth = find_person(&w.people_file, &w.personal_id)?;
         let ch = gw
             .post("/v1/citizen/session/liveness-challenge", &json!({}), token)
@@ -377,7 +412,9 @@ pub fn list_personas(gateway: &str, json: bool) -> anyhow::Result<()> {
 }
 
 pub fn run(args: SimArgs) -> anyhow::Result<()> {
-    super::runtime()?.block_on(run_async(args))
+    super::runtime()?
+        .block_on(run_async(args))
+        .map_err(explain_session)
 }
 
 async fn run_async(args: SimArgs) -> anyhow::Result<()> {
@@ -409,6 +446,8 @@ async fn run_async(args: SimArgs) -> anyhow::Result<()> {
                 session_token: None,
             };
             let p = &truth.person;
+            let outbox = format!("/dev/sms?phone={}", p.phone.as_str());
+            let before = gw.get(&outbox, None).await?;
             let started = gw
                 .post(
                     "/v1/citizen/registrations",
@@ -426,13 +465,26 @@ async fn run_async(args: SimArgs) -> anyhow::Result<()> {
                 .as_str()
                 .unwrap_or_default()
                 .to_owned();
-            // The phone receives the OTP: read it from the dev outbox.
-            let sms = gw
-                .get(&format!("/dev/sms?phone={}", p.phone.as_str()), None)
-                .await?;
-            let text = sms.get(0).and_then(|m| m["text"].as_str()).ok_or_else(|| {
-                anyhow::anyhow!("no OTP arrived (do the details match the registry?)")
+            // The phone receives the OTP: read it from the dev outbox (the messages that arrived
+            // since the start; an older code would belong to an earlier registration).
+            let after = gw.get(&outbox, None).await?;
+            let text = newest_since(&before, &after).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "no code arrived: the details of {} in {} do not match this gateway's \
+                     registry (is --people the people file of the gateway at {}?)",
+                    p.personal_id.masked(),
+                    people.display(),
+                    args.gateway
+                )
             })?;
+            if text == crate::identity::registration::ALREADY_REGISTERED_SMS {
+                anyhow::bail!(
+                    "{} has an account already: log in from its wallet with `eidgw sim login \
+                     --wallet DIR`, or start over with `eidgw sandbox reset` (a dev gateway, \
+                     stopped)",
+                    p.personal_id.masked()
+                );
+            }
             let otp = text
                 .split(|c: char| !c.is_ascii_digit())
                 .find(|w| w.len() == 6)
@@ -492,7 +544,7 @@ async fn run_async(args: SimArgs) -> anyhow::Result<()> {
         }
         SimCommand::StepUp { passcode, face } => {
             let mut w = load(dir)?;
-            let token = w.session_token.clone();
+            let token = Some(logged_in(&w)?.to_owned());
             let s = if face || !passcode {
                 let truth = find_person(&w.people_file, &w.personal_id)?;
                 let ch = gw
@@ -540,7 +592,7 @@ async fn run_async(args: SimArgs) -> anyhow::Result<()> {
                 body["authorization_details"] = json!([detail]);
             }
             let p = gw
-                .post("/v1/presentations", &body, w.session_token.as_deref())
+                .post("/v1/presentations", &body, Some(logged_in(&w)?))
                 .await?;
             let token = p["token"].as_str().unwrap_or_default().to_owned();
             output(args.json, &p, || {
@@ -553,9 +605,7 @@ async fn run_async(args: SimArgs) -> anyhow::Result<()> {
         }
         SimCommand::History => {
             let w = load(dir)?;
-            let h = gw
-                .get("/v1/citizen/history", w.session_token.as_deref())
-                .await?;
+            let h = gw.get("/v1/citizen/history", Some(logged_in(&w)?)).await?;
             output(args.json, &h, || {
                 let empty = Vec::new();
                 let rows: Vec<String> = h
@@ -582,7 +632,7 @@ async fn run_async(args: SimArgs) -> anyhow::Result<()> {
         SimCommand::Lock => {
             let w = load(dir)?;
             let r = gw
-                .post("/v1/citizen/lock", &json!({}), w.session_token.as_deref())
+                .post("/v1/citizen/lock", &json!({}), Some(logged_in(&w)?))
                 .await?;
             output(args.json, &r, || {
                 "account locked: every token of this citizen now fails verification".into()
@@ -606,7 +656,7 @@ async fn run_async(args: SimArgs) -> anyhow::Result<()> {
         SimCommand::Level2 => {
             let w = load(dir)?;
             let card = wallet_card(dir)?;
-            let token = w.session_token.as_deref();
+            let token = Some(logged_in(&w)?);
             let truth = find_person(&w.people_file, &w.personal_id)?;
             let chip = gw
                 .post("/v1/citizen/chip-challenge", &json!({}), token)
@@ -632,7 +682,7 @@ async fn run_async(args: SimArgs) -> anyhow::Result<()> {
         }
         SimCommand::Scan { qr, face } => {
             let w = load(dir)?;
-            let token = w.session_token.as_deref();
+            let token = Some(logged_in(&w)?);
             let mut q = form_urlencoded::Serializer::new(String::new());
             q.append_pair("qr", &qr);
             let asking = gw
@@ -653,7 +703,7 @@ async fn run_async(args: SimArgs) -> anyhow::Result<()> {
         SimCommand::Requests => {
             let w = load(dir)?;
             let list = gw
-                .get("/v1/citizen/approvals", w.session_token.as_deref())
+                .get("/v1/citizen/approvals", Some(logged_in(&w)?))
                 .await?;
             output(args.json, &list, || describe_requests(&list));
         }
@@ -669,7 +719,7 @@ async fn run_async(args: SimArgs) -> anyhow::Result<()> {
                 .post(
                     &format!("/v1/citizen/approvals/{request_id}"),
                     &body,
-                    w.session_token.as_deref(),
+                    Some(logged_in(&w)?),
                 )
                 .await?;
             output(args.json, &done, || {
@@ -682,7 +732,7 @@ async fn run_async(args: SimArgs) -> anyhow::Result<()> {
                 .post(
                     &format!("/v1/citizen/approvals/{request_id}"),
                     &json!({ "answer": "deny" }),
-                    w.session_token.as_deref(),
+                    Some(logged_in(&w)?),
                 )
                 .await?;
             output(args.json, &done, || format!("request {request_id} denied"));
@@ -690,11 +740,7 @@ async fn run_async(args: SimArgs) -> anyhow::Result<()> {
         SimCommand::Hint => {
             let w = load(dir)?;
             let h = gw
-                .post(
-                    "/v1/citizen/login-hint",
-                    &json!({}),
-                    w.session_token.as_deref(),
-                )
+                .post("/v1/citizen/login-hint", &json!({}), Some(logged_in(&w)?))
                 .await?;
             let token = h["login_hint_token"]
                 .as_str()

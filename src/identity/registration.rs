@@ -96,6 +96,10 @@ fn same_name(a: &str, b: &str) -> bool {
     norm(a) == norm(b)
 }
 
+/// What the registry's phone receives when its owner, or someone who knows their details, tries
+/// to register an account that exists already.
+pub const ALREADY_REGISTERED_SMS: &str = "VNeID: ban da co tai khoan dinh danh dien tu, khong the dang ky lai. Neu khong phai ban yeu cau, hay bo qua tin nhan nay.";
+
 pub async fn start(
     services: &Services,
     req: StartRegistration,
@@ -141,12 +145,15 @@ pub async fn start(
     );
     written?;
     let code = code?;
-    if genuine && let Some(p) = person {
-        // Only ever to the phone the registry holds.
-        services.sms.send_later(
-            p.phone,
-            format!("VNeID: ma xac thuc dang ky cua ban la {code}. Het han sau 5 phut."),
-        );
+    if let Some(p) = person.filter(|_| matches) {
+        // Only ever to the phone the registry holds, so only its owner learns an account
+        // exists: the code for a new account, a warning (and no code) for an existing one.
+        let text = if exists {
+            ALREADY_REGISTERED_SMS.to_owned()
+        } else {
+            format!("VNeID: ma xac thuc dang ky cua ban la {code}. Het han sau 5 phut.")
+        };
+        services.sms.send_later(p.phone, text);
     }
     Ok(RegistrationStarted {
         registration_id,

@@ -11,8 +11,8 @@ use crate::store::{
     Records, SharedStore, Store, StoreError, Table, WriteBatch, decode, encode, get_json, put_json,
 };
 
-const POPULATION_KEY: &str = "population";
-const PERSONAS_KEY: &str = "dev_personas";
+pub(crate) const POPULATION_KEY: &str = "population";
+pub(crate) const PERSONAS_KEY: &str = "dev_personas";
 
 /// A card record as the registry keeps it by card number, with whose card it is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -3,7 +3,7 @@
 
 pub(crate) mod authentication;
 pub mod management;
-mod registration;
+pub(crate) mod registration;
 
 pub use authentication::{ClientAuthError, ClientAuthenticator, ClientCredentials};
 pub use registration::{

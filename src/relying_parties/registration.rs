@@ -312,7 +312,7 @@ struct RegistrationCache {
 }
 
 const VERSION_CHECK: std::time::Duration = std::time::Duration::from_millis(250);
-const VERSION_KEY: &str = "relying-parties-version";
+pub(crate) const VERSION_KEY: &str = "relying-parties-version";
 /// Every client id registered, in order (a list may repeat one; readers dedupe).
 const INDEX: &str = "relying-parties";
 

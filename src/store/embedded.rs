@@ -17,6 +17,7 @@ use tokio::sync::oneshot;
 
 mod handle;
 mod lists;
+pub mod sandbox_reset;
 mod writer;
 
 use super::{Log, LogHead, PutMode, Records, Store, StoreError, Table, WriteBatch};

@@ -561,11 +561,14 @@ async fn the_rp_cli_streams_a_batch_file_and_sums_it_up(backend: Backend) {
     })
     .await
     .unwrap();
-    assert!(
-        out.status.success(),
+    // A refused line makes the run a negative answer, for a script to see without parsing.
+    assert_eq!(
+        out.status.code(),
+        Some(3),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1 of 3 lines were refused"));
     let printed: Vec<Value> = String::from_utf8(out.stdout)
         .unwrap()
         .lines()

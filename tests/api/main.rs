@@ -12,6 +12,7 @@ mod chip_cards;
 mod ciba;
 mod citizen;
 mod citizen_flows;
+mod cli_scripting;
 mod client_authentication;
 mod configuration;
 mod counting_store;

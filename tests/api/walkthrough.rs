@@ -20,18 +20,34 @@ async fn eidgw_output(args: Vec<String>) -> std::process::Output {
     .unwrap()
 }
 
-/// Runs `eidgw ARGS --json --gateway <app>`, expecting success and one JSON document.
-async fn eidgw_json(app: &TestApp, args: &[&str]) -> Value {
+/// Runs `eidgw ARGS --json --gateway <app>`: its exit code and its one JSON document.
+async fn eidgw_answer(app: &TestApp, args: &[&str]) -> (i32, Value) {
     let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
     all.extend(["--json".into(), "--gateway".into(), app.address.clone()]);
     let out = eidgw_output(all).await;
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|_| panic!("{args:?} printed {}", String::from_utf8_lossy(&out.stdout)))
+    let answer = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+        panic!(
+            "{args:?} printed {} ({})",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code().unwrap_or(-1), answer)
+}
+
+/// [`eidgw_answer`], expecting success.
+async fn eidgw_json(app: &TestApp, args: &[&str]) -> Value {
+    let (code, answer) = eidgw_answer(app, args).await;
+    assert_eq!(code, 0, "{args:?}: {answer}");
+    answer
+}
+
+/// A script tells a positive answer from a negative one by the exit code alone: 0 or 3.
+async fn eidgw_verdict(app: &TestApp, args: &[&str], positive: &str) -> Value {
+    let (code, answer) = eidgw_answer(app, args).await;
+    let expected = if answer[positive] == true { 0 } else { 3 };
+    assert_eq!(code, expected, "{args:?}: {answer}");
+    answer
 }
 
 /// The citizen's app with its wallet in the test's directory.
@@ -74,7 +90,7 @@ async fn rp_verify(app: &TestApp, rp: &str, token: &str, nonce: &str) -> Value {
     let args = [
         "rp", "verify", "--rp", rp, "--secret", secret, "--nonce", nonce, token,
     ];
-    eidgw_json(app, &args).await
+    eidgw_verdict(app, &args, "valid").await
 }
 
 async fn personas(app: &TestApp) -> Vec<String> {
@@ -176,7 +192,7 @@ async fn level2_walkthrough_card_app_enrolment_airline_and_bank_onboarding(backe
     );
     let page = crate::oidc::location(&browser.get(&start).await);
     let html = browser.get(&page).await.text().await.unwrap();
-    let at = html.find("eid-login:").unwrap();
+    let at = html.find("<code data-qr-text>").unwrap() + "<code data-qr-text>".len();
     let qr = &html[at..at + html[at..].find('<').unwrap()];
     let scanned = phone.sim(&["scan", qr]).await;
     assert_eq!(scanned["status"], "approved", "{scanned}");
@@ -207,7 +223,7 @@ async fn level2_walkthrough_card_app_enrolment_airline_and_bank_onboarding(backe
         let app = &app;
         async move {
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            eidgw_json(app, &args).await
+            eidgw_verdict(app, &args, "authentic").await
         }
     };
     let onboarding = bank(&["--face"], &card_file).await;

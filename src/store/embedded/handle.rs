@@ -48,7 +48,7 @@ fn failed_io(e: &StoreError) -> bool {
 
 /// Opens (or creates) the file, creating every table up front so that readers never meet a
 /// missing one, and moving lists kept in an older layout.
-fn open_file(path: &Path, cache_bytes: usize) -> Result<Database, StoreError> {
+pub(super) fn open_file(path: &Path, cache_bytes: usize) -> Result<Database, StoreError> {
     let db = redb::Builder::new()
         .set_cache_size(cache_bytes)
         .create(path)

@@ -414,7 +414,7 @@ async fn the_app_approves_a_cross_device_login_by_qr(backend: Backend) {
     let page = location(&b.get(&at_portal(&p, &[])).await);
     let html = b.get(&page).await.text().await.unwrap();
     assert!(html.contains("<svg"), "the login page shows a QR code");
-    let start = html.find("eid-login:").unwrap();
+    let start = html.find("<code data-qr-text>").unwrap() + "<code data-qr-text>".len();
     let qr = html[start..start + html[start..].find('<').unwrap()].to_owned();
     assert_eq!(qr_status(&mut b, &page).await, false);
     let app_call = |method: reqwest::Method, body: Option<Value>| {

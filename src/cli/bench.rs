@@ -141,8 +141,25 @@ fn percentile(sorted: &[u128], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)] as f64 / 1000.0
 }
 
+impl BenchCommand {
+    /// How long a fixed-length measurement runs.
+    fn seconds(&self) -> Option<u64> {
+        match self {
+            BenchCommand::Jwt { seconds, .. }
+            | BenchCommand::Chip { seconds }
+            | BenchCommand::Argon2 { seconds, .. }
+            | BenchCommand::VerifyLoad { seconds, .. }
+            | BenchCommand::LoginLoad { seconds, .. } => Some(*seconds),
+            _ => None,
+        }
+    }
+}
+
 pub fn run(mut settings: Settings, command: BenchCommand) -> anyhow::Result<()> {
     use super::bench_load as bl;
+    let _ticker = command
+        .seconds()
+        .map(|s| super::progress::timed(s, "measuring"));
     match command {
         BenchCommand::Biometrics {
             genuine,

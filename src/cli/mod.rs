@@ -10,6 +10,7 @@ mod config_check;
 pub mod exit;
 mod keys;
 mod population;
+mod progress;
 mod rp;
 mod rp_admin;
 mod sandbox;

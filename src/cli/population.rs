@@ -44,7 +44,11 @@ pub fn run(
     match command {
         PopulationCommand::Generate { count, seed, out } => {
             let started = std::time::Instant::now();
-            crate::population::generate_to_file(&out, count, seed)?;
+            let progress = super::progress::bar(Some(count as u64), "people");
+            crate::population::generator::generate_to_file_with(&out, count, seed, |n| {
+                progress.set_position(n)
+            })?;
+            progress.finish_and_clear();
             let secs = started.elapsed().as_secs_f64();
             let answer = json!({ "people": count, "seed": seed, "out": out.display().to_string(), "seconds": secs });
             super::client::output(json, &answer, || {
@@ -66,13 +70,16 @@ pub fn run(
                 })?;
                 let registry = Registry::new(db.clone());
                 let now = SystemClock.now();
-                let report = crate::population::import_file(
+                let progress = super::progress::bar(None, "people");
+                let report = crate::population::import::import_file_with(
                     &registry,
                     &file,
                     settings.biometrics.enrolment_noise,
                     now,
+                    |n| progress.set_position(n),
                 )
                 .await?;
+                progress.finish_and_clear();
                 let audit = AuditLog::new(db, Arc::new(SystemClock));
                 audit
                     .record(

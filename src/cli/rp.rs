@@ -285,6 +285,23 @@ pub fn run(args: RpArgs) -> anyhow::Result<()> {
     })
 }
 
+/// The lines of `file`, for the progress bar's length (only worth reading for a terminal).
+fn line_count(file: &std::path::Path) -> Option<u64> {
+    use std::io::{IsTerminal, Read};
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let mut f = std::fs::File::open(file).ok()?;
+    let (mut buf, mut n) = (vec![0u8; 1 << 16], 0u64);
+    loop {
+        match f.read(&mut buf) {
+            Ok(0) => return Some(n),
+            Ok(k) => n += buf[..k].iter().filter(|b| **b == b'\n').count() as u64,
+            Err(_) => return None,
+        }
+    }
+}
+
 /// Uploads the file as a stream and prints the answers as they come; returns a summary.
 async fn match_batch(
     gw: &GatewayClient,
@@ -317,6 +334,7 @@ async fn match_batch(
         return gw.send_response(res).await;
     }
     let (mut lines, mut answered, mut refused, mut all_true) = (0u64, 0u64, 0u64, 0u64);
+    let progress = super::progress::bar(line_count(file), "lines");
     let mut pending: Vec<u8> = Vec::new();
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
@@ -342,7 +360,9 @@ async fn match_batch(
             }
         }
         pending.drain(..=end);
+        progress.set_position(lines);
     }
+    progress.finish_and_clear();
     out.flush()?;
     Ok(json!({ "lines": lines, "answered": answered, "refused": refused, "all_true": all_true }))
 }

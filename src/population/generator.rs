@@ -202,14 +202,28 @@ pub fn generate(count: usize, seed: u64) -> impl Iterator<Item = PersonTruth> {
 
 /// Writes `count` people for `seed` as JSON Lines.
 pub fn generate_to_file(path: &Path, count: usize, seed: u64) -> std::io::Result<()> {
+    generate_to_file_with(path, count, seed, |_| {})
+}
+
+/// [`generate_to_file`], telling `written` how many people are written so far (every 1,000).
+pub fn generate_to_file_with(
+    path: &Path,
+    count: usize,
+    seed: u64,
+    mut written: impl FnMut(u64),
+) -> std::io::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
     let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
-    for truth in generate(count, seed) {
+    for (n, truth) in generate(count, seed).enumerate() {
         serde_json::to_writer(&mut out, &truth)?;
         out.write_all(b"\n")?;
+        if (n + 1) % 1_000 == 0 {
+            written(n as u64 + 1);
+        }
     }
+    written(count as u64);
     out.flush()
 }
 

@@ -58,6 +58,17 @@ pub async fn import_file(
     noise: f32,
     now: Timestamp,
 ) -> Result<ImportReport, ImportError> {
+    import_file_with(registry, path, noise, now, |_| {}).await
+}
+
+/// [`import_file`], telling `imported` how many people are in the registry so far (per batch).
+pub async fn import_file_with(
+    registry: &Registry,
+    path: &Path,
+    noise: f32,
+    now: Timestamp,
+    mut imported: impl FnMut(u64),
+) -> Result<ImportReport, ImportError> {
     let started = Instant::now();
     let file = std::fs::File::open(path).map_err(|source| ImportError::Read {
         path: path.display().to_string(),
@@ -101,6 +112,7 @@ pub async fn import_file(
         let batch = batch?;
         people += batch.len() as u64;
         registry.enrol_batch(batch).await?;
+        imported(people);
     }
     let _ = producer.await;
     registry

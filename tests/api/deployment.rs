@@ -66,6 +66,32 @@ fn the_compose_file_describes_redis_two_gateways_and_a_load_balancer() {
     }
     assert!(nginx.contains("X-Forwarded-For $proxy_add_x_forwarded_for"));
     assert!(repo().join("Dockerfile").exists());
+    // `COPY . .` must not send build output, local data, keys or wallets to the build.
+    let ignored: Vec<String> = std::fs::read_to_string(repo().join(".dockerignore"))
+        .expect("a .dockerignore")
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(str::to_owned)
+        .collect();
+    for path in ["target", "data", "keys", "wallet*", ".git"] {
+        assert!(
+            ignored.iter().any(|l| l == path),
+            "{path} is not in .dockerignore"
+        );
+    }
+    for needed in [
+        "src",
+        "config",
+        "templates",
+        "static",
+        "Cargo.toml",
+        "Cargo.lock",
+    ] {
+        assert!(
+            !ignored.iter().any(|l| l == needed),
+            "{needed} is needed by the build"
+        );
+    }
 }
 
 both_backends!(behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget);

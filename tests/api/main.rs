@@ -29,6 +29,7 @@ mod oidc;
 mod openapi_fuzz;
 mod operations;
 mod personas;
+mod readme_walkthroughs;
 mod redis_outage;
 mod redis_restore;
 mod registry;

@@ -119,6 +119,19 @@ pub enum Command {
     },
     /// Print the OpenAPI document the gateway serves at /openapi.json (no gateway needed).
     Openapi,
+    /// Print the recommended citizen message for every code the gateway answers with (the
+    /// catalogue `GET /v1/messages` serves; no gateway needed).
+    Messages {
+        /// `vi` or `en`.
+        #[arg(long, default_value = "vi")]
+        lang: String,
+        /// The README's table: every code in both languages, as Markdown.
+        #[arg(long, conflicts_with = "json")]
+        markdown: bool,
+        /// Print the JSON `GET /v1/messages` answers.
+        #[arg(long)]
+        json: bool,
+    },
     /// Measure performance figures.
     Bench {
         #[command(subcommand)]
@@ -176,6 +189,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sim(args) => sim::run(args),
         Command::Rp(args) => rp::run(args),
         Command::Personas { gateway, json } => sim::list_personas(&gateway, json),
+        Command::Messages {
+            lang,
+            markdown,
+            json,
+        } => messages(&lang, markdown, json),
         Command::Openapi => {
             println!(
                 "{}",
@@ -184,6 +202,26 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn messages(lang: &str, markdown: bool, json: bool) -> anyhow::Result<()> {
+    use crate::i18n::{Lang, catalogue};
+    if markdown {
+        print!("{}", catalogue::markdown());
+        return Ok(());
+    }
+    let lang = Lang::parse(lang).ok_or_else(|| anyhow::anyhow!("--lang must be vi or en"))?;
+    let all = catalogue::all(lang);
+    if json {
+        println!("{}", serde_json::json!({ "lang": lang, "messages": all }));
+    } else {
+        for (family, codes) in all {
+            for (code, text) in codes {
+                println!("{family:<10} {code:<32} {text}");
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

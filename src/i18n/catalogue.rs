@@ -342,6 +342,22 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_table_is_the_catalogue() {
+        let readme =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+                .unwrap();
+        let start = readme
+            .find("<!-- messages -->\n")
+            .expect("the README's marker")
+            + 18;
+        let end = readme.find("<!-- /messages -->").expect("its end marker");
+        assert!(
+            readme[start..end] == markdown(),
+            "README.md's message table is stale: run `eidgw messages --markdown` and paste it between the markers"
+        );
+    }
+
+    #[test]
     fn an_unknown_code_gets_a_generic_message_not_the_code() {
         let text = message(Lang::En, "verify", "no_such_code");
         assert!(!text.contains("no_such_code") && !text.is_empty(), "{text}");

@@ -155,7 +155,7 @@ impl BenchCommand {
     }
 }
 
-pub fn run(mut settings: Settings, command: BenchCommand) -> anyhow::Result<()> {
+pub fn run(mut settings: Settings, json: bool, command: BenchCommand) -> anyhow::Result<()> {
     use super::bench_load as bl;
     let _ticker = command
         .seconds()
@@ -176,6 +176,22 @@ pub fn run(mut settings: Settings, command: BenchCommand) -> anyhow::Result<()> 
             let i = impostor_scores(impostor, 2, noise);
             let rates = measure(&g, &i, b.face_threshold);
             plot_svg(&out, &g, &i, b.face_threshold).map_err(anyhow::Error::msg)?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "threshold": rates.threshold,
+                        "fmr": rates.fmr(),
+                        "false_matches": rates.false_matches,
+                        "impostor_pairs": rates.impostor_pairs,
+                        "fnmr": rates.fnmr(),
+                        "false_non_matches": rates.false_non_matches,
+                        "genuine_pairs": rates.genuine_pairs,
+                        "picture": out.display().to_string(),
+                    })
+                );
+                return Ok(());
+            }
             println!(
                 "threshold {:.2}: FMR {:.2e} ({} of {} impostor pairs), FNMR {:.2e} ({} of {} genuine pairs); picture: {}",
                 rates.threshold,
@@ -220,6 +236,11 @@ pub fn run(mut settings: Settings, command: BenchCommand) -> anyhow::Result<()> 
         } => {
             let tokens = bl::mint(&settings.keys.dir, &template, count)?;
             std::fs::write(&out, tokens.join("\n") + "\n")?;
+            let answer =
+                serde_json::json!({ "tokens": tokens.len(), "out": out.display().to_string() });
+            super::client::output(json, &answer, || {
+                format!("wrote {} tokens to {}", tokens.len(), out.display())
+            });
             Ok(())
         }
         BenchCommand::VerifyLoad {
@@ -363,6 +384,20 @@ pub fn run(mut settings: Settings, command: BenchCommand) -> anyhow::Result<()> 
                 }
                 let total = started.elapsed();
                 times.sort_unstable();
+                if json {
+                    println!(
+                        "{}",
+                        serde_json::json!({
+                            "lookups": sample.len(),
+                            "people": ids.len(),
+                            "p50_us": percentile(&times, 0.50),
+                            "p99_us": percentile(&times, 0.99),
+                            "max_us": percentile(&times, 1.0),
+                            "lookups_per_second": sample.len() as f64 / total.as_secs_f64(),
+                        })
+                    );
+                    return Ok(());
+                }
                 println!(
                     "registry lookups: {} of {} people, p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs, {:.0} lookups/s",
                     sample.len(),

@@ -134,6 +134,9 @@ pub enum Command {
     },
     /// Measure performance figures.
     Bench {
+        /// Print one JSON document on stdout (the load and rate benches always do).
+        #[arg(long, global = true)]
+        json: bool,
         #[command(subcommand)]
         command: bench::BenchCommand,
     },
@@ -183,7 +186,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Population { json, command } => population::run(load, json, command),
         Command::Config { json, command } => config_check::run(load, json, command),
         Command::Audit { json, command } => audit::run(load()?, json, command),
-        Command::Bench { command } => bench::run(load()?, command),
+        Command::Bench { json, command } => bench::run(load()?, json, command),
         Command::Card { json, command } => card::run(json, command),
         Command::Sandbox { json, command } => sandbox::run(load()?, json, command),
         Command::Sim(args) => sim::run(args),
@@ -340,9 +343,7 @@ mod every_flag {
         let mut without = Vec::new();
         leaves(&Cli::command(), "eidgw".into(), false, &mut without);
         // Commands whose output is itself a document or a server, not an answer to print.
-        // `bench` prints its figures (the load benches as JSON already) for people and
-        // `scripts/bench-*`, which parse them.
-        let exempt = ["eidgw serve", "eidgw openapi", "eidgw help", "eidgw bench"];
+        let exempt = ["eidgw serve", "eidgw openapi", "eidgw help"];
         without.retain(|p| !exempt.iter().any(|e| p.starts_with(e)) && !p.ends_with(" help"));
         assert!(without.is_empty(), "no --json: {without:#?}");
     }

@@ -314,3 +314,85 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+#[tokio::test]
+async fn the_local_commands_print_one_json_document() {
+    let app = spawn_app(Backend::Embedded).await;
+    let keys = app.services.settings.keys.dir.display().to_string();
+    let with_keys = |args: &'static [&'static str]| {
+        let keys = keys.clone();
+        async move {
+            let out = tokio::task::spawn_blocking(move || {
+                std::process::Command::new(env!("CARGO_BIN_EXE_eidgw"))
+                    .current_dir(repo())
+                    .args(args)
+                    .env("EIDGW__KEYS__DIR", keys)
+                    .output()
+                    .unwrap()
+            })
+            .await
+            .unwrap();
+            assert!(
+                out.status.success(),
+                "{args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            serde_json::from_slice::<Value>(&out.stdout)
+                .unwrap_or_else(|_| panic!("{args:?}: {}", String::from_utf8_lossy(&out.stdout)))
+        }
+    };
+    let shown = with_keys(&["keys", "show", "--json"]).await;
+    assert_eq!(shown["origin"], "dev");
+    let states: Vec<&str> = shown["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["state"].as_str().unwrap())
+        .collect();
+    assert!(
+        states.contains(&"active") && states.contains(&"next"),
+        "{shown}"
+    );
+    assert!(
+        !shown.to_string().contains("\"d\""),
+        "public information only"
+    );
+    let checked = with_keys(&["config", "check", "--json"]).await;
+    assert_eq!(checked["ok"], true);
+    assert_eq!(checked["mode"], "dev");
+    assert!(checked["relying_parties"].as_u64().unwrap() >= 5);
+
+    let out_file = app.dir.path().join("ten.jsonl").display().to_string();
+    let generated = eidgw(&[
+        "population",
+        "generate",
+        "--count",
+        "10",
+        "--seed",
+        "3",
+        "--out",
+        &out_file,
+        "--json",
+    ])
+    .await;
+    assert_eq!(generated.code, 0, "{}", generated.stderr);
+    assert_eq!(generated.json()["people"], 10);
+    assert!(
+        generated.stderr.is_empty(),
+        "no progress off a terminal: {}",
+        generated.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(&out_file).unwrap().lines().count(),
+        10
+    );
+
+    let messages = eidgw(&["messages", "--lang", "en", "--json"]).await;
+    assert_eq!(messages.json()["lang"], "en");
+    let served: Value = app.get("/v1/messages?lang=en").await.json().await.unwrap();
+    assert_eq!(
+        messages.json(),
+        served,
+        "the CLI prints what the gateway serves"
+    );
+}

@@ -335,7 +335,7 @@ async fn approval_factors(
         body["passcode"] = json!(w.passcode);
     }
     if face {
-        let token = Some(logged_in(&w)?);
+        let token = Some(logged_in(w)?);
         let truth = find_person(&w.people_file, &w.personal_id)?;
         let ch = gw
             .post("/v1/citizen/session/liveness-challenge", &json!({}), token)

@@ -84,11 +84,16 @@ async fn registration_start_answers_the_same_in_all_four_cases(b: Backend) {
         shapes.push(v);
     }
     assert!(shapes.windows(2).all(|w| w[0] == w[1]), "{shapes:?}");
+    // The holder of an existing account is told, on the registry's phone only, and gets no
+    // code: the answer above is the same for everyone, the warning reaches only the owner.
+    let warning = existing.latest_sms(&app).await;
+    assert_ne!(warning, sms_before);
     assert_eq!(
-        existing.latest_sms(&app).await,
-        sms_before,
-        "no OTP for an existing account"
+        warning.as_deref(),
+        Some(eid_gateway::identity::registration::ALREADY_REGISTERED_SMS),
+        "a warning, no OTP, for an existing account"
     );
+    assert!(!warning.unwrap().chars().any(|c| c.is_ascii_digit()));
     assert!(
         genuine.latest_sms(&app).await.is_some(),
         "the genuine case got its OTP, on the registry's phone"

@@ -71,7 +71,10 @@ async fn every_registration_start_does_the_same_work_and_answers_before_the_sms(
     assert!(genuine.latest_sms(&app).await.is_some());
     let mut sent = journal.take();
     sent.sort();
-    assert_eq!(sent, vec!["list_push sms", "list_push sms", "list_range sms"]);
+    assert_eq!(
+        sent,
+        vec!["list_push sms", "list_push sms", "list_range sms"]
+    );
     assert_eq!(
         registered.latest_sms(&app).await.as_deref(),
         Some(eid_gateway::identity::registration::ALREADY_REGISTERED_SMS)

@@ -42,6 +42,7 @@ pub mod chip;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod demo;
 pub mod domain;
 #[cfg(test)]
 mod fuzz;

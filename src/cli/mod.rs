@@ -7,6 +7,7 @@ mod bench_load;
 mod card;
 mod client;
 mod config_check;
+mod demo;
 pub mod exit;
 mod keys;
 mod population;
@@ -107,6 +108,9 @@ pub enum Command {
     Sim(sim::SimArgs),
     /// Act as a relying party against a running gateway.
     Rp(rp::RpArgs),
+    /// Serve the relying parties' desks (portal login, boarding gate) against a running
+    /// sandbox gateway, as real clients of its public APIs.
+    Demo(demo::DemoArgs),
     /// List the sandbox personas of a running dev gateway: one citizen per state, with the
     /// codes a relying party will see.
     Personas {
@@ -191,6 +195,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sandbox { json, command } => sandbox::run(load()?, json, command),
         Command::Sim(args) => sim::run(args),
         Command::Rp(args) => rp::run(args),
+        Command::Demo(args) => demo::run(args),
         Command::Personas { gateway, json } => sim::list_personas(&gateway, json),
         Command::Messages {
             lang,
@@ -344,6 +349,7 @@ mod every_flag {
         leaves(&Cli::command(), "eidgw".into(), false, &mut without);
         // Commands whose output is itself a document or a server, not an answer to print.
         let exempt = ["eidgw serve", "eidgw openapi", "eidgw help"];
+        // `demo` is a server; its --json prints the address it listens at.
         without.retain(|p| !exempt.iter().any(|e| p.starts_with(e)) && !p.ends_with(" help"));
         assert!(without.is_empty(), "no --json: {without:#?}");
     }

@@ -36,6 +36,7 @@ async fn every_page_fits_a_phone_and_a_desk_in_vietnamese_first() {
     let personas: Vec<Value> = app.get("/dev/personas").await.json().await.unwrap();
     let level2 = personas.iter().find(|p| p["role"] == "level-2").unwrap();
     let shots = repo().join("target/screenshots/pages");
+    let demo = crate::demo::demo_for(&app).await;
     let mut cmd = std::process::Command::new("node");
     cmd.arg(browser_tests().join("pages.mjs"))
         .env("GATEWAY", app.services.issuer())
@@ -52,6 +53,7 @@ async fn every_page_fits_a_phone_and_a_desk_in_vietnamese_first() {
             ),
         )
         .env("SCREENSHOTS", &shots)
+        .env("DEMO", &demo)
         .env("CHROMIUM", chromium());
     let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
         .await
@@ -65,7 +67,7 @@ async fn every_page_fits_a_phone_and_a_desk_in_vietnamese_first() {
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     for size in ["desk", "phone"] {
         let pages = report[size].as_object().unwrap();
-        assert_eq!(pages.len(), 7, "{size}: {pages:?}");
+        assert_eq!(pages.len(), 10, "{size}: {pages:?}");
         for (name, seen) in pages {
             let context = format!("{name} at {size}: {}", seen["text"]);
             let expected = if name == "home_en" { "en" } else { "vi" };
@@ -100,7 +102,17 @@ async fn every_page_fits_a_phone_and_a_desk_in_vietnamese_first() {
             "{consent}"
         );
     }
-    for name in ["home", "login", "otp", "consent", "error", "logout"] {
+    for name in [
+        "home",
+        "login",
+        "otp",
+        "consent",
+        "error",
+        "logout",
+        "demo-index",
+        "demo-portal",
+        "demo-gate",
+    ] {
         for size in ["desk", "phone"] {
             assert!(shots.join(format!("{name}-{size}.png")).is_file());
         }

@@ -16,6 +16,7 @@ mod cli_scripting;
 mod client_authentication;
 mod configuration;
 mod counting_store;
+mod demo;
 mod deployment;
 mod durability;
 mod enumeration;

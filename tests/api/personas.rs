@@ -14,6 +14,20 @@ both_backends!(every_persona_gives_the_code_its_listing_promises);
 const HOSPITAL: &str = "hanoi-general-hospital";
 
 /// The persona's phone, as `eidgw sim persona` builds it from the listing.
+/// A presentation token of a ready-made persona for `rp` with `nonce`, from its published phone.
+pub async fn present_as_persona(app: &TestApp, persona: &Value, rp: &str, nonce: &str) -> String {
+    let mut c = phone_of(app, persona);
+    c.login(app).await;
+    let res = c.present(app, rp, nonce).await;
+    assert!(
+        res.status().is_success(),
+        "a presentation: {}",
+        res.status()
+    );
+    let body: Value = res.json().await.unwrap();
+    body["token"].as_str().unwrap().to_owned()
+}
+
 fn phone_of(app: &TestApp, persona: &Value) -> Citizen {
     let id = persona["personal_id"].as_str().unwrap();
     let truth = people(app)

@@ -95,6 +95,13 @@ for (const [size, viewport] of Object.entries(sizes)) {
   await page.goto(`${gateway}${env('LOGOUT')}`);
   seen.logout = await look(page, 'logout', size);
 
+  // The demo's desks, when the test runs them.
+  if (process.env.DEMO) {
+    for (const [name, path] of [['demo_index', '/'], ['demo_portal', '/portal/'], ['demo_gate', '/gate/']]) {
+      await page.goto(`${process.env.DEMO}${path}`);
+      seen[name] = await look(page, name.replace('_', '-'), size);
+    }
+  }
   report[size] = seen;
   await context.close();
 }

@@ -1,0 +1,135 @@
+//! The vietsky-air boarding gate: the flight's nonce on the screen, the passenger's
+//! presentation token (scanned or pasted) checked with `POST /v1/verify`, and the answer in
+//! plain words — the gateway's recommended message for the reason, never a raw code.
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+
+use super::State;
+use super::pages::Page;
+use crate::i18n::Texts;
+
+pub const CLIENT_ID: &str = "vietsky-air";
+const CSRF_COOKIE: &str = "demo_gate_csrf";
+
+#[derive(Template)]
+#[template(path = "demo/gate.html")]
+struct GatePage<'a> {
+    t: Texts,
+    switch: &'a str,
+    nonce: String,
+    csrf: String,
+    outcome: Option<Outcome>,
+}
+
+/// What the gate tells the agent.
+struct Outcome {
+    accepted: bool,
+    /// `verify` reason or problem code, kept for the agent's details line.
+    code: String,
+    text: String,
+    passenger: Option<String>,
+    level: Option<String>,
+}
+
+/// A fresh boarding: a new nonce for the passenger's app (`sim present --nonce` or the phone).
+pub async fn desk(req: HttpRequest) -> HttpResponse {
+    let page = Page::of(&req);
+    render(&page, None).await
+}
+
+async fn render(page: &Page, outcome: Option<Outcome>) -> HttpResponse {
+    let (Ok(nonce), Ok(csrf)) = (super::random(), super::random()) else {
+        return HttpResponse::ServiceUnavailable().finish();
+    };
+    let nonce = format!("gate-{}", &nonce[..8]);
+    let mut res = page.render(
+        StatusCode::OK,
+        &GatePage {
+            t: page.t,
+            switch: &page.switch,
+            nonce,
+            csrf: csrf.clone(),
+            outcome,
+        },
+    );
+    let cookie = Cookie::build(CSRF_COOKIE, csrf)
+        .path("/gate/")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .finish();
+    let _ = res.add_cookie(&cookie);
+    res
+}
+
+#[derive(serde::Deserialize)]
+pub struct Boarding {
+    token: String,
+    nonce: String,
+    csrf_token: String,
+}
+
+pub async fn verify(state: State, req: HttpRequest, form: web::Form<Boarding>) -> HttpResponse {
+    let page = Page::of(&req);
+    let t = page.t;
+    let ours = req.cookie(CSRF_COOKIE).map(|c| c.value().to_owned());
+    if ours.as_deref() != Some(form.csrf_token.as_str()) {
+        return HttpResponse::Forbidden().body(t.get("demo.gate.csrf").into_owned());
+    }
+    let token = form.token.trim();
+    let outcome = match state.gateway.verify(CLIENT_ID, token, &form.nonce).await {
+        Ok(answer) if answer["valid"] == true => Outcome {
+            accepted: true,
+            code: "valid".into(),
+            text: t.get("demo.gate.accepted").into_owned(),
+            passenger: answer["claims"]["full_name"].as_str().map(str::to_owned),
+            level: answer["level"].as_u64().map(|l| l.to_string()),
+        },
+        Ok(answer) => {
+            let code = answer["reason"].as_str().unwrap_or("invalid").to_owned();
+            let text = state
+                .gateway
+                .message(t.lang, "verify", &code)
+                .await
+                .unwrap_or_else(|| t.get("code.unknown").into_owned());
+            Outcome {
+                accepted: false,
+                code,
+                text,
+                passenger: None,
+                level: None,
+            }
+        }
+        Err(super::gateway::GatewayError::Refused { body, .. }) => {
+            let code = body["code"]
+                .as_str()
+                .unwrap_or("invalid_request")
+                .to_owned();
+            let text = state
+                .gateway
+                .message(t.lang, "problem", &code)
+                .await
+                .unwrap_or_else(|| t.get("code.unknown").into_owned());
+            Outcome {
+                accepted: false,
+                code,
+                text,
+                passenger: None,
+                level: None,
+            }
+        }
+        Err(err) => {
+            tracing::warn!(%err, "the gate cannot verify");
+            Outcome {
+                accepted: false,
+                code: "unreachable".into(),
+                text: t.get("demo.gate.unreachable").into_owned(),
+                passenger: None,
+                level: None,
+            }
+        }
+    };
+    render(&page, Some(outcome)).await
+}

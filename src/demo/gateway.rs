@@ -1,0 +1,175 @@
+//! The demo's side of the gateway's public APIs, called exactly as a real relying party would:
+//! discovery, the token endpoint, ID token validation against the JWKS, `/v1/verify` and the
+//! message catalogue. Nothing here reaches into the gateway's code.
+
+use std::sync::Arc;
+
+use secrecy::ExposeSecret;
+use serde_json::Value;
+
+use super::credentials::Credentials;
+use crate::i18n::Lang;
+
+/// The endpoints discovery names.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Discovery {
+    pub issuer: String,
+    pub authorization_endpoint: String,
+    pub token_endpoint: String,
+    pub jwks_uri: String,
+    pub end_session_endpoint: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    #[error("cannot reach the gateway: {0}")]
+    Unreachable(#[from] reqwest::Error),
+    #[error("the gateway answered {status}: {body}")]
+    Refused { status: u16, body: Value },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+pub struct Gateway {
+    pub base: String,
+    pub discovery: Discovery,
+    http: reqwest::Client,
+    credentials: Arc<Credentials>,
+}
+
+impl Gateway {
+    /// Reads discovery; refuses a gateway that is not a sandbox (no `/dev/personas`): the
+    /// demo's credentials are sandbox clients and its phone plays a simulated body.
+    pub async fn connect(base: &str, credentials: Credentials) -> anyhow::Result<Self> {
+        let base = base.trim_end_matches('/').to_owned();
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(std::time::Duration::from_secs(30))
+            .build()?;
+        let discovery: Discovery = http
+            .get(format!("{base}/.well-known/openid-configuration"))
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot reach the gateway at {base}: {e}"))?
+            .error_for_status()?
+            .json()
+            .await?;
+        let sandbox = http.get(format!("{base}/dev/personas")).send().await?;
+        if !sandbox.status().is_success() {
+            anyhow::bail!(
+                "{base} is not a sandbox gateway (no /dev/personas): the demo runs only against dev mode"
+            );
+        }
+        Ok(Self {
+            base,
+            discovery,
+            http,
+            credentials: Arc::new(credentials),
+        })
+    }
+
+    fn basic(&self, client_id: &str) -> Result<(String, String), GatewayError> {
+        let secret = self
+            .credentials
+            .secret(client_id)
+            .map_err(|e| GatewayError::Invalid(e.to_string()))?;
+        Ok((client_id.to_owned(), secret.expose_secret().to_owned()))
+    }
+
+    async fn answer(res: reqwest::Response) -> Result<Value, GatewayError> {
+        let status = res.status().as_u16();
+        let body: Value = res.json().await.unwrap_or(Value::Null);
+        if status >= 400 {
+            return Err(GatewayError::Refused { status, body });
+        }
+        Ok(body)
+    }
+
+    /// The token endpoint, as `client_id` (client_secret_basic).
+    pub async fn token(
+        &self,
+        client_id: &str,
+        form: &[(&str, &str)],
+    ) -> Result<Value, GatewayError> {
+        let (id, secret) = self.basic(client_id)?;
+        let res = self
+            .http
+            .post(&self.discovery.token_endpoint)
+            .basic_auth(id, Some(secret))
+            .form(form)
+            .send()
+            .await?;
+        Self::answer(res).await
+    }
+
+    /// An ID token's claims, once its signature (published JWKS), issuer, audience, expiry and
+    /// nonce hold.
+    pub async fn validate_id_token(
+        &self,
+        token: &str,
+        client_id: &str,
+        nonce: &str,
+    ) -> Result<Value, GatewayError> {
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|e| GatewayError::Invalid(format!("not a JWS: {e}")))?;
+        let jwks: jsonwebtoken::jwk::JwkSet = self
+            .http
+            .get(&self.discovery.jwks_uri)
+            .send()
+            .await?
+            .json()
+            .await?;
+        let jwk = header
+            .kid
+            .as_deref()
+            .and_then(|kid| jwks.find(kid))
+            .ok_or_else(|| GatewayError::Invalid("no published key for this kid".into()))?;
+        let key = jsonwebtoken::DecodingKey::from_jwk(jwk)
+            .map_err(|e| GatewayError::Invalid(e.to_string()))?;
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::EdDSA);
+        validation.set_issuer(&[&self.discovery.issuer]);
+        validation.set_audience(&[client_id]);
+        let claims = jsonwebtoken::decode::<Value>(token, &key, &validation)
+            .map_err(|e| GatewayError::Invalid(format!("the ID token does not hold: {e}")))?
+            .claims;
+        if claims["nonce"] != nonce {
+            return Err(GatewayError::Invalid(
+                "the ID token's nonce is not ours".into(),
+            ));
+        }
+        Ok(claims)
+    }
+
+    /// `POST /v1/verify` as `client_id`.
+    pub async fn verify(
+        &self,
+        client_id: &str,
+        token: &str,
+        nonce: &str,
+    ) -> Result<Value, GatewayError> {
+        let (id, secret) = self.basic(client_id)?;
+        let res = self
+            .http
+            .post(format!("{}/v1/verify", self.base))
+            .basic_auth(id, Some(secret))
+            .json(&serde_json::json!({ "token": token, "nonce": nonce }))
+            .send()
+            .await?;
+        Self::answer(res).await
+    }
+
+    /// The gateway's recommended message for `code` of `family`, in `lang` — the catalogue
+    /// every relying party is asked to show (`GET /v1/messages`).
+    pub async fn message(&self, lang: Lang, family: &str, code: &str) -> Option<String> {
+        let all: Value = self
+            .http
+            .get(format!("{}/v1/messages?lang={}", self.base, lang.code()))
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        all["messages"][family][code].as_str().map(str::to_owned)
+    }
+}

@@ -1,0 +1,105 @@
+//! `eidgw demo`: the relying parties' desks, as a separate process and origin from the gateway,
+//! and real clients of it — everything goes through the gateway's public APIs, as a real
+//! relying party's would, so each desk doubles as the reference integration for its kind.
+//!
+//! - the public-services portal (`/portal/`): "Đăng nhập bằng VNeID" through the gateway's
+//!   OpenID Connect login (authorization code + PKCE, ID token checked against the JWKS), the
+//!   claims, `acr`, `amr`, `auth_level` and the pairwise `sub`, then logout back to the portal;
+//! - the vietsky-air boarding gate (`/gate/`): a passenger's presentation token checked with
+//!   `/v1/verify` against the flight's nonce, answered in plain words from the gateway's message
+//!   catalogue.
+//!
+//! The desks' credentials stay in this process (`config/sandbox/demo.toml`); the demo refuses a
+//! gateway that is not a sandbox.
+
+mod credentials;
+mod gate;
+mod gateway;
+mod pages;
+mod portal;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use actix_web::{App, HttpServer, web};
+
+pub use credentials::Credentials;
+pub use gateway::Gateway;
+
+/// What the demo's handlers share.
+pub struct DemoState {
+    pub gateway: Gateway,
+    /// Where browsers reach the demo (its redirect URIs are under it).
+    pub public_url: String,
+    /// Portal logins on their way through the gateway, by `state`.
+    logins: Mutex<HashMap<String, portal::PendingLogin>>,
+}
+
+/// A login not finished in this time is dropped.
+const LOGIN_TTL: Duration = Duration::from_secs(600);
+/// At most this many logins in flight: a demo on a laptop, not a load test.
+const MAX_LOGINS: usize = 10_000;
+
+impl DemoState {
+    pub fn new(gateway: Gateway, public_url: String) -> Self {
+        Self {
+            gateway,
+            public_url: public_url.trim_end_matches('/').to_owned(),
+            logins: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn remember(&self, state: String, login: portal::PendingLogin) {
+        if let Ok(mut all) = self.logins.lock() {
+            all.retain(|_, l| l.started.elapsed() < LOGIN_TTL);
+            if all.len() < MAX_LOGINS {
+                all.insert(state, login);
+            }
+        }
+    }
+
+    fn take(&self, state: &str) -> Option<portal::PendingLogin> {
+        let mut all = self.logins.lock().ok()?;
+        all.remove(state)
+            .filter(|l| l.started.elapsed() < LOGIN_TTL)
+    }
+}
+
+pub type State = web::Data<DemoState>;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/").route(web::get().to(pages::index)))
+        .service(web::resource("/static/eid.css").route(web::get().to(pages::stylesheet)))
+        .service(web::resource("/portal/").route(web::get().to(portal::home)))
+        .service(web::resource("/portal/login").route(web::get().to(portal::login)))
+        .service(web::resource("/portal/callback").route(web::get().to(portal::callback)))
+        .service(web::resource("/gate/").route(web::get().to(gate::desk)))
+        .service(web::resource("/gate/verify").route(web::post().to(gate::verify)));
+}
+
+/// Serves the desks on `port` until stopped; `public_url` defaults to `http://127.0.0.1:PORT`.
+pub async fn serve(
+    gateway: Gateway,
+    host: &str,
+    port: u16,
+    public_url: Option<String>,
+) -> anyhow::Result<(actix_web::dev::Server, u16)> {
+    let listener = std::net::TcpListener::bind((host, port))?;
+    let port = listener.local_addr()?.port();
+    let url = public_url.unwrap_or_else(|| format!("http://127.0.0.1:{port}"));
+    let state = web::Data::new(DemoState::new(gateway, url));
+    let server = HttpServer::new(move || App::new().app_data(state.clone()).configure(configure))
+        .workers(2)
+        .listen(listener)?
+        .run();
+    Ok((server, port))
+}
+
+/// Random URL-safe text for `state`, `nonce`, PKCE verifiers and CSRF tokens.
+fn random() -> Result<String, getrandom::Error> {
+    use base64::Engine;
+    let mut b = [0u8; 32];
+    getrandom::fill(&mut b)?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b))
+}

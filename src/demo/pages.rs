@@ -1,0 +1,74 @@
+//! The demo's pages: their language (as the gateway's pages choose it), headers and the front
+//! page listing the desks.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse};
+use askama::Template;
+
+use super::State;
+use crate::i18n::Texts;
+
+/// What every demo page needs from its request.
+pub struct Page {
+    pub t: Texts,
+    pub switch: String,
+    remember: Option<actix_web::cookie::Cookie<'static>>,
+}
+
+impl Page {
+    pub fn of(req: &HttpRequest) -> Self {
+        let chosen = crate::http::language::choose(req, false);
+        let switch =
+            crate::http::language::switch_url(req.path(), req.query_string(), chosen.lang.other());
+        Self {
+            t: Texts::new(chosen.lang),
+            switch,
+            remember: chosen.remember,
+        }
+    }
+
+    pub fn render(&self, status: StatusCode, page: &impl Template) -> HttpResponse {
+        let mut b = crate::http::html::page_response(status);
+        b.insert_header((header::CONTENT_LANGUAGE, self.t.lang.code()));
+        if let Some(c) = &self.remember {
+            b.cookie(c.clone());
+        }
+        match page.render() {
+            Ok(body) => b.body(body),
+            Err(err) => {
+                tracing::error!(%err, "cannot render a demo page");
+                b.body(self.t.get("demo.error").into_owned())
+            }
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "demo/index.html")]
+struct IndexPage<'a> {
+    t: Texts,
+    switch: &'a str,
+    gateway: &'a str,
+}
+
+pub async fn index(state: State, req: HttpRequest) -> HttpResponse {
+    let page = Page::of(&req);
+    page.render(
+        StatusCode::OK,
+        &IndexPage {
+            t: page.t,
+            switch: &page.switch,
+            gateway: &state.gateway.base,
+        },
+    )
+}
+
+pub async fn stylesheet() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .body(concat!(
+            include_str!("../../static/eid.css"),
+            include_str!("../../static/demo.css")
+        ))
+}

@@ -1,0 +1,215 @@
+//! `eidgw demo`'s desks against a gateway started here, driven as a browser would: the portal
+//! logs a citizen in through the gateway's pages and shows the ID token's claims; the boarding
+//! gate accepts a presentation once and says in words why a second one is refused. The demo
+//! refuses a gateway that is not a sandbox, and its credentials are the published sandbox ones.
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use sha2::Digest;
+
+use crate::citizen::Citizen;
+use crate::helpers::*;
+use crate::oidc::{Browser, location, sign_in};
+
+pub async fn demo_for(app: &TestApp) -> String {
+    let credentials =
+        eid_gateway::demo::Credentials::load(&repo().join("config/sandbox/demo.toml")).unwrap();
+    let gateway = eid_gateway::demo::Gateway::connect(&app.address, credentials)
+        .await
+        .unwrap();
+    // The portal's registered redirect URI is on 127.0.0.1:8090; a test cannot own that port,
+    // so the demo listens anywhere and says it is at 8090, and the test follows its redirects
+    // to where it really is.
+    let (server, port) = eid_gateway::demo::serve(
+        gateway,
+        "127.0.0.1",
+        0,
+        Some("http://127.0.0.1:8090".into()),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(server);
+    format!("http://127.0.0.1:{port}")
+}
+
+fn text_of(html: &str, marker: &str) -> String {
+    let at = html
+        .find(marker)
+        .unwrap_or_else(|| panic!("no {marker} in {html}"));
+    let start = at + html[at..].find('>').unwrap() + 1;
+    html[start..start + html[start..].find('<').unwrap()].to_owned()
+}
+
+#[tokio::test]
+async fn the_portal_desk_logs_a_citizen_in_through_the_gateway_and_out_again() {
+    let app = spawn_app(Backend::Embedded).await;
+    let demo = demo_for(&app).await;
+    let citizen = Citizen::nth(&app, 0);
+    citizen.register(&app).await;
+
+    let mut b = Browser::new(&app);
+    let home = b
+        .get(&format!("{demo}/portal/"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(home.contains("Đăng nhập bằng VNeID"), "{home}");
+    let start = b.get(&format!("{demo}/portal/login")).await;
+    let authorize = location(&start);
+    assert!(authorize.starts_with(&format!("{}/oauth2/authorize?", app.address)));
+    assert!(authorize.contains("code_challenge_method=S256"));
+    // The gateway's pages, then back to the portal's (announced) callback.
+    let first = b.get(&authorize).await;
+    assert_eq!(
+        first.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        first.text().await.unwrap()
+    );
+    let back = sign_in(&mut b, &citizen, &authorize).await;
+    assert!(
+        back.starts_with("http://127.0.0.1:8090/portal/callback?"),
+        "{back}"
+    );
+    let callback = back.replace("http://127.0.0.1:8090", &demo);
+    let page = b.get(&callback).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("data-signed-in"), "{html}");
+    assert_eq!(text_of(&html, "data-claim=\"acr\""), "urn:vn:eid:level:1");
+    assert!(text_of(&html, "data-claim=\"amr\"").contains("otp"));
+    assert_eq!(text_of(&html, "data-claim=\"auth_level\""), "2");
+    assert_eq!(
+        text_of(&html, "data-claim=\"name\""),
+        citizen.truth.person.full_name
+    );
+    let sub = text_of(&html, "data-claim=\"sub\"");
+    assert_eq!(
+        sub.len(),
+        43,
+        "a pairwise subject, not the ID number: {sub}"
+    );
+    assert!(
+        !html.contains(citizen.id()),
+        "never the ID number: not asked for"
+    );
+    // The same code and state again: the login is used up.
+    let again = b.get(&callback).await;
+    assert_eq!(again.status(), StatusCode::BAD_REQUEST);
+    // A callback this browser did not start is refused.
+    let mut stranger = Browser::new(&app);
+    let forged = stranger.get(&callback).await;
+    assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
+    // Logout goes to the gateway with the ID token, and comes back to the portal.
+    let at = html.find("data-logout").unwrap();
+    let href_at = html[..at].rfind("href=\"").unwrap() + 6;
+    let href = html[href_at..href_at + html[href_at..].find('"').unwrap()]
+        .replace("&amp;", "&")
+        .replace("&#38;", "&");
+    assert!(
+        href.starts_with(&format!("{}/oauth2/logout?", app.address)),
+        "{href}"
+    );
+    let res = b.get(&href).await;
+    assert_eq!(
+        res.status(),
+        StatusCode::SEE_OTHER,
+        "{href}: {}",
+        res.text().await.unwrap()
+    );
+    assert_eq!(location(&res), "http://127.0.0.1:8090/portal/");
+}
+
+#[tokio::test]
+async fn the_boarding_gate_accepts_a_passenger_once_and_says_why_not_twice() {
+    let app = spawn_app(Backend::Embedded).await;
+    let demo = demo_for(&app).await;
+    let client = reqwest::Client::new();
+    let desk = client.get(format!("{demo}/gate/")).send().await.unwrap();
+    let cookie = desk.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    let html = desk.text().await.unwrap();
+    let nonce = text_of(&html, "data-nonce");
+    let csrf = crate::oidc::csrf(&html);
+
+    let personas: Vec<Value> = app.get("/dev/personas").await.json().await.unwrap();
+    let level2 = personas.iter().find(|p| p["role"] == "level-2").unwrap();
+    let token = crate::personas::present_as_persona(&app, level2, "vietsky-air", &nonce).await;
+    let board = |token: String, csrf: String, nonce: String| {
+        let client = client.clone();
+        let url = format!("{demo}/gate/verify");
+        let cookie = cookie.clone();
+        async move {
+            client
+                .post(url)
+                .header("cookie", cookie)
+                .header("accept-language", "vi")
+                .form(&[("token", token), ("nonce", nonce), ("csrf_token", csrf)])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let first = board(token.clone(), csrf.clone(), nonce.clone()).await;
+    assert_eq!(first.status(), StatusCode::OK);
+    let html = first.text().await.unwrap();
+    assert!(html.contains("data-verdict=\"accepted\""), "{html}");
+    assert!(html.contains("Chấp nhận lên máy bay"));
+    assert!(html.contains(level2["full_name"].as_str().unwrap()));
+
+    let second = board(token.clone(), csrf.clone(), nonce.clone()).await;
+    let html = second.text().await.unwrap();
+    assert!(html.contains("data-verdict=\"refused\""), "{html}");
+    let catalogue: Value = app.get("/v1/messages?lang=vi").await.json().await.unwrap();
+    let words = catalogue["messages"]["verify"]["replayed"]
+        .as_str()
+        .unwrap();
+    assert_eq!(text_of(&html, "data-reason-text"), words);
+    assert_eq!(text_of(&html, "data-reason>"), "replayed");
+
+    // Without the desk's form token the gate does nothing.
+    let forged = board(token, "not-the-token".into(), nonce).await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn the_demo_runs_only_against_a_sandbox_with_the_published_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = crate::http_basics::production_settings(dir.path());
+    let production = spawn_with(settings, dir).await;
+    let credentials =
+        eid_gateway::demo::Credentials::load(&repo().join("config/sandbox/demo.toml")).unwrap();
+    let refused = eid_gateway::demo::Gateway::connect(&production.address, credentials).await;
+    let err = refused
+        .err()
+        .expect("a production gateway is refused")
+        .to_string();
+    assert!(err.contains("not a sandbox"), "{err}");
+
+    // The demo's credentials are the sandbox clients' registered ones.
+    let credentials =
+        eid_gateway::demo::Credentials::load(&repo().join("config/sandbox/demo.toml")).unwrap();
+    let registered = std::fs::read_to_string(repo().join("config/relying_parties.toml")).unwrap();
+    let mut desks = 0;
+    for client in credentials.clients() {
+        desks += 1;
+        if let Some(key) = credentials.private_key(client) {
+            assert!(repo().join(key).is_file(), "{client}: {}", key.display());
+            continue;
+        }
+        use secrecy::ExposeSecret;
+        let secret = credentials
+            .secret(client)
+            .unwrap()
+            .expose_secret()
+            .to_owned();
+        assert_eq!(secret, sandbox_secret(client), "{client}");
+        let digest = hex::encode(sha2::Sha256::digest(secret.as_bytes()));
+        assert!(
+            registered.contains(&digest),
+            "{client}: its secret is registered"
+        );
+    }
+    assert_eq!(desks, 5);
+}

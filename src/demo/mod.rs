@@ -7,7 +7,10 @@
 //!   claims, `acr`, `amr`, `auth_level` and the pairwise `sub`, then logout back to the portal;
 //! - the vietsky-air boarding gate (`/gate/`): a passenger's presentation token checked with
 //!   `/v1/verify` against the flight's nonce, answered in plain words from the gateway's message
-//!   catalogue.
+//!   catalogue;
+//! - the hanoi-general-hospital desk (`/hospital/`): a kiosk login (CIBA) by the patient's ID
+//!   number, the binding message on the desk's screen, the phone's approval, then the patient's
+//!   name and health-insurance number.
 //!
 //! The desks' credentials stay in this process (`config/sandbox/demo.toml`); the demo refuses a
 //! gateway that is not a sandbox.
@@ -15,6 +18,7 @@
 mod credentials;
 mod gate;
 mod gateway;
+mod hospital;
 mod pages;
 mod portal;
 
@@ -34,6 +38,8 @@ pub struct DemoState {
     pub public_url: String,
     /// Portal logins on their way through the gateway, by `state`.
     logins: Mutex<HashMap<String, portal::PendingLogin>>,
+    /// The hospital desk's kiosk requests in flight.
+    hospital: hospital::Desk,
 }
 
 /// A login not finished in this time is dropped.
@@ -47,6 +53,7 @@ impl DemoState {
             gateway,
             public_url: public_url.trim_end_matches('/').to_owned(),
             logins: Mutex::new(HashMap::new()),
+            hospital: hospital::Desk::default(),
         }
     }
 
@@ -75,7 +82,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/portal/login").route(web::get().to(portal::login)))
         .service(web::resource("/portal/callback").route(web::get().to(portal::callback)))
         .service(web::resource("/gate/").route(web::get().to(gate::desk)))
-        .service(web::resource("/gate/verify").route(web::post().to(gate::verify)));
+        .service(web::resource("/gate/verify").route(web::post().to(gate::verify)))
+        .service(web::resource("/hospital/").route(web::get().to(hospital::desk)))
+        .service(web::resource("/hospital/ask").route(web::post().to(hospital::ask)))
+        .service(web::resource("/hospital/wait/{handle}").route(web::get().to(hospital::wait)));
 }
 
 /// Serves the desks on `port` until stopped; `public_url` defaults to `http://127.0.0.1:PORT`.

@@ -195,7 +195,7 @@ pub async fn callback(
     let id_token = tokens["id_token"].as_str().unwrap_or_default();
     let claims = match state
         .gateway
-        .validate_id_token(id_token, CLIENT_ID, &pending.nonce)
+        .validate_id_token(id_token, CLIENT_ID, Some(&pending.nonce))
         .await
     {
         Ok(c) => c,

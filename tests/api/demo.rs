@@ -213,3 +213,116 @@ async fn the_demo_runs_only_against_a_sandbox_with_the_published_credentials() {
     }
     assert_eq!(desks, 5);
 }
+
+fn attribute(html: &str, marker: &str, name: &str) -> String {
+    let at = html
+        .find(marker)
+        .unwrap_or_else(|| panic!("no {marker} in {html}"));
+    let tag_start = html[..at].rfind('<').unwrap();
+    let tag = &html[tag_start..at + html[at..].find('>').unwrap()];
+    let v = tag.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
+    tag[v..v + tag[v..].find('"').unwrap()].replace("&#x2f;", "/")
+}
+
+#[tokio::test]
+async fn the_hospital_desk_checks_a_patient_in_through_the_phone() {
+    let app = spawn_app(Backend::Embedded).await;
+    let demo = demo_for(&app).await;
+    let patient = crate::ciba::level2_citizen(&app, 0).await;
+    let client = reqwest::Client::new();
+    let ask = |id: String| {
+        let client = client.clone();
+        let url = format!("{demo}/hospital/ask");
+        async move {
+            client
+                .post(url)
+                .header("accept-language", "vi")
+                .form(&[("personal_id", id)])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let short = ask(patient.id()[..11].to_owned()).await;
+    assert_eq!(short.status(), StatusCode::BAD_REQUEST);
+    assert!(short.text().await.unwrap().contains("12 chữ số"));
+
+    let asked = ask(patient.id().to_owned()).await;
+    assert_eq!(asked.status(), StatusCode::OK);
+    let html = asked.text().await.unwrap();
+    let binding = text_of(&html, "data-binding-message");
+    assert!(binding.starts_with("Quầy 3 · "), "{binding}");
+    let wait = attribute(&html, "data-wait>", "href");
+    assert!(!html.contains("auth_req_id"));
+    // Not approved yet: the desk keeps waiting.
+    let still = client.get(format!("{demo}{wait}")).send().await.unwrap();
+    assert!(still.text().await.unwrap().contains("data-waiting"));
+
+    // The phone shows the desk's binding message and approves with the passcode.
+    let requests = crate::ciba::pending(&app, &patient).await;
+    let request = requests
+        .iter()
+        .find(|r| r["binding_message"] == binding.as_str())
+        .expect("the phone shows the desk's binding message");
+    let res = crate::ciba::answer(
+        &app,
+        &patient,
+        request["request_id"].as_str().unwrap(),
+        serde_json::json!({ "answer": "approve", "passcode": patient.passcode }),
+    )
+    .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "{}",
+        res.text().await.unwrap()
+    );
+    // The desk polls no faster than the gateway's interval (5 s, on both clocks).
+    app.clock.advance(std::time::Duration::from_secs(5));
+    tokio::time::sleep(std::time::Duration::from_millis(5_100)).await;
+    let done = client.get(format!("{demo}{wait}")).send().await.unwrap();
+    let html = done.text().await.unwrap();
+    assert_eq!(
+        text_of(&html, "data-patient-name"),
+        patient.truth.person.full_name,
+        "{html}"
+    );
+    assert_eq!(
+        text_of(&html, "data-health-insurance"),
+        patient.truth.person.health_insurance_number.as_str()
+    );
+    // Collected once: the handle is gone.
+    let again = client.get(format!("{demo}{wait}")).send().await.unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_FOUND);
+
+    // A patient who denies: the desk says so in the catalogue's words.
+    let html = ask(patient.id().to_owned()).await.text().await.unwrap();
+    let binding = text_of(&html, "data-binding-message");
+    let wait = attribute(&html, "data-wait>", "href");
+    let requests = crate::ciba::pending(&app, &patient).await;
+    let request = requests
+        .iter()
+        .find(|r| r["binding_message"] == binding.as_str())
+        .unwrap();
+    crate::ciba::answer(
+        &app,
+        &patient,
+        request["request_id"].as_str().unwrap(),
+        serde_json::json!({ "answer": "deny" }),
+    )
+    .await;
+    let html = client
+        .get(format!("{demo}{wait}"))
+        .header("accept-language", "vi")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let catalogue: Value = app.get("/v1/messages?lang=vi").await.json().await.unwrap();
+    let words = catalogue["messages"]["oauth"]["access_denied"]
+        .as_str()
+        .unwrap();
+    assert_eq!(text_of(&html, "data-desk-error"), words, "{html}");
+}

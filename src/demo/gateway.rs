@@ -92,8 +92,15 @@ impl Gateway {
         client_id: &str,
         form: &[(&str, &str)],
     ) -> Result<Value, GatewayError> {
-        self.post_form(&self.discovery.token_endpoint, client_id, form)
-            .await
+        let (id, secret) = self.basic(client_id)?;
+        let res = self
+            .http
+            .post(&self.discovery.token_endpoint)
+            .basic_auth(id, Some(secret))
+            .form(form)
+            .send()
+            .await?;
+        Self::answer(res).await
     }
 
     /// A kiosk login request (OpenID CIBA `bc-authorize`), as `client_id`.
@@ -102,25 +109,10 @@ impl Gateway {
         client_id: &str,
         form: &[(&str, &str)],
     ) -> Result<Value, GatewayError> {
-        self.post_form(
-            &self.discovery.backchannel_authentication_endpoint,
-            client_id,
-            form,
-        )
-        .await
-    }
-
-    /// A form post to an OAuth endpoint, authenticated as `client_id` (client_secret_basic).
-    async fn post_form(
-        &self,
-        url: &str,
-        client_id: &str,
-        form: &[(&str, &str)],
-    ) -> Result<Value, GatewayError> {
         let (id, secret) = self.basic(client_id)?;
         let res = self
             .http
-            .post(url)
+            .post(&self.discovery.backchannel_authentication_endpoint)
             .basic_auth(id, Some(secret))
             .form(form)
             .send()

@@ -21,6 +21,9 @@ pub struct DemoArgs {
     /// The desks' sandbox credentials.
     #[arg(long, default_value = "config/sandbox/demo.toml")]
     pub credentials: PathBuf,
+    /// The people file of the sandbox gateway (its camera plays their faces on the phone).
+    #[arg(long, default_value = "data/people.jsonl")]
+    pub people: PathBuf,
     /// Print one JSON line with the demo's address once it listens.
     #[arg(long)]
     pub json: bool,
@@ -30,8 +33,14 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     super::runtime()?.block_on(async move {
         let credentials = crate::demo::Credentials::load(&args.credentials)?;
         let gateway = crate::demo::Gateway::connect(&args.gateway, credentials).await?;
-        let (server, port) =
-            crate::demo::serve(gateway, &args.host, args.port, args.public_url.clone()).await?;
+        let people = crate::demo::People::load(&args.people)?;
+        let listener = std::net::TcpListener::bind((args.host.as_str(), args.port))
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}:{}: {e}", args.host, args.port))?;
+        let listen = crate::demo::Listen {
+            listener,
+            public_url: args.public_url.clone(),
+        };
+        let (server, port) = crate::demo::serve(gateway, listen, Some(people)).await?;
         let url = args
             .public_url
             .unwrap_or_else(|| format!("http://127.0.0.1:{port}"));
@@ -40,7 +49,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             &serde_json::json!({ "demo": url, "gateway": args.gateway }),
             || {
                 format!(
-                    "demo desks at {url}/ (portal {url}/portal/, gate {url}/gate/) for {}",
+                    "demo at {url}/ (the phone {url}/phone/, the desks {url}/portal/, {url}/gate/, {url}/hospital/) for {}",
                     args.gateway
                 )
             },

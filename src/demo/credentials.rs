@@ -17,30 +17,57 @@ pub struct DeskCredential {
     pub private_key: Option<std::path::PathBuf>,
 }
 
+/// The enrolment officer the phone's "police desk" acts as to issue a chip card (the operator
+/// API, as `eidgw sim card` calls it).
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct OperatorCredential {
+    pub id: String,
+    pub secret: SecretString,
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+struct CredentialsFile {
+    #[serde(default)]
+    operator: Option<OperatorCredential>,
+    #[serde(flatten)]
+    desks: BTreeMap<String, DeskCredential>,
+}
+
 #[derive(Debug, Clone)]
-pub struct Credentials(BTreeMap<String, DeskCredential>);
+pub struct Credentials {
+    desks: BTreeMap<String, DeskCredential>,
+    operator: Option<OperatorCredential>,
+}
 
 impl Credentials {
     pub fn load(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        let all: BTreeMap<String, DeskCredential> =
+        let file: CredentialsFile =
             toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        Ok(Self(all))
+        Ok(Self {
+            desks: file.desks,
+            operator: file.operator,
+        })
+    }
+
+    /// The police desk's officer, when the file names one.
+    pub fn operator(&self) -> Option<&OperatorCredential> {
+        self.operator.as_ref()
     }
 
     /// Every desk's client_id.
     pub fn clients(&self) -> impl Iterator<Item = &str> {
-        self.0.keys().map(String::as_str)
+        self.desks.keys().map(String::as_str)
     }
 
     /// The private_key_jwt key file of `client_id`, if it authenticates that way.
     pub fn private_key(&self, client_id: &str) -> Option<&Path> {
-        self.0.get(client_id)?.private_key.as_deref()
+        self.desks.get(client_id)?.private_key.as_deref()
     }
 
     pub fn secret(&self, client_id: &str) -> anyhow::Result<&SecretString> {
-        self.0
+        self.desks
             .get(client_id)
             .and_then(|c| c.secret.as_ref())
             .ok_or_else(|| anyhow::anyhow!("no secret for {client_id} in the demo's credentials"))

@@ -34,6 +34,24 @@ struct Outcome {
     level: Option<String>,
 }
 
+impl Outcome {
+    /// A refusal of `family`'s `code`, in the gateway's recommended words.
+    async fn refused(state: &State, t: Texts, family: &str, code: &str) -> Self {
+        let text = state
+            .gateway
+            .message(t.lang, family, code)
+            .await
+            .unwrap_or_else(|| t.get("code.unknown").into_owned());
+        Self {
+            accepted: false,
+            code: code.to_owned(),
+            text,
+            passenger: None,
+            level: None,
+        }
+    }
+}
+
 /// A fresh boarding: a new nonce for the passenger's app (`sim present --nonce` or the phone).
 pub async fn desk(req: HttpRequest) -> HttpResponse {
     let page = Page::of(&req);
@@ -88,37 +106,12 @@ pub async fn verify(state: State, req: HttpRequest, form: web::Form<Boarding>) -
             level: answer["level"].as_u64().map(|l| l.to_string()),
         },
         Ok(answer) => {
-            let code = answer["reason"].as_str().unwrap_or("invalid").to_owned();
-            let text = state
-                .gateway
-                .message(t.lang, "verify", &code)
-                .await
-                .unwrap_or_else(|| t.get("code.unknown").into_owned());
-            Outcome {
-                accepted: false,
-                code,
-                text,
-                passenger: None,
-                level: None,
-            }
+            let code = answer["reason"].as_str().unwrap_or("invalid");
+            Outcome::refused(&state, t, "verify", code).await
         }
         Err(super::gateway::GatewayError::Refused { body, .. }) => {
-            let code = body["code"]
-                .as_str()
-                .unwrap_or("invalid_request")
-                .to_owned();
-            let text = state
-                .gateway
-                .message(t.lang, "problem", &code)
-                .await
-                .unwrap_or_else(|| t.get("code.unknown").into_owned());
-            Outcome {
-                accepted: false,
-                code,
-                text,
-                passenger: None,
-                level: None,
-            }
+            let code = body["code"].as_str().unwrap_or("invalid_request");
+            Outcome::refused(&state, t, "problem", code).await
         }
         Err(err) => {
             tracing::warn!(%err, "the gate cannot verify");

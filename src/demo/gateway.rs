@@ -31,6 +31,13 @@ pub enum GatewayError {
     Invalid(String),
 }
 
+/// A relayed answer: status, media type and body as the gateway sent them.
+pub struct Relayed {
+    pub status: u16,
+    pub content_type: String,
+    pub body: actix_web::web::Bytes,
+}
+
 pub struct Gateway {
     pub base: String,
     pub discovery: Discovery,
@@ -92,15 +99,8 @@ impl Gateway {
         client_id: &str,
         form: &[(&str, &str)],
     ) -> Result<Value, GatewayError> {
-        let (id, secret) = self.basic(client_id)?;
-        let res = self
-            .http
-            .post(&self.discovery.token_endpoint)
-            .basic_auth(id, Some(secret))
-            .form(form)
-            .send()
-            .await?;
-        Self::answer(res).await
+        self.post_form(&self.discovery.token_endpoint, client_id, form)
+            .await
     }
 
     /// A kiosk login request (OpenID CIBA `bc-authorize`), as `client_id`.
@@ -109,10 +109,25 @@ impl Gateway {
         client_id: &str,
         form: &[(&str, &str)],
     ) -> Result<Value, GatewayError> {
+        self.post_form(
+            &self.discovery.backchannel_authentication_endpoint,
+            client_id,
+            form,
+        )
+        .await
+    }
+
+    /// A form post to an OAuth endpoint, authenticated as `client_id` (client_secret_basic).
+    async fn post_form(
+        &self,
+        url: &str,
+        client_id: &str,
+        form: &[(&str, &str)],
+    ) -> Result<Value, GatewayError> {
         let (id, secret) = self.basic(client_id)?;
         let res = self
             .http
-            .post(&self.discovery.backchannel_authentication_endpoint)
+            .post(url)
             .basic_auth(id, Some(secret))
             .form(form)
             .send()
@@ -173,6 +188,59 @@ impl Gateway {
             .post(format!("{}/v1/verify", self.base))
             .basic_auth(id, Some(secret))
             .json(&serde_json::json!({ "token": token, "nonce": nonce }))
+            .send()
+            .await?;
+        Self::answer(res).await
+    }
+
+    /// Relays one call of the citizen's app to the gateway unchanged — the phone's device key,
+    /// session token and captures are the browser's; this process only forwards them (the
+    /// phone's page and the gateway are different origins, and the gateway has no CORS).
+    pub async fn relay(
+        &self,
+        method: reqwest::Method,
+        path_and_query: &str,
+        authorization: Option<&str>,
+        body: Option<actix_web::web::Bytes>,
+    ) -> Result<Relayed, reqwest::Error> {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path_and_query}", self.base));
+        if let Some(a) = authorization {
+            req = req.header(reqwest::header::AUTHORIZATION, a);
+        }
+        if let Some(b) = body {
+            req = req
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(b);
+        }
+        let res = req.send().await?;
+        let status = res.status().as_u16();
+        let content_type = res
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("application/json")
+            .to_owned();
+        let body = res.bytes().await?;
+        Ok(Relayed {
+            status,
+            content_type,
+            body,
+        })
+    }
+
+    /// A chip card for `personal_id`, issued through the operator API as the demo's officer (the
+    /// police desk): the chip image document, with the chip's private key the phone keeps.
+    pub async fn issue_card(&self, personal_id: &str) -> Result<Value, GatewayError> {
+        let officer = self.credentials.operator().ok_or_else(|| {
+            GatewayError::Invalid("the demo's credentials name no operator".into())
+        })?;
+        let res = self
+            .http
+            .post(format!("{}/v1/operator/cards", self.base))
+            .basic_auth(&officer.id, Some(officer.secret.expose_secret()))
+            .json(&serde_json::json!({ "personal_id": personal_id }))
             .send()
             .await?;
         Self::answer(res).await

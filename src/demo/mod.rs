@@ -10,7 +10,10 @@
 //!   catalogue;
 //! - the hanoi-general-hospital desk (`/hospital/`): a kiosk login (CIBA) by the patient's ID
 //!   number, the binding message on the desk's screen, the phone's approval, then the patient's
-//!   name and health-insurance number.
+//!   name and health-insurance number;
+//! - the citizen's phone (`/phone/`): the VNeID app with a browser-made device key, whose calls
+//!   of the citizen API this process relays, and whose camera, SMS inbox and police desk it
+//!   plays from the sandbox's people file.
 //!
 //! The desks' credentials stay in this process (`config/sandbox/demo.toml`); the demo refuses a
 //! gateway that is not a sandbox.
@@ -20,6 +23,7 @@ mod gate;
 mod gateway;
 mod hospital;
 mod pages;
+mod phone;
 mod portal;
 
 use std::collections::HashMap;
@@ -30,6 +34,7 @@ use actix_web::{App, HttpServer, web};
 
 pub use credentials::Credentials;
 pub use gateway::Gateway;
+pub use phone::People;
 
 /// What the demo's handlers share.
 pub struct DemoState {
@@ -40,6 +45,8 @@ pub struct DemoState {
     logins: Mutex<HashMap<String, portal::PendingLogin>>,
     /// The hospital desk's kiosk requests in flight.
     hospital: hospital::Desk,
+    /// The sandbox's people, whose bodies the phone's camera plays (none: no camera).
+    people: Option<std::sync::Arc<People>>,
 }
 
 /// A login not finished in this time is dropped.
@@ -48,12 +55,13 @@ const LOGIN_TTL: Duration = Duration::from_secs(600);
 const MAX_LOGINS: usize = 10_000;
 
 impl DemoState {
-    pub fn new(gateway: Gateway, public_url: String) -> Self {
+    pub fn new(gateway: Gateway, public_url: String, people: Option<People>) -> Self {
         Self {
             gateway,
             public_url: public_url.trim_end_matches('/').to_owned(),
             logins: Mutex::new(HashMap::new()),
             hospital: hospital::Desk::default(),
+            people: people.map(std::sync::Arc::new),
         }
     }
 
@@ -78,6 +86,7 @@ pub type State = web::Data<DemoState>;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/").route(web::get().to(pages::index)))
         .service(web::resource("/static/eid.css").route(web::get().to(pages::stylesheet)))
+        .service(web::resource("/static/desk.js").route(web::get().to(pages::desk_script)))
         .service(web::resource("/portal/").route(web::get().to(portal::home)))
         .service(web::resource("/portal/login").route(web::get().to(portal::login)))
         .service(web::resource("/portal/callback").route(web::get().to(portal::callback)))
@@ -85,20 +94,35 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/gate/verify").route(web::post().to(gate::verify)))
         .service(web::resource("/hospital/").route(web::get().to(hospital::desk)))
         .service(web::resource("/hospital/ask").route(web::post().to(hospital::ask)))
-        .service(web::resource("/hospital/wait/{handle}").route(web::get().to(hospital::wait)));
+        .service(web::resource("/hospital/wait/{handle}").route(web::get().to(hospital::wait)))
+        .service(web::resource("/phone/").route(web::get().to(phone::app)))
+        .service(web::resource("/phone/phone.js").route(web::get().to(phone::script)))
+        .service(web::resource("/phone/people").route(web::get().to(phone::holders)))
+        .service(web::resource("/phone/camera").route(web::post().to(phone::camera)))
+        .service(web::resource("/phone/police-desk").route(web::post().to(phone::police_desk)))
+        .service(web::resource("/phone/sms").route(web::get().to(phone::sms)))
+        .service(web::resource("/phone/qr").route(web::post().to(phone::qr)))
+        .service(web::resource("/phone/gateway/{path:.*}").to(phone::gateway));
 }
 
-/// Serves the desks on `port` until stopped; `public_url` defaults to `http://127.0.0.1:PORT`.
+/// Where the demo listens, and where browsers reach it (default `http://127.0.0.1:PORT`).
+pub struct Listen {
+    pub listener: std::net::TcpListener,
+    pub public_url: Option<String>,
+}
+
+/// Serves the desks and the phone until stopped; the phone's camera plays `people`.
 pub async fn serve(
     gateway: Gateway,
-    host: &str,
-    port: u16,
-    public_url: Option<String>,
+    listen: Listen,
+    people: Option<People>,
 ) -> anyhow::Result<(actix_web::dev::Server, u16)> {
-    let listener = std::net::TcpListener::bind((host, port))?;
+    let listener = listen.listener;
     let port = listener.local_addr()?.port();
-    let url = public_url.unwrap_or_else(|| format!("http://127.0.0.1:{port}"));
-    let state = web::Data::new(DemoState::new(gateway, url));
+    let url = listen
+        .public_url
+        .unwrap_or_else(|| format!("http://127.0.0.1:{port}"));
+    let state = web::Data::new(DemoState::new(gateway, url, people));
     let server = HttpServer::new(move || App::new().app_data(state.clone()).configure(configure))
         .workers(2)
         .listen(listener)?

@@ -72,3 +72,11 @@ pub async fn stylesheet() -> HttpResponse {
             include_str!("../../static/demo.css")
         ))
 }
+
+/// The desks' hand-over with a phone tab of the same browser.
+pub async fn desk_script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .body(include_str!("../../static/desk.js"))
+}

@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::helpers::*;
 use crate::oidc::{CALLBACK, PORTAL, at_portal, pkce};
 
-fn browser_tests() -> PathBuf {
+pub fn browser_tests() -> PathBuf {
     let dir = repo().join("tests/browser");
     assert!(
         dir.join("node_modules/playwright-core").is_dir(),
@@ -21,7 +21,7 @@ fn browser_tests() -> PathBuf {
     dir
 }
 
-fn chromium() -> String {
+pub fn chromium() -> String {
     let path = std::env::var("EIDGW_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     assert!(
         std::path::Path::new(&path).exists(),

@@ -12,22 +12,34 @@ use crate::helpers::*;
 use crate::oidc::{Browser, location, sign_in};
 
 pub async fn demo_for(app: &TestApp) -> String {
+    // The portal's registered redirect URI is on 127.0.0.1:8090; a test cannot own that port,
+    // so the demo listens anywhere and says it is at 8090, and the test follows its redirects
+    // to where it really is.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    demo_on(app, listener, Some("http://127.0.0.1:8090".into())).await
+}
+
+/// The demo on `listener`, announcing `public_url` (default: where it listens).
+pub async fn demo_on(
+    app: &TestApp,
+    listener: std::net::TcpListener,
+    public_url: Option<String>,
+) -> String {
     let credentials =
         eid_gateway::demo::Credentials::load(&repo().join("config/sandbox/demo.toml")).unwrap();
     let gateway = eid_gateway::demo::Gateway::connect(&app.address, credentials)
         .await
         .unwrap();
-    // The portal's registered redirect URI is on 127.0.0.1:8090; a test cannot own that port,
-    // so the demo listens anywhere and says it is at 8090, and the test follows its redirects
-    // to where it really is.
-    let (server, port) = eid_gateway::demo::serve(
-        gateway,
-        "127.0.0.1",
-        0,
-        Some("http://127.0.0.1:8090".into()),
-    )
-    .await
-    .unwrap();
+    let people =
+        eid_gateway::demo::People::load(&app.services.settings.store.data_dir.join("people.jsonl"))
+            .unwrap();
+    let listen = eid_gateway::demo::Listen {
+        listener,
+        public_url,
+    };
+    let (server, port) = eid_gateway::demo::serve(gateway, listen, Some(people))
+        .await
+        .unwrap();
     tokio::spawn(server);
     format!("http://127.0.0.1:{port}")
 }
@@ -212,6 +224,134 @@ async fn the_demo_runs_only_against_a_sandbox_with_the_published_credentials() {
         );
     }
     assert_eq!(desks, 5);
+    // The police desk's officer is the sandbox one of config/dev.toml, which production lacks.
+    use secrecy::ExposeSecret;
+    let officer = credentials.operator().expect("the demo names its officer");
+    let digest = hex::encode(sha2::Sha256::digest(
+        officer.secret.expose_secret().as_bytes(),
+    ));
+    let dev = std::fs::read_to_string(repo().join("config/dev.toml")).unwrap();
+    assert!(dev.contains(&digest), "the officer's secret is the dev one");
+    let production_config =
+        std::fs::read_to_string(repo().join("config/production.toml")).unwrap_or_default();
+    assert!(!production_config.contains(&digest));
+}
+
+#[tokio::test]
+async fn the_phone_reaches_the_citizen_api_only_and_plays_a_body_from_the_people_file() {
+    let app = spawn_app(Backend::Embedded).await;
+    let demo = demo_for(&app).await;
+    let http = reqwest::Client::new();
+    // The relay is the app's: relying-party, operator and dev endpoints are not behind it.
+    for path in [
+        "verify",
+        "operator/cards",
+        "citizen/../operator/cards",
+        "citizen/%2e%2e/operator/cards",
+        "match",
+        "clients/me",
+    ] {
+        let res = http
+            .post(format!("{demo}/phone/gateway/{path}"))
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(
+            res.headers()["content-type"],
+            "application/problem+json",
+            "{path}"
+        );
+    }
+    // What the gateway answers passes through unchanged (here: no session).
+    let res = http
+        .get(format!("{demo}/phone/gateway/citizen/history"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let res = http
+        .put(format!("{demo}/phone/gateway/citizen/history"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+
+    // The camera: the holder's true face plus noise — close to the registry's, not equal.
+    let citizen = Citizen::nth(&app, 0);
+    let capture = |subject: &'static str| {
+        let http = http.clone();
+        let demo = demo.clone();
+        let id = citizen.id().to_owned();
+        async move {
+            http.post(format!("{demo}/phone/camera"))
+                .json(&serde_json::json!({ "personal_id": id, "subject": subject }))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let face = |res: Value| {
+        eid_gateway::biometrics::Template::from_base64(res["template"].as_str().unwrap()).unwrap()
+    };
+    let own = face(capture("holder").await.json().await.unwrap());
+    let again = face(capture("holder").await.json().await.unwrap());
+    assert_ne!(own.to_base64(), again.to_base64(), "sensor noise");
+    let threshold = app.services.settings.biometrics.face_threshold;
+    assert!(own.similarity(&citizen.truth.face) >= threshold);
+    for other in ["stranger", "someone_else"] {
+        let t = face(capture(other).await.json().await.unwrap());
+        assert!(t.similarity(&citizen.truth.face) < threshold, "{other}");
+    }
+    assert_eq!(capture("mask").await.status(), StatusCode::BAD_REQUEST);
+    let res = http
+        .post(format!("{demo}/phone/camera"))
+        .json(&serde_json::json!({ "personal_id": "000000000000", "subject": "holder" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let res = http
+        .post(format!("{demo}/phone/police-desk"))
+        .json(&serde_json::json!({ "personal_id": "12345" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+
+    // No desk's secret reaches the phone's page or script.
+    let page = http.get(format!("{demo}/phone/")).send().await.unwrap();
+    assert!(
+        page.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("script-src 'self'")
+    );
+    let page = page.text().await.unwrap();
+    let script = http
+        .get(format!("{demo}/phone/phone.js"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for client in [
+        "vietsky-air",
+        "public-services-portal",
+        "hanoi-general-hospital",
+    ] {
+        let secret = sandbox_secret(client);
+        assert!(
+            !page.contains(&secret) && !script.contains(&secret),
+            "{client}"
+        );
+    }
+    assert!(
+        !page.contains("2ihdeO14") && !script.contains("2ihdeO14"),
+        "the officer's secret"
+    );
 }
 
 fn attribute(html: &str, marker: &str, name: &str) -> String {

@@ -94,7 +94,8 @@ fn the_five_minute_walkthrough_runs_as_written() {
             .unwrap(),
     );
     let started = Instant::now();
-    while std::net::TcpStream::connect("127.0.0.1:9123").is_err() {
+    // Ready, not merely listening: the first request must find the store open and keys loaded.
+    while !ready("127.0.0.1:9123") {
         if let Ok(Some(status)) = gateway.0.try_wait() {
             let mut err = String::new();
             gateway
@@ -108,7 +109,7 @@ fn the_five_minute_walkthrough_runs_as_written() {
         }
         assert!(
             started.elapsed() < Duration::from_secs(60),
-            "the gateway did not listen on 9123"
+            "the gateway was not ready on 9123"
         );
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -149,4 +150,22 @@ fn the_five_minute_walkthrough_runs_as_written() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// `GET /readyz` answers 200.
+fn ready(addr: &str) -> bool {
+    use std::io::Write;
+    let Ok(mut stream) = std::net::TcpStream::connect(addr) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    if stream
+        .write_all(b"GET /readyz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200")
 }

@@ -154,7 +154,7 @@ pub async fn spawn_with_relying_parties(backend: Backend, extra: &str) -> TestAp
 /// One dev key set per test process, copied into each test's key directory: generating the RSA
 /// keys for every gateway would dominate the suite's time. (Tests that need a gateway to
 /// generate its own keys build their settings with `test_settings` and call `spawn_with`.)
-fn template_keys() -> &'static Path {
+pub fn template_keys() -> &'static Path {
     static TEMPLATE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     TEMPLATE.get_or_init(|| {
         let dir = tempfile::tempdir().expect("temp dir").keep().join("keys");
@@ -167,7 +167,7 @@ fn template_keys() -> &'static Path {
 }
 
 /// Copies a directory tree; `fs::copy` keeps the 0600 modes of private key files.
-fn copy_dir(from: &Path, to: &Path) {
+pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("key dir");
     for entry in std::fs::read_dir(from).expect("template dir") {
         let entry = entry.expect("entry");

@@ -17,6 +17,7 @@ mod client_authentication;
 mod configuration;
 mod counting_store;
 mod demo;
+mod demo_browser;
 mod deployment;
 mod durability;
 mod enumeration;

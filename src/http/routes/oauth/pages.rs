@@ -214,16 +214,6 @@ fn interaction_error(page: &PageContext, e: InteractionError) -> HttpResponse {
     }
 }
 
-fn qr_svg(text: &str) -> String {
-    match qrcode::QrCode::new(text.as_bytes()) {
-        Ok(code) => code
-            .render::<qrcode::render::svg::Color<'_>>()
-            .min_dimensions(200, 200)
-            .build(),
-        Err(_) => String::new(),
-    }
-}
-
 /// A claim in the citizen's words.
 fn claim_words(t: &Texts, claim: &str) -> String {
     match claim.strip_prefix("age_over_") {
@@ -383,7 +373,7 @@ pub async fn interaction_page(
         switch: page.switch(),
         title,
         cancel_label: t.lang.text_with("login.cancel", &[("rp", rp_name)]),
-        qr_svg: qr_svg(&qr_text),
+        qr_svg: crate::http::html::qr_svg(&qr_text),
         app_link: qr_text.clone(),
         qr_text,
         qr_expires,

@@ -1,0 +1,126 @@
+//! `eidgw demo` end to end in headless Chromium (`tests/browser/demo.mjs`), on both stores: the
+//! phone registers with a browser-made, non-extractable device key; its presentation QR boards
+//! at the gate once and is refused the second time; the browser's chip lifts the account to
+//! level 2; the hospital desk's kiosk request is approved on the phone with the same binding
+//! message; the portal signs in through the gateway's QR login; a second browser profile is a
+//! second phone. Screenshots in `target/screenshots/demo-<store>/` (and of the failure).
+
+use serde_json::Value;
+
+use crate::both_backends;
+use crate::browser_pages::{browser_tests, chromium};
+use crate::citizen::Citizen;
+use crate::helpers::*;
+
+async fn the_phone_and_the_desks_in_a_browser(backend: Backend) {
+    // The browser follows the gateway's redirects itself: the portal's redirect URIs name the
+    // port this demo really listens on (the shipped ones name 8090).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = std::fs::read_to_string(repo().join("config/relying_parties.toml")).unwrap();
+    let file = dir.path().join("relying_parties.toml");
+    std::fs::write(
+        &file,
+        shipped.replace("127.0.0.1:8090", &format!("127.0.0.1:{port}")),
+    )
+    .unwrap();
+    let mut settings = test_settings(backend, dir.path());
+    settings.relying_parties.file = file;
+    copy_dir(template_keys(), &settings.keys.dir);
+    let app = spawn_with(settings, dir).await;
+    let demo = crate::demo::demo_on(&app, listener, None).await;
+    let first = Citizen::nth(&app, 5);
+    let second = Citizen::nth(&app, 6);
+    let store = match backend {
+        Backend::Embedded => "embedded",
+        Backend::Redis => "redis",
+    };
+    let shots = repo().join(format!("target/screenshots/demo-{store}"));
+    let mut cmd = std::process::Command::new("node");
+    cmd.arg(browser_tests().join("demo.mjs"))
+        .env("DEMO", &demo)
+        .env("GATEWAY", &app.address)
+        .env("PERSONAL_ID", first.id())
+        .env("OTHER_ID", second.id())
+        .env("PASSWORD", &first.password)
+        .env("PASSCODE", &first.passcode)
+        .env("SCREENSHOTS", &shots)
+        .env("CHROMIUM", chromium());
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the browser run failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_str(&stdout).unwrap();
+    assert!(r["error"].is_null(), "{:#}", r);
+
+    // Registration: the OTP came as an on-screen SMS; the device key cannot leave the browser.
+    assert!(
+        r["registration"]["sms"]
+            .as_str()
+            .unwrap()
+            .contains(char::is_numeric)
+    );
+    assert_eq!(r["key_extractable"]["private"], false);
+    assert_eq!(r["key_extractable"]["algorithm"], "Ed25519");
+    // A stranger's face does not step the session up.
+    assert_eq!(r["stranger_code"], "face_mismatch");
+    // The gate: accepted once, then refused as already used, in words.
+    assert!(r["picked_up_nonce"].as_str().unwrap().starts_with("gate-"));
+    let left = r["countdown"].as_i64().unwrap();
+    assert!((50..=60).contains(&left), "{left}");
+    assert_eq!(r["gate_first"], "accepted");
+    assert_eq!(r["passenger"], first.truth.person.full_name.as_str());
+    assert_eq!(r["gate_second"], "refused");
+    assert_eq!(r["gate_second_code"], "replayed");
+    assert!(!r["gate_second_text"].as_str().unwrap().contains("replayed"));
+    // The chip key lives in WebCrypto; the seed the police desk handed over is not kept.
+    assert_eq!(r["chip_extractable"]["key"], false);
+    assert_eq!(r["chip_extractable"]["seed_kept"], false);
+    // The hospital: the phone shows the desk's binding message; the desk gets the patient.
+    assert_eq!(r["phone_binding"], r["desk_binding"]);
+    assert_eq!(r["patient"], first.truth.person.full_name.as_str());
+    assert_eq!(
+        r["health_insurance"],
+        first.truth.person.health_insurance_number.as_str()
+    );
+    // The portal through the QR login.
+    assert!(
+        r["qr_asks"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("portal")
+            || r["qr_asks"].as_str().unwrap().contains("Cổng"),
+        "{}",
+        r["qr_asks"]
+    );
+    assert_eq!(r["portal_acr"], "urn:vn:eid:level:2");
+    // The history names who asked.
+    let history = r["history"].as_str().unwrap();
+    for who in ["vietsky", "bệnh viện", "cổng dịch vụ công"] {
+        assert!(history.to_lowercase().contains(who), "{who}: {history}");
+    }
+    // Two phones, two accounts.
+    assert_eq!(r["second_phone_starts"], "welcome");
+    assert_eq!(r["second_name"], second.truth.person.full_name.as_str());
+    assert_eq!(r["first_name"], first.truth.person.full_name.as_str());
+    for name in [
+        "phone-home",
+        "phone-present",
+        "gate-accepted",
+        "gate-refused",
+        "hospital-patient",
+        "portal-signed-in",
+        "phone-history",
+    ] {
+        assert!(shots.join(format!("{name}.png")).is_file(), "{name}");
+    }
+}
+
+both_backends!(the_phone_and_the_desks_in_a_browser);

@@ -1,0 +1,205 @@
+// `eidgw demo` end to end in a real browser (Debian's chromium through playwright-core): the
+// citizen's phone (/phone/) registers with a browser-made device key, hands a presentation QR to
+// the vietsky-air gate in another tab (which accepts it once and refuses it the second time),
+// collects the chip card and reaches level 2 with the browser's chip answering active
+// authentication, approves the hospital desk's kiosk request, and signs in to the portal through
+// the gateway's QR login. A second phone in its own browser profile shows the phones are apart.
+//
+// Input (environment): DEMO (the demo's URL), GATEWAY, PERSONAL_ID and OTHER_ID (two registry
+// people without accounts), PASSWORD, PASSCODE, SCREENSHOTS, CHROMIUM.
+// Output: one JSON document on stdout; screenshots of every step (and of a failure).
+import { chromium } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+
+const env = (name) => {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set`);
+  return v;
+};
+const demo = env('DEMO');
+const shots = env('SCREENSHOTS');
+mkdirSync(shots, { recursive: true });
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+});
+const phoneSize = { width: 390, height: 844 };
+const deskSize = { width: 1280, height: 900 };
+const report = {};
+const open = [];
+
+// A browser profile: its own IndexedDB, cookies and BroadcastChannel.
+async function profile() {
+  return browser.newContext({ locale: 'vi-VN' });
+}
+async function page(context, size, path) {
+  const p = await context.newPage();
+  await p.setViewportSize(size);
+  p.on('dialog', (d) => d.accept());
+  open.push(p);
+  await p.goto(`${demo}${path}`);
+  return p;
+}
+const shot = (p, name) => p.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
+async function showing(p, screen) {
+  await p.waitForSelector(`body[data-showing="${screen}"]`, { timeout: 20000 });
+}
+async function noError(p) {
+  const m = p.locator('[data-message]');
+  if (await m.isVisible()) throw new Error(`the phone says: ${await m.innerText()}`);
+}
+
+async function register(phone, personalId) {
+  await phone.waitForSelector('body[data-ready=yes]');
+  await showing(phone, 'welcome');
+  await phone.selectOption('[data-holders]', personalId);
+  await phone.fill('[data-form=register] [name=password]', env('PASSWORD'));
+  await phone.fill('[data-form=register] [name=passcode]', env('PASSCODE'));
+  await phone.click('[data-action=register]');
+  await showing(phone, 'otp');
+  await phone.waitForSelector('[data-sms]:not([hidden])');
+  const sms = await phone.innerText('[data-sms]');
+  await phone.click('[data-sms]');
+  await phone.click('[data-action=complete]');
+  await showing(phone, 'home');
+  await noError(phone);
+  await phone.waitForFunction(() => document.querySelector('[data-level]').dataset.value === '1');
+  return { sms };
+}
+
+try {
+  const a = await profile();
+  const phone = await page(a, phoneSize, '/phone/');
+  report.registration = await register(phone, env('PERSONAL_ID'));
+  await shot(phone, 'phone-home');
+  report.key_extractable = await phone.evaluate(() => new Promise((ok) => {
+    const r = indexedDB.open('eid-phone', 1);
+    r.onsuccess = () => {
+      const get = r.result.transaction('wallet').objectStore('wallet').get('wallet');
+      get.onsuccess = () => ok({
+        private: get.result.device.privateKey.extractable,
+        algorithm: get.result.device.privateKey.algorithm.name,
+      });
+    };
+  }));
+
+  // A stranger in front of the camera: the face step-up is refused, and said so.
+  await phone.check('[data-subject=stranger]');
+  await phone.click('[data-go=security]');
+  await phone.click('[data-action=step-up-face]');
+  await phone.waitForSelector('[data-message]:not([hidden])');
+  report.stranger_code = await phone.getAttribute('[data-message]', 'data-code');
+  await phone.click('[data-screen]:not([hidden]) [data-go=home]');
+  await phone.check('input[name=subject][value=holder]');
+
+  // The police desk hands over the card; the browser's chip answers active authentication.
+  await phone.click('[data-go=card]');
+  await showing(phone, 'card');
+  await phone.click('[data-action=collect-card]');
+  await phone.waitForFunction(() => document.querySelector('[data-card-state]').textContent.length > 0);
+  await phone.click('[data-action=level2]');
+  await phone.waitForSelector('[data-notice]:not([hidden])');
+  await noError(phone);
+  report.chip_extractable = await phone.evaluate(() => new Promise((ok) => {
+    const r = indexedDB.open('eid-phone', 1);
+    r.onsuccess = () => {
+      const get = r.result.transaction('wallet').objectStore('wallet').get('wallet');
+      get.onsuccess = () => ok({ key: get.result.card.key.extractable, seed_kept: 'chip_private_key' in get.result.card });
+    };
+  }));
+  await phone.click('[data-screen]:not([hidden]) [data-go=home]');
+  await phone.waitForFunction(() => document.querySelector('[data-level]').dataset.value === '2');
+  report.level_after_chip = 2;
+
+  // The gate announces its nonce; the phone picks it up and hands the token back.
+  const gate = await page(a, deskSize, '/gate/');
+  const nonce = await gate.innerText('[data-nonce]');
+  await phone.click('[data-go=present]');
+  await showing(phone, 'present');
+  await phone.waitForFunction((n) => document.querySelector('[data-form=present] [name=nonce]').value === n, nonce);
+  report.picked_up_nonce = await phone.inputValue('[data-form=present] [name=nonce]');
+  await phone.click('[data-action=present]');
+  await phone.waitForSelector('[data-qr] svg');
+  report.countdown = Number(await phone.getAttribute('[data-countdown]', 'data-left'));
+  await shot(phone, 'phone-present');
+  const token = await phone.inputValue('[data-token]');
+  await gate.waitForSelector('[data-verdict]');
+  report.gate_first = await gate.getAttribute('[data-verdict]', 'data-verdict');
+  report.passenger = await gate.innerText('[data-passenger]').catch(() => null);
+  await shot(gate, 'gate-accepted');
+  // The same QR scanned again at the same boarding: refused, in words.
+  await gate.evaluate(([n, t]) => {
+    document.querySelector('form[data-handover] [name=nonce]').value = n;
+    document.querySelector('form[data-handover] [name=token]').value = t;
+  }, [nonce, token]);
+  await Promise.all([gate.waitForNavigation(), gate.click('form[data-handover] button[type=submit]')]);
+  report.gate_second = await gate.getAttribute('[data-verdict]', 'data-verdict');
+  report.gate_second_code = await gate.textContent('[data-reason]');
+  report.gate_second_text = await gate.innerText('[data-reason-text]');
+  await shot(gate, 'gate-refused');
+
+  await phone.click('[data-screen]:not([hidden]) [data-go=home]');
+  // The hospital desk asks by ID number; the phone shows the same binding message and approves.
+  const hospital = await page(a, deskSize, '/hospital/');
+  await hospital.fill('[name=personal_id]', env('PERSONAL_ID'));
+  await hospital.click('form[action="/hospital/ask"] button');
+  await hospital.waitForSelector('[data-binding-message]');
+  const binding = await hospital.innerText('[data-binding-message]');
+  await phone.click('[data-go=requests]');
+  await showing(phone, 'requests');
+  await phone.waitForSelector('[data-request] [data-binding]');
+  report.phone_binding = await phone.innerText('[data-request] [data-binding]');
+  report.desk_binding = binding;
+  await shot(phone, 'phone-request');
+  await phone.click('[data-request] [data-approve=passcode]');
+  await phone.waitForSelector('[data-no-requests]');
+  await hospital.waitForSelector('[data-patient-name]', { timeout: 30000 });
+  report.patient = await hospital.innerText('[data-patient-name]');
+  report.health_insurance = await hospital.innerText('[data-health-insurance]');
+  await shot(hospital, 'hospital-patient');
+
+  // The portal through the gateway's QR login, approved on the phone.
+  const portal = await page(a, deskSize, '/portal/');
+  await Promise.all([portal.waitForURL(/\/interaction\//), portal.click('a[href="/portal/login"]')]);
+  const qr = (await portal.textContent('[data-qr-text]')).trim();
+  await phone.click('[data-screen]:not([hidden]) [data-go=home]');
+  await phone.click('[data-go=requests]');
+  await phone.fill('[data-form=qr-login] [name=qr]', qr);
+  await phone.click('[data-action=qr-check]');
+  await phone.waitForSelector('[data-qr-rp]');
+  report.qr_asks = await phone.innerText('[data-qr-rp]');
+  await phone.click('[data-qr-approve=passcode]');
+  await phone.waitForSelector('[data-qr-asking][hidden]', { state: 'attached' });
+  // The login page continues by itself: consent, then back at the portal's callback.
+  await portal.waitForSelector('form[action$="/consent"] button[value=allow]', { timeout: 30000 });
+  await Promise.all([portal.waitForURL(/\/portal\/callback/), portal.click('form[action$="/consent"] button[value=allow]')]);
+  await portal.waitForSelector('dl[data-signed-in] [data-claim="acr"]', { timeout: 30000 });
+  report.portal_acr = await portal.innerText('[data-claim="acr"]');
+  report.portal_amr = await portal.innerText('[data-claim="amr"]').catch(() => null);
+  await shot(portal, 'portal-signed-in');
+
+  // The usage history on the phone names the gate and the hospital.
+  await phone.click('[data-screen]:not([hidden]) [data-go=home]');
+  await phone.click('[data-go=history]');
+  await phone.waitForSelector('[data-history] [data-entry]');
+  report.history = await phone.innerText('[data-history] tbody');
+  await shot(phone, 'phone-history');
+
+  // A second phone in its own browser profile: no account until it registers its own.
+  const b = await profile();
+  const second = await page(b, phoneSize, '/phone/');
+  await second.waitForSelector('body[data-ready=yes]');
+  report.second_phone_starts = await second.evaluate(() => document.body.dataset.showing);
+  report.second = await register(second, env('OTHER_ID'));
+  report.second_name = await second.innerText('[data-screen=home] [data-holder-name]');
+  report.first_name = await phone.innerText('[data-screen=home] [data-holder-name]');
+} catch (err) {
+  for (const [i, p] of open.entries()) {
+    await p.screenshot({ path: `${shots}/failure-${i}.png`, fullPage: true }).catch(() => {});
+  }
+  report.error = `${err.stack || err}`;
+  report.pages = await Promise.all(open.map((p) => p.innerText('body').catch(() => '')));
+}
+await browser.close();
+console.log(JSON.stringify(report));

@@ -370,6 +370,18 @@
       el('td', {}, when(e.at)), el('td', {}, e.relying_party || e.client_id),
       el('td', {}, `${e.action}: ${(e.claims || []).join(', ')}`), el('td', {}, e.purpose || ''))));
   }
+  // The history as a document the gateway signs, saved as a file.
+  const exportHistory = busy(async () => {
+    const res = await fetch('/phone/gateway/citizen/history/export', { headers: { authorization: `Bearer ${wallet.session.token}` } });
+    if (!res.ok) throw new Refused(res.status, await res.json().catch(() => ({})));
+    const name = (/filename="([^"]+)"/.exec(res.headers.get('content-disposition') || '') || [])[1] || 'vneid-history.jws';
+    const link = el('a', { download: name, href: URL.createObjectURL(await res.blob()) });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    say(`${T['demo.phone.exported']} ${name}`);
+  });
+
   async function fillConsents() {
     const all = await session('GET', 'citizen/consents');
     const ul = $('[data-consent-list]');
@@ -445,6 +457,7 @@
   $('[data-action=step-up-passcode]').addEventListener('click', stepUp(false));
   $('[data-action=step-up-face]').addEventListener('click', stepUp(true));
   $('[data-action=lock]').addEventListener('click', lock);
+  $('[data-action=export-history]').addEventListener('click', exportHistory);
   $$('[data-action=forget]').forEach((b) => b.addEventListener('click', forgetPhone));
   $$('[data-go]').forEach((b) => b.addEventListener('click', () => show(b.dataset.go)));
   $('[data-sms]').addEventListener('click', () => {

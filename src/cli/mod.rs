@@ -9,6 +9,7 @@ mod client;
 mod config_check;
 mod demo;
 pub mod exit;
+mod history;
 mod keys;
 mod population;
 mod progress;
@@ -104,6 +105,15 @@ pub enum Command {
         #[command(subcommand)]
         command: card::CardCommand,
     },
+    /// Check a citizen's signed usage-history export (offline against a saved JWKS, or against
+    /// a gateway's published keys).
+    History {
+        /// Print one JSON document on stdout.
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        command: history::HistoryCommand,
+    },
     /// Act as the citizen's app against a running gateway.
     Sim(sim::SimArgs),
     /// Act as a relying party against a running gateway.
@@ -192,6 +202,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Audit { json, command } => audit::run(load()?, json, command),
         Command::Bench { json, command } => bench::run(load()?, json, command),
         Command::Card { json, command } => card::run(json, command),
+        Command::History { json, command } => history::run(json, command),
         Command::Sandbox { json, command } => sandbox::run(load()?, json, command),
         Command::Sim(args) => sim::run(args),
         Command::Rp(args) => rp::run(args),

@@ -35,6 +35,8 @@ pub enum GatewayError {
 pub struct Relayed {
     pub status: u16,
     pub content_type: String,
+    /// A download's file name (the signed history export).
+    pub content_disposition: Option<String>,
     pub body: actix_web::web::Bytes,
 }
 
@@ -222,10 +224,16 @@ impl Gateway {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("application/json")
             .to_owned();
+        let content_disposition = res
+            .headers()
+            .get(reqwest::header::CONTENT_DISPOSITION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let body = res.bytes().await?;
         Ok(Relayed {
             status,
             content_type,
+            content_disposition,
             body,
         })
     }

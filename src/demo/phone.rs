@@ -94,6 +94,7 @@ const SCRIPT_TEXTS: &[&str] = &[
     "demo.phone.qr_asks",
     "demo.phone.failed",
     "demo.phone.stepped_up",
+    "demo.phone.exported",
 ];
 
 pub async fn app(req: HttpRequest) -> HttpResponse {
@@ -346,10 +347,15 @@ pub async fn gateway(
 fn relayed(answer: Result<super::gateway::Relayed, reqwest::Error>) -> HttpResponse {
     match answer {
         Ok(r) => {
-            HttpResponse::build(StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_GATEWAY))
-                .content_type(r.content_type)
-                .insert_header((header::CACHE_CONTROL, "no-store"))
-                .body(r.body)
+            let mut res = HttpResponse::build(
+                StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_GATEWAY),
+            );
+            res.content_type(r.content_type)
+                .insert_header((header::CACHE_CONTROL, "no-store"));
+            if let Some(d) = r.content_disposition {
+                res.insert_header((header::CONTENT_DISPOSITION, d));
+            }
+            res.body(r.body)
         }
         Err(err) => {
             tracing::warn!(%err, "the phone cannot reach the gateway");

@@ -110,6 +110,16 @@ impl From<PresentationError> for ApiError {
     }
 }
 
+impl From<crate::identity::history_export::ExportError> for ApiError {
+    fn from(e: crate::identity::history_export::ExportError) -> Self {
+        use crate::identity::history_export::ExportError;
+        match e {
+            ExportError::Store(s) => s.into(),
+            ExportError::Signing(s) => ApiError::Internal(s),
+        }
+    }
+}
+
 impl From<ApprovalError> for ApiError {
     fn from(e: ApprovalError) -> Self {
         match e {

@@ -6,6 +6,7 @@ pub mod cards;
 pub mod chip_check;
 pub mod device_change;
 pub mod history;
+pub mod history_export;
 pub mod level2;
 pub mod lock;
 pub mod pairwise;

@@ -344,7 +344,7 @@ async fn the_phone_reaches_the_citizen_api_only_and_plays_a_body_from_the_people
     ] {
         let secret = sandbox_secret(client);
         assert!(
-            !page.contains(&secret) && !script.contains(&secret),
+            !page.contains(secret) && !script.contains(secret),
             "{client}"
         );
     }

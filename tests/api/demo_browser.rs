@@ -106,6 +106,42 @@ async fn the_phone_and_the_desks_in_a_browser(backend: Backend) {
     for who in ["vietsky", "bệnh viện", "cổng dịch vụ công"] {
         assert!(history.to_lowercase().contains(who), "{who}: {history}");
     }
+    // The signed history the phone downloaded: genuine to `eidgw history verify`, and an edited
+    // copy refused.
+    let export = std::path::PathBuf::from(r["export_file"].as_str().unwrap());
+    assert!(
+        r["export_name"]
+            .as_str()
+            .unwrap()
+            .starts_with("vneid-history-")
+    );
+    let document = std::fs::read_to_string(&export).unwrap();
+    let edited = {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let parts: Vec<&str> = document.split('.').collect();
+        let payload = String::from_utf8(b64.decode(parts[1]).unwrap()).unwrap();
+        let payload = payload.replace("Hà Nội", "Hải Phòng");
+        format!("{}.{}.{}", parts[0], b64.encode(payload), parts[2])
+    };
+    assert_ne!(document, edited, "the edit changed the document");
+    let tampered = shots.join("edited-history.jwt");
+    std::fs::write(&tampered, edited).unwrap();
+    for (file, code) in [(&export, 0), (&tampered, 3)] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_eidgw"))
+            .args(["history", "verify"])
+            .arg(file)
+            .args(["--gateway", &app.address])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{}: {}",
+            file.display(),
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
     // Two phones, two accounts.
     assert_eq!(r["second_phone_starts"], "welcome");
     assert_eq!(r["second_name"], second.truth.person.full_name.as_str());

@@ -23,6 +23,7 @@ mod durability;
 mod enumeration;
 mod first_login;
 mod full_disk;
+mod history_export;
 mod http_basics;
 mod interop;
 mod keys_and_jwks;

@@ -21,6 +21,7 @@ const shots = env('SCREENSHOTS');
 mkdirSync(shots, { recursive: true });
 
 const browser = await chromium.launch({
+  downloadsPath: shots,
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
   args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
 });
@@ -31,7 +32,7 @@ const open = [];
 
 // A browser profile: its own IndexedDB, cookies and BroadcastChannel.
 async function profile() {
-  return browser.newContext({ locale: 'vi-VN' });
+  return browser.newContext({ locale: 'vi-VN', acceptDownloads: true });
 }
 async function page(context, size, path) {
   const p = await context.newPage();
@@ -185,6 +186,10 @@ try {
   await phone.waitForSelector('[data-history] [data-entry]');
   report.history = await phone.innerText('[data-history] tbody');
   await shot(phone, 'phone-history');
+  const [download] = await Promise.all([phone.waitForEvent('download'), phone.click('[data-action=export-history]')]);
+  report.export_name = download.suggestedFilename();
+  report.export_file = `${shots}/${report.export_name}`;
+  await download.saveAs(report.export_file);
 
   // A second phone in its own browser profile: no account until it registers its own.
   const b = await profile();

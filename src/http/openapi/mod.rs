@@ -112,6 +112,7 @@ impl Modify for SecuritySchemes {
         routes::citizen::step_up,
         routes::citizen::present,
         routes::citizen::history,
+        routes::citizen::history_export,
         routes::citizen::lock,
         routes::operator::audit_check,
         routes::operator::lock_account,

@@ -36,6 +36,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(web::resource("/session/step-up").route(web::post().to(step_up)))
         .service(web::resource("/history").route(web::get().to(history)))
+        .service(web::resource("/history/export").route(web::get().to(history_export)))
         .service(web::resource("/chip-challenge").route(web::post().to(chip_challenge)))
         .service(web::resource("/level2").route(web::post().to(level2_from_app)))
         .service(web::resource("/activations").route(web::post().to(activate)))
@@ -177,6 +178,27 @@ pub async fn present(
 pub async fn history(state: State, s: CitizenSession) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok()
         .json(history::recent(&state.services.store, &s.session.personal_id, 500).await?))
+}
+
+/// The usage history as a document the gateway signs (compact JWS, `typ: eid-history+jwt`, the
+/// published EdDSA key): `eidgw history verify FILE` checks it offline against the JWKS, and any
+/// edit breaks it. Claims: `iss`, `sub` (the personal id), `name`, `iat`, `complete`, `entries`.
+#[utoipa::path(get, path = "/v1/citizen/history/export", tag = "citizen", security(("session" = [])),
+    responses((status = 200, description = "The signed export, as a file to keep", content_type = "application/jose", body = String)))]
+pub async fn history_export(state: State, s: CitizenSession) -> Result<HttpResponse, ApiError> {
+    let document =
+        crate::identity::history_export::export(&state.services, &s.session.personal_id).await?;
+    let day = chrono::DateTime::from_timestamp(state.services.clock.now().secs(), 0)
+        .map(|d| d.format("%Y-%m-%d").to_string())
+        .unwrap_or_default();
+    Ok(HttpResponse::Ok()
+        .content_type("application/jose")
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .insert_header((
+            actix_web::http::header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"vneid-history-{day}.jws\""),
+        ))
+        .body(document))
 }
 
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]

@@ -1,27 +1,38 @@
-// A desk's hand-over with a phone tab of the same browser (`eidgw demo`): the desk announces the
-// nonce it waits for, the phone (static/phone.js) fills it in, and the presentation token the
-// phone then shows comes back here and is submitted — as if the desk had scanned the QR code.
+// A desk's hand-over with a phone tab of the same browser (`eidgw demo`), standing in for the
+// QR scanner and the card reader:
+// - a desk waiting for a presentation announces its nonce (and any transfer); the phone
+//   (static/phone.js) fills them in, and the token it then shows comes back here and is
+//   submitted, as if the desk had scanned the QR code;
+// - a card reader announces its active-authentication challenge; the phone holding the card
+//   answers with the chip's read, which is submitted as if the card lay on the reader.
 'use strict';
 
 (() => {
-  const form = document.querySelector('form[data-handover]');
-  if (!form || !('BroadcastChannel' in window)) return;
+  if (!('BroadcastChannel' in window)) return;
   const channel = new BroadcastChannel('eid-demo');
-  const clientId = form.dataset.handover;
-  const nonce = form.querySelector('[name=nonce]').value;
+  const handover = document.querySelector('form[data-handover]');
+  const reader = document.querySelector('form[data-chip-reader]');
   const announce = () => {
-    const m = { kind: 'desk-nonce', client_id: clientId, nonce };
-    const amount = form.dataset.amountVnd;
-    if (amount) { m.amount_vnd = amount; m.creditor = form.dataset.creditor; }
-    channel.postMessage(m);
+    if (handover) {
+      const m = { kind: 'desk-nonce', client_id: handover.dataset.handover, nonce: handover.querySelector('[name=nonce]').value };
+      if (handover.dataset.amountVnd) { m.amount_vnd = handover.dataset.amountVnd; m.creditor = handover.dataset.creditor; }
+      channel.postMessage(m);
+    }
+    if (reader) channel.postMessage({ kind: 'chip-reader', challenge_id: reader.dataset.chipReader });
   };
   channel.onmessage = (ev) => {
     const m = ev.data || {};
     if (m.kind === 'hello') announce();
-    if (m.kind === 'presentation' && m.client_id === clientId && m.nonce === nonce) {
-      form.querySelector('[name=token]').value = m.token;
-      channel.postMessage({ kind: 'handed-over', nonce });
-      form.requestSubmit();
+    if (handover && m.kind === 'presentation' && m.client_id === handover.dataset.handover
+        && m.nonce === handover.querySelector('[name=nonce]').value) {
+      handover.querySelector('[name=token]').value = m.token;
+      channel.postMessage({ kind: 'handed-over', nonce: m.nonce });
+      handover.requestSubmit();
+    }
+    if (reader && m.kind === 'chip-read' && m.challenge_id === reader.dataset.chipReader) {
+      reader.querySelector('[name=chip_read]').value = JSON.stringify(m.read);
+      channel.postMessage({ kind: 'card-read', challenge_id: m.challenge_id });
+      reader.requestSubmit();
     }
   };
   announce();

@@ -271,7 +271,15 @@
       tx.textContent = `${T['demo.phone.transaction']} ${vnd(amount)} → ${form.creditor.value.trim()}`;
       tx.hidden = false;
     }
-    const p = await session('POST', 'presentations', body);
+    $('[data-action=confirm-face]').hidden = true;
+    let p;
+    try {
+      p = await session('POST', 'presentations', body);
+    } catch (err) {
+      // The relying party's rule for this transaction asks for more: offer the face right here.
+      if (err.code === 'step_up_required') $('[data-action=confirm-face]').hidden = false;
+      throw err;
+    }
     lastPresent = body;
     $('[data-token]').value = p.token;
     await drawQr(p.token);
@@ -304,6 +312,12 @@
         n.hidden = false;
       }
       if (m.kind === 'handed-over') say(T['demo.phone.handed_over']);
+      if (m.kind === 'chip-reader' && wallet && wallet.card) {
+        const box = $('[data-chip-prompt]');
+        box.dataset.challenge = m.challenge_id;
+        box.hidden = false;
+      }
+      if (m.kind === 'card-read') { $('[data-chip-prompt]').hidden = true; say(T['demo.phone.card_read']); }
     };
   }
 
@@ -443,6 +457,13 @@
     show('welcome');
   });
 
+  // The card held to a reader in this browser: the chip answers the reader's challenge.
+  const holdCard = busy(async () => {
+    const box = $('[data-chip-prompt]');
+    const read = await chipRead(box.dataset.challenge);
+    channel.postMessage({ kind: 'chip-read', challenge_id: box.dataset.challenge, read });
+  });
+
   // ---- wiring ------------------------------------------------------------------------------
   $('[data-form=register]').addEventListener('submit', register);
   $('[data-form=otp]').addEventListener('submit', complete);
@@ -457,7 +478,19 @@
   $('[data-action=step-up-passcode]').addEventListener('click', stepUp(false));
   $('[data-action=step-up-face]').addEventListener('click', stepUp(true));
   $('[data-action=lock]').addEventListener('click', lock);
+  $('[data-action=logout]').addEventListener('click', busy(async () => {
+    wallet.session = null;
+    await save(wallet);
+    show('login');
+  }));
   $('[data-action=export-history]').addEventListener('click', exportHistory);
+  $('[data-action=hold-card]').addEventListener('click', holdCard);
+  $('[data-action=confirm-face]').addEventListener('click', busy(async () => {
+    keep(await session('POST', 'citizen/session/step-up', { face_capture: await sessionCapture() }));
+    await save(wallet);
+    $('[data-action=confirm-face]').hidden = true;
+    await present($('[data-form=present]'));
+  }));
   $$('[data-action=forget]').forEach((b) => b.addEventListener('click', forgetPhone));
   $$('[data-go]').forEach((b) => b.addEventListener('click', () => show(b.dataset.go)));
   $('[data-sms]').addEventListener('click', () => {
@@ -476,6 +509,7 @@
     if (!window.crypto || !crypto.subtle) throw new Error('WebCrypto is not available (open the demo over http://127.0.0.1 or https)');
     wallet = await load();
     document.body.dataset.ready = 'yes';
+    if (channel) channel.postMessage({ kind: 'hello' });
     if (!wallet) { await fillHolders(); show('welcome'); return; }
     $$('[data-holder-name]').forEach((n) => { n.textContent = wallet.full_name; });
     show(wallet.session ? 'home' : 'login');

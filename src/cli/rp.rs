@@ -96,22 +96,13 @@ pub enum RpCommand {
 
 /// A fresh RFC 7523 client assertion for `client_id`, signed with the PEM key.
 fn assertion(client_id: &str, audience: &str, pem: &str) -> anyhow::Result<String> {
-    use ed25519_dalek::pkcs8::EncodePrivateKey;
-    let key = signing_key(pem)?;
-    let der = key.to_pkcs8_der().map_err(|e| anyhow::anyhow!("{e}"))?;
-    let now = chrono::Utc::now().timestamp();
-    let claims = json!({ "iss": client_id, "sub": client_id, "aud": audience, "iat": now, "exp": now + 60, "jti": crate::challenges::random_token()? });
-    Ok(jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA),
-        &claims,
-        &jsonwebtoken::EncodingKey::from_ed_der(der.as_bytes()),
+    Ok(crate::tokens::client_assertion::client_assertion(
+        client_id, audience, pem,
     )?)
 }
 
 fn signing_key(pem: &str) -> anyhow::Result<ed25519_dalek::SigningKey> {
-    use ed25519_dalek::pkcs8::DecodePrivateKey;
-    ed25519_dalek::SigningKey::from_pkcs8_pem(pem)
-        .map_err(|e| anyhow::anyhow!("not an Ed25519 PKCS#8 key: {e}"))
+    Ok(crate::tokens::client_assertion::signing_key(pem)?)
 }
 
 /// A request authenticated as the relying party (a new client assertion per request).

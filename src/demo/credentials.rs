@@ -15,6 +15,9 @@ pub struct DeskCredential {
     /// private_key_jwt: the Ed25519 key file.
     #[serde(default)]
     pub private_key: Option<std::path::PathBuf>,
+    /// The desk's kiosk camera key (signs its live face captures for the chip API).
+    #[serde(default)]
+    pub kiosk_key: Option<std::path::PathBuf>,
 }
 
 /// The enrolment officer the phone's "police desk" acts as to issue a chip card (the operator
@@ -64,6 +67,11 @@ impl Credentials {
     /// The private_key_jwt key file of `client_id`, if it authenticates that way.
     pub fn private_key(&self, client_id: &str) -> Option<&Path> {
         self.desks.get(client_id)?.private_key.as_deref()
+    }
+
+    /// The kiosk camera key file of `client_id`, if its desk has a kiosk.
+    pub fn kiosk_key(&self, client_id: &str) -> Option<&Path> {
+        self.desks.get(client_id)?.kiosk_key.as_deref()
     }
 
     pub fn secret(&self, client_id: &str) -> anyhow::Result<&SecretString> {

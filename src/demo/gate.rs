@@ -2,7 +2,6 @@
 //! presentation token (scanned or pasted) checked with `POST /v1/verify`, and the answer in
 //! plain words — the gateway's recommended message for the reason, never a raw code.
 
-use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -73,12 +72,7 @@ async fn render(page: &Page, outcome: Option<Outcome>) -> HttpResponse {
             outcome,
         },
     );
-    let cookie = Cookie::build(CSRF_COOKIE, csrf)
-        .path("/gate/")
-        .http_only(true)
-        .same_site(SameSite::Strict)
-        .finish();
-    let _ = res.add_cookie(&cookie);
+    let _ = res.add_cookie(&super::csrf_cookie(CSRF_COOKIE, "/gate/", csrf));
     res
 }
 
@@ -92,12 +86,15 @@ pub struct Boarding {
 pub async fn verify(state: State, req: HttpRequest, form: web::Form<Boarding>) -> HttpResponse {
     let page = Page::of(&req);
     let t = page.t;
-    let ours = req.cookie(CSRF_COOKIE).map(|c| c.value().to_owned());
-    if ours.as_deref() != Some(form.csrf_token.as_str()) {
+    if !super::csrf_ok(&req, CSRF_COOKIE, &form.csrf_token) {
         return HttpResponse::Forbidden().body(t.get("demo.gate.csrf").into_owned());
     }
     let token = form.token.trim();
-    let outcome = match state.gateway.verify(CLIENT_ID, token, &form.nonce).await {
+    let outcome = match state
+        .gateway
+        .verify(CLIENT_ID, token, &form.nonce, None)
+        .await
+    {
         Ok(answer) if answer["valid"] == true => Outcome {
             accepted: true,
             code: "valid".into(),

@@ -177,22 +177,64 @@ impl Gateway {
         Ok(claims)
     }
 
-    /// `POST /v1/verify` as `client_id`.
+    /// `POST /v1/verify` as `client_id`, for `nonce` and, when the desk is about to execute
+    /// one, the exact transaction (RFC 9396) the token must have approved.
     pub async fn verify(
         &self,
         client_id: &str,
         token: &str,
         nonce: &str,
+        transaction: Option<&Value>,
     ) -> Result<Value, GatewayError> {
-        let (id, secret) = self.basic(client_id)?;
-        let res = self
-            .http
-            .post(format!("{}/v1/verify", self.base))
-            .basic_auth(id, Some(secret))
-            .json(&serde_json::json!({ "token": token, "nonce": nonce }))
-            .send()
-            .await?;
-        Self::answer(res).await
+        let mut body = serde_json::json!({ "token": token, "nonce": nonce });
+        if let Some(t) = transaction {
+            body["authorization_details"] = t.clone();
+        }
+        self.post_json(client_id, "/v1/verify", &body).await
+    }
+
+    /// A relying-party API call (`/v1/…`) as `client_id`: client_secret_basic, or a fresh
+    /// private_key_jwt assertion for the desks that hold a key.
+    pub async fn post_json(
+        &self,
+        client_id: &str,
+        path: &str,
+        body: &Value,
+    ) -> Result<Value, GatewayError> {
+        let req = self.http.post(format!("{}{path}", self.base)).json(body);
+        let req = match self.credentials.private_key(client_id) {
+            Some(key) => {
+                let pem = std::fs::read_to_string(key)
+                    .map_err(|e| GatewayError::Invalid(format!("{}: {e}", key.display())))?;
+                let assertion = crate::tokens::client_assertion::client_assertion(
+                    client_id,
+                    &self.discovery.issuer,
+                    &pem,
+                )
+                .map_err(|e| GatewayError::Invalid(e.to_string()))?;
+                req.header(
+                    reqwest::header::AUTHORIZATION,
+                    format!("private_key_jwt {assertion}"),
+                )
+            }
+            None => {
+                let (id, secret) = self.basic(client_id)?;
+                req.basic_auth(id, Some(secret))
+            }
+        };
+        Self::answer(req.send().await?).await
+    }
+
+    /// The kiosk camera key of `client_id`'s desk, which signs its live face captures.
+    pub fn kiosk_key(&self, client_id: &str) -> Result<ed25519_dalek::SigningKey, GatewayError> {
+        let path = self
+            .credentials
+            .kiosk_key(client_id)
+            .ok_or_else(|| GatewayError::Invalid(format!("{client_id} has no kiosk key")))?;
+        let pem = std::fs::read_to_string(path)
+            .map_err(|e| GatewayError::Invalid(format!("{}: {e}", path.display())))?;
+        crate::tokens::client_assertion::signing_key(&pem)
+            .map_err(|e| GatewayError::Invalid(e.to_string()))
     }
 
     /// Relays one call of the citizen's app to the gateway unchanged — the phone's device key,

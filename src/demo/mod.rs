@@ -18,6 +18,7 @@
 //! The desks' credentials stay in this process (`config/sandbox/demo.toml`); the demo refuses a
 //! gateway that is not a sandbox.
 
+mod bank;
 mod credentials;
 mod gate;
 mod gateway;
@@ -45,6 +46,8 @@ pub struct DemoState {
     logins: Mutex<HashMap<String, portal::PendingLogin>>,
     /// The hospital desk's kiosk requests in flight.
     hospital: hospital::Desk,
+    /// The bank counter's account openings waiting for a card.
+    bank: bank::Desk,
     /// The sandbox's people, whose bodies the phone's camera plays (none: no camera).
     people: Option<std::sync::Arc<People>>,
 }
@@ -61,6 +64,7 @@ impl DemoState {
             public_url: public_url.trim_end_matches('/').to_owned(),
             logins: Mutex::new(HashMap::new()),
             hospital: hospital::Desk::default(),
+            bank: bank::Desk::default(),
             people: people.map(std::sync::Arc::new),
         }
     }
@@ -95,6 +99,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/hospital/").route(web::get().to(hospital::desk)))
         .service(web::resource("/hospital/ask").route(web::post().to(hospital::ask)))
         .service(web::resource("/hospital/wait/{handle}").route(web::get().to(hospital::wait)))
+        .service(web::resource("/bank/").route(web::get().to(bank::desk)))
+        .service(web::resource("/bank/open").route(web::post().to(bank::open)))
+        .service(web::resource("/bank/open/card").route(web::post().to(bank::finish_opening)))
+        .service(web::resource("/bank/transfer").route(web::post().to(bank::transfer)))
+        .service(web::resource("/bank/transfer/approve").route(web::post().to(bank::approve)))
         .service(web::resource("/phone/").route(web::get().to(phone::app)))
         .service(web::resource("/phone/phone.js").route(web::get().to(phone::script)))
         .service(web::resource("/phone/people").route(web::get().to(phone::holders)))
@@ -136,4 +145,23 @@ fn random() -> Result<String, getrandom::Error> {
     let mut b = [0u8; 32];
     getrandom::fill(&mut b)?;
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b))
+}
+
+/// A desk's CSRF cookie (double submit: the form carries the same random value).
+fn csrf_cookie(
+    name: &'static str,
+    path: &'static str,
+    token: String,
+) -> actix_web::cookie::Cookie<'static> {
+    actix_web::cookie::Cookie::build(name, token)
+        .path(path)
+        .http_only(true)
+        .same_site(actix_web::cookie::SameSite::Strict)
+        .finish()
+}
+
+/// Whether a desk's form carries its CSRF cookie's value.
+fn csrf_ok(req: &actix_web::HttpRequest, name: &str, submitted: &str) -> bool {
+    req.cookie(name)
+        .is_some_and(|c| !submitted.is_empty() && c.value() == submitted)
 }

@@ -48,10 +48,33 @@ impl People {
         Ok(Self(people))
     }
 
-    fn find(&self, personal_id: &str) -> Option<&PersonTruth> {
+    pub(super) fn find(&self, personal_id: &str) -> Option<&PersonTruth> {
         self.0
             .iter()
             .find(|p| p.person.personal_id.as_str() == personal_id)
+    }
+
+    /// What a camera pointed at `holder` captures: `holder` (their true face), `stranger` (a
+    /// face nobody has) or `someone_else` (another person of the registry), with sensor noise.
+    pub(super) fn capture(
+        &self,
+        holder: &PersonTruth,
+        subject: &str,
+    ) -> Option<crate::biometrics::Template> {
+        let mut rng = rand_chacha::ChaCha12Rng::seed_from_u64(rand::random());
+        let dimensions = holder.face.dimensions();
+        let face = match subject {
+            "holder" => holder.face.clone(),
+            "stranger" => crate::biometrics::Template::random(&mut rng, dimensions),
+            "someone_else" => self
+                .0
+                .iter()
+                .find(|p| p.person.personal_id != holder.person.personal_id)
+                .map(|p| p.face.clone())
+                .unwrap_or_else(|| crate::biometrics::Template::random(&mut rng, dimensions)),
+            _ => return None,
+        };
+        Some(face.with_noise(&mut rng, SENSOR_NOISE))
     }
 }
 
@@ -95,6 +118,7 @@ const SCRIPT_TEXTS: &[&str] = &[
     "demo.phone.failed",
     "demo.phone.stepped_up",
     "demo.phone.exported",
+    "demo.phone.card_read",
 ];
 
 pub async fn app(req: HttpRequest) -> HttpResponse {
@@ -185,27 +209,14 @@ pub async fn camera(state: State, ask: web::Json<CameraAsk>) -> HttpResponse {
             "that person is not in the demo's people file",
         );
     };
-    let mut rng = rand_chacha::ChaCha12Rng::seed_from_u64(rand::random());
-    let face = match ask.subject.as_str() {
-        "holder" => holder.face.clone(),
-        "stranger" => crate::biometrics::Template::random(&mut rng, holder.face.dimensions()),
-        "someone_else" => match people
-            .0
-            .iter()
-            .find(|p| p.person.personal_id != holder.person.personal_id)
-        {
-            Some(other) => other.face.clone(),
-            None => crate::biometrics::Template::random(&mut rng, holder.face.dimensions()),
-        },
-        _ => {
-            return problem(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "subject is one of holder, stranger, someone_else",
-            );
-        }
+    let Some(face) = people.capture(holder, &ask.subject) else {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "subject is one of holder, stranger, someone_else",
+        );
     };
-    let template = face.with_noise(&mut rng, SENSOR_NOISE).to_base64();
+    let template = face.to_base64();
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(serde_json::json!({ "template": template }))

@@ -89,6 +89,28 @@ async fn the_phone_and_the_desks_in_a_browser(backend: Backend) {
         r["health_insurance"],
         first.truth.person.health_insurance_number.as_str()
     );
+    // The bank: someone else at the counter's camera is refused; the holder opens the account
+    // with every check passed.
+    assert_eq!(r["bank_open_other"], "refused");
+    assert_eq!(r["bank_open_other_code"], "face_mismatch");
+    assert_eq!(r["bank_open"], "opened");
+    assert_eq!(r["bank_customer"], first.truth.person.full_name.as_str());
+    assert_eq!(
+        r["bank_checks"],
+        serde_json::json!([["passive", "true"], ["active", "true"], ["face", "true"]])
+    );
+    // 25.000.000 ₫: refused without a face, approved with one, exactly this transfer.
+    assert_eq!(r["bank_amount"], "25.000.000 ₫ → Nguyễn Văn An");
+    assert_eq!(r["phone_transfer_amount"], "25000000");
+    assert_eq!(r["transfer_without_face"], "step_up_required");
+    assert_eq!(r["bank_still_waiting"], true);
+    assert_eq!(r["transfer_with_face"], "approved");
+    assert_eq!(r["transfer_approved"], "25.000.000 ₫ → Nguyễn Văn An");
+    assert!(
+        r["transfer_amr"].as_str().unwrap().contains("face"),
+        "{}",
+        r["transfer_amr"]
+    );
     // The portal through the QR login.
     assert!(
         r["qr_asks"]
@@ -152,6 +174,8 @@ async fn the_phone_and_the_desks_in_a_browser(backend: Backend) {
         "gate-accepted",
         "gate-refused",
         "hospital-patient",
+        "bank-opened",
+        "bank-transfer-approved",
         "portal-signed-in",
         "phone-history",
     ] {

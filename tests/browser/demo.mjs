@@ -160,6 +160,54 @@ try {
   report.health_insurance = await hospital.innerText('[data-health-insurance]');
   await shot(hospital, 'hospital-patient');
 
+  // The bank counter: account opening with the card on the reader and the counter's camera —
+  // someone else in front of it first (refused), then the card's holder.
+  const bank = await page(a, deskSize, '/bank/');
+  const openWith = async (subject) => {
+    await Promise.all([bank.waitForNavigation(), bank.click('form[data-open] button')]);
+    await bank.waitForSelector('form[data-chip-reader]');
+    await bank.check(`form[data-chip-reader] input[name=subject][value=${subject}]`);
+    await phone.waitForSelector('[data-chip-prompt]:not([hidden])');
+    await Promise.all([bank.waitForNavigation(), phone.click('[data-action=hold-card]')]);
+    await bank.waitForSelector('[data-verdict]');
+    return bank.getAttribute('[data-verdict]', 'data-verdict');
+  };
+  report.bank_open_other = await openWith('someone_else');
+  report.bank_open_other_code = await bank.textContent('[data-reason]').catch(() => null);
+  report.bank_open = await openWith('holder');
+  report.bank_customer = await bank.innerText('[data-customer]');
+  report.bank_checks = await bank.$$eval('[data-check]', (l) => l.map((c) => [c.dataset.check, c.dataset.ok]));
+  await shot(bank, 'bank-opened');
+
+  // A 25.000.000 ₫ transfer: refused on the phone without a face, approved with one. A fresh
+  // session first (password and device only).
+  await phone.click('[data-screen]:not([hidden]) [data-go=home]');
+  await phone.click('[data-go=security]');
+  await phone.click('[data-action=logout]');
+  await showing(phone, 'login');
+  await phone.fill('[data-form=login] [name=password]', env('PASSWORD'));
+  await phone.click('[data-action=login]');
+  await showing(phone, 'home');
+  await bank.fill('form[data-transfer] [name=amount_vnd]', '25.000.000');
+  await bank.fill('form[data-transfer] [name=creditor]', 'Nguyễn Văn An');
+  await Promise.all([bank.waitForNavigation(), bank.click('form[data-transfer] button')]);
+  const bankNonce = await bank.innerText('[data-nonce]');
+  report.bank_amount = await bank.innerText('[data-transfer-amount]');
+  await phone.click('[data-go=present]');
+  await phone.waitForFunction((n) => document.querySelector('[data-form=present] [name=nonce]').value === n, bankNonce);
+  report.phone_transfer_amount = await phone.inputValue('[data-form=present] [name=amount_vnd]');
+  await phone.click('[data-action=present]');
+  await phone.waitForSelector('[data-message]:not([hidden])');
+  report.transfer_without_face = await phone.getAttribute('[data-message]', 'data-code');
+  report.bank_still_waiting = await bank.isVisible('[data-transfer-waiting]');
+  await shot(phone, 'phone-transfer-refused');
+  await Promise.all([bank.waitForNavigation(), phone.click('[data-action=confirm-face]')]);
+  await bank.waitForSelector('[data-verdict]');
+  report.transfer_with_face = await bank.getAttribute('[data-verdict]', 'data-verdict');
+  report.transfer_approved = await bank.innerText('[data-approved-transaction]');
+  report.transfer_amr = await bank.innerText('[data-amr]');
+  await shot(bank, 'bank-transfer-approved');
+
   // The portal through the gateway's QR login, approved on the phone.
   const portal = await page(a, deskSize, '/portal/');
   await Promise.all([portal.waitForURL(/\/interaction\//), portal.click('a[href="/portal/login"]')]);

@@ -12,9 +12,11 @@
   const channel = new BroadcastChannel('eid-demo');
   const handover = document.querySelector('form[data-handover]');
   const reader = document.querySelector('form[data-chip-reader]');
+  // Several desks may be open: the phone follows the one opened last.
+  const since = Date.now();
   const announce = () => {
     if (handover) {
-      const m = { kind: 'desk-nonce', client_id: handover.dataset.handover, nonce: handover.querySelector('[name=nonce]').value };
+      const m = { kind: 'desk-nonce', since, client_id: handover.dataset.handover, nonce: handover.querySelector('[name=nonce]').value };
       if (handover.dataset.amountVnd) { m.amount_vnd = handover.dataset.amountVnd; m.creditor = handover.dataset.creditor; }
       channel.postMessage(m);
     }

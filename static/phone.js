@@ -299,14 +299,19 @@
   }
 
   // A desk in this browser announces what it waits for: the phone fills the form in.
+  let nearbySince = 0;
   if (channel) {
     channel.onmessage = (ev) => {
       const m = ev.data || {};
-      if (m.kind === 'desk-nonce' && wallet && wallet.session) {
+      // With several desks open, the one opened last is the one in front of the citizen.
+      if (m.kind === 'desk-nonce' && wallet && wallet.session && (m.since || 0) >= nearbySince) {
+        nearbySince = m.since || 0;
         const f = $('[data-form=present]');
         f.client_id.value = m.client_id;
         f.nonce.value = m.nonce;
-        if (m.amount_vnd) { f.amount_vnd.value = m.amount_vnd; f.creditor.value = m.creditor || ''; f.querySelector('details').open = true; }
+        f.amount_vnd.value = m.amount_vnd || '';
+        f.creditor.value = m.creditor || '';
+        f.querySelector('details').open = Boolean(m.amount_vnd);
         const n = $('[data-nearby]');
         n.textContent = `${T['demo.phone.gate_nearby']} ${m.client_id}`;
         n.hidden = false;

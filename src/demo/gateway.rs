@@ -202,7 +202,44 @@ impl Gateway {
         body: &Value,
     ) -> Result<Value, GatewayError> {
         let req = self.http.post(format!("{}{path}", self.base)).json(body);
-        let req = match self.credentials.private_key(client_id) {
+        let req = self.authenticated(req, client_id)?;
+        Self::answer(req.send().await?).await
+    }
+
+    /// An attribute-match batch (`POST /v1/match/batch`) as `client_id`: the NDJSON answer as
+    /// it streams back.
+    pub async fn match_batch(
+        &self,
+        client_id: &str,
+        ndjson: Vec<u8>,
+    ) -> Result<reqwest::Response, GatewayError> {
+        let req = self
+            .http
+            .post(format!("{}/v1/match/batch", self.base))
+            .header(reqwest::header::CONTENT_TYPE, "application/x-ndjson")
+            // A long batch streams for longer than the demo's usual timeout.
+            .timeout(std::time::Duration::from_secs(3600))
+            .body(ndjson);
+        let res = self.authenticated(req, client_id)?.send().await?;
+        if res.status().is_success() {
+            return Ok(res);
+        }
+        Err(Self::answer(res)
+            .await
+            .err()
+            .unwrap_or(GatewayError::Invalid(
+                "the gateway refused the batch".into(),
+            )))
+    }
+
+    /// `req` authenticated as `client_id`: client_secret_basic, or a fresh private_key_jwt
+    /// assertion for the desks that hold a key.
+    fn authenticated(
+        &self,
+        req: reqwest::RequestBuilder,
+        client_id: &str,
+    ) -> Result<reqwest::RequestBuilder, GatewayError> {
+        Ok(match self.credentials.private_key(client_id) {
             Some(key) => {
                 let pem = std::fs::read_to_string(key)
                     .map_err(|e| GatewayError::Invalid(format!("{}: {e}", key.display())))?;
@@ -221,8 +258,7 @@ impl Gateway {
                 let (id, secret) = self.basic(client_id)?;
                 req.basic_auth(id, Some(secret))
             }
-        };
-        Self::answer(req.send().await?).await
+        })
     }
 
     /// The kiosk camera key of `client_id`'s desk, which signs its live face captures.

@@ -26,6 +26,7 @@ mod hospital;
 mod pages;
 mod phone;
 mod portal;
+mod telecom;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -104,6 +105,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/bank/open/card").route(web::post().to(bank::finish_opening)))
         .service(web::resource("/bank/transfer").route(web::post().to(bank::transfer)))
         .service(web::resource("/bank/transfer/approve").route(web::post().to(bank::approve)))
+        .service(web::resource("/telecom/").route(web::get().to(telecom::desk)))
+        .service(web::resource("/telecom/telecom.js").route(web::get().to(telecom::script)))
+        .service(
+            web::resource("/telecom/batch")
+                .app_data(web::PayloadConfig::new(telecom::MAX_UPLOAD_BYTES))
+                .route(web::post().to(telecom::batch)),
+        )
         .service(web::resource("/phone/").route(web::get().to(phone::app)))
         .service(web::resource("/phone/phone.js").route(web::get().to(phone::script)))
         .service(web::resource("/phone/people").route(web::get().to(phone::holders)))

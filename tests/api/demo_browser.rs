@@ -30,6 +30,18 @@ async fn the_phone_and_the_desks_in_a_browser(backend: Backend) {
     copy_dir(template_keys(), &settings.keys.dir);
     let app = spawn_with(settings, dir).await;
     let demo = crate::demo::demo_on(&app, listener, None).await;
+    // The desks sign client assertions with the wall clock: the test gateway's clock keeps up
+    // with it for the minute or two the browser takes.
+    let clock = app.clock.clone();
+    let ticking = tokio::spawn(async move {
+        let mut last = std::time::Instant::now();
+        loop {
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            let now = std::time::Instant::now();
+            clock.advance(now - last);
+            last = now;
+        }
+    });
     let first = Citizen::nth(&app, 5);
     let second = Citizen::nth(&app, 6);
     let store = match backend {
@@ -37,6 +49,41 @@ async fn the_phone_and_the_desks_in_a_browser(backend: Backend) {
         Backend::Redis => "redis",
     };
     let shots = repo().join(format!("target/screenshots/demo-{store}"));
+    // 10,000 subscribers: 7 in 10 right, 1 with a wrong phone, 1 unknown id, 1 unreadable id.
+    let people = crate::citizen::people(&app);
+    let known: std::collections::HashSet<&str> = people
+        .iter()
+        .map(|p| p.person.personal_id.as_str())
+        .collect();
+    // A personal id the registry does not know, next to a real one.
+    let unknown = |id: &str| {
+        (0..1000)
+            .map(|n| format!("{}{n:03}", &id[..9]))
+            .find(|c| !known.contains(c.as_str()))
+            .unwrap()
+    };
+    let mut file = String::new();
+    for i in 0..10_000 {
+        let p = &people[i % people.len()].person;
+        let id = p.personal_id.as_str();
+        let line = match i % 10 {
+            7 => {
+                serde_json::json!({ "personal_id": id, "full_name": p.full_name, "phone": "0900000000", "purpose": "SIM subscriber check" })
+            }
+            8 => {
+                serde_json::json!({ "personal_id": unknown(id), "phone": p.phone.as_str(), "purpose": "SIM subscriber check" })
+            }
+            9 => serde_json::json!({ "personal_id": "123", "purpose": "SIM subscriber check" }),
+            _ => {
+                serde_json::json!({ "personal_id": id, "full_name": p.full_name, "phone": p.phone.as_str(), "purpose": "SIM subscriber check" })
+            }
+        };
+        file.push_str(&line.to_string());
+        file.push('\n');
+    }
+    std::fs::create_dir_all(&shots).unwrap();
+    let subscribers = shots.join("subscribers.ndjson");
+    std::fs::write(&subscribers, file).unwrap();
     let mut cmd = std::process::Command::new("node");
     cmd.arg(browser_tests().join("demo.mjs"))
         .env("DEMO", &demo)
@@ -46,6 +93,7 @@ async fn the_phone_and_the_desks_in_a_browser(backend: Backend) {
         .env("PASSWORD", &first.password)
         .env("PASSCODE", &first.passcode)
         .env("SCREENSHOTS", &shots)
+        .env("TELECOM_FILE", &subscribers)
         .env("CHROMIUM", chromium());
     let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
         .await
@@ -56,6 +104,7 @@ async fn the_phone_and_the_desks_in_a_browser(backend: Backend) {
         "the browser run failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    ticking.abort();
     let r: Value = serde_json::from_str(&stdout).unwrap();
     assert!(r["error"].is_null(), "{:#}", r);
 
@@ -164,6 +213,30 @@ async fn the_phone_and_the_desks_in_a_browser(backend: Backend) {
             String::from_utf8_lossy(&out.stdout)
         );
     }
+    // The telecom file: every line answered, the summary as the file was made.
+    assert_eq!(
+        r["telecom"],
+        serde_json::json!({ "lines": "10.000", "matched": "7.000", "mismatched": "1.000", "unknown": "1.000", "errors": "1.000" })
+    );
+    assert_eq!(
+        r["telecom_fields"]["phone"],
+        serde_json::json!(["7.000", "1.000"])
+    );
+    assert_eq!(
+        r["telecom_fields"]["full_name"],
+        serde_json::json!(["8.000", "0"])
+    );
+    assert_eq!(
+        r["telecom_codes"],
+        serde_json::json!(["invalid_personal_id"])
+    );
+    assert_eq!(r["telecom_progress"], serde_json::json!([10000, 10000]));
+    let answers = std::fs::read_to_string(r["telecom_answers"].as_str().unwrap()).unwrap();
+    assert_eq!(answers.lines().count(), 10_000);
+    for (n, line) in answers.lines().enumerate() {
+        let a: Value = serde_json::from_str(line).unwrap();
+        assert_eq!(a["line"], n + 1, "answers in order");
+    }
     // Two phones, two accounts.
     assert_eq!(r["second_phone_starts"], "welcome");
     assert_eq!(r["second_name"], second.truth.person.full_name.as_str());
@@ -178,6 +251,7 @@ async fn the_phone_and_the_desks_in_a_browser(backend: Backend) {
         "bank-transfer-approved",
         "portal-signed-in",
         "phone-history",
+        "telecom-summary",
     ] {
         assert!(shots.join(format!("{name}.png")).is_file(), "{name}");
     }

@@ -239,6 +239,20 @@ try {
   report.export_file = `${shots}/${report.export_name}`;
   await download.saveAs(report.export_file);
 
+  // The telecom back office: a subscriber file checked in one streamed batch.
+  const telecom = await page(a, deskSize, '/telecom/');
+  await telecom.setInputFiles('form[data-upload] [name=file]', env('TELECOM_FILE'));
+  await telecom.click('form[data-upload] button');
+  await telecom.waitForSelector('body[data-done=yes]', { timeout: 120000 });
+  report.telecom = await telecom.$$eval('[data-count]', (l) => Object.fromEntries(l.map((c) => [c.dataset.count, c.textContent])));
+  report.telecom_fields = await telecom.$$eval('[data-field]', (l) => Object.fromEntries(l.map((r) => [r.dataset.field, [...r.children].slice(1).map((c) => c.textContent)])));
+  report.telecom_codes = await telecom.$$eval('[data-error-code]', (l) => l.map((c) => c.dataset.errorCode));
+  report.telecom_progress = await telecom.$eval('[data-progress]', (p) => [p.value, p.max]);
+  await shot(telecom, 'telecom-summary');
+  const [answers] = await Promise.all([telecom.waitForEvent('download'), telecom.click('[data-download]')]);
+  report.telecom_answers = `${shots}/telecom-answers.ndjson`;
+  await answers.saveAs(report.telecom_answers);
+
   // A second phone in its own browser profile: no account until it registers its own.
   const b = await profile();
   const second = await page(b, phoneSize, '/phone/');

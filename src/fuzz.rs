@@ -4,6 +4,11 @@
 //! batch lines, capture templates, form parameters and the forwarded client address. The one
 //! property: whatever arrives, the parser answers — it never panics. (A panic is what dropped
 //! connections before these parsers checked lengths themselves.)
+//!
+//! Test code only (`lib.rs` declares it under `#[cfg(test)]`, and so does this file): the
+//! `unwrap()`s here build the fixtures a property needs (a temporary card authority, a person,
+//! a proxy list) and a failure there is a broken test setup, reported as the test's panic.
+#![cfg(test)]
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};

@@ -254,10 +254,21 @@
 
   // ---- presentation ------------------------------------------------------------------------
   let lastPresent = null;
-  async function drawQr(text) {
+  async function drawQr(text, where = '[data-qr]') {
     const res = await fetch('/phone/qr', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text }) });
     const svg = new DOMParser().parseFromString(await res.text(), 'image/svg+xml').documentElement;
-    $('[data-qr]').replaceChildren(document.importNode(svg, true));
+    $(where).replaceChildren(document.importNode(svg, true));
+  }
+  // A countdown in `c` from `left` seconds, in place of the `previous` one.
+  function countDown(c, left, previous) {
+    const tick = () => {
+      c.textContent = left > 0 ? `${T['demo.phone.expires_in']} ${left} s` : T['demo.phone.expired'];
+      c.dataset.left = left;
+      left -= 1;
+    };
+    if (previous) clearInterval(previous);
+    tick();
+    return setInterval(tick, 1000);
   }
   const vnd = (n) => (lang === 'vi' ? `${Number(n).toLocaleString('de-DE')} ₫` : `VND ${Number(n).toLocaleString('en-US')}`);
 
@@ -284,16 +295,7 @@
     $('[data-token]').value = p.token;
     await drawQr(p.token);
     $('[data-presentation]').hidden = false;
-    let left = p.expires_in;
-    const c = $('[data-countdown]');
-    const tick = () => {
-      c.textContent = left > 0 ? `${T['demo.phone.expires_in']} ${left} s` : T['demo.phone.expired'];
-      c.dataset.left = left;
-      left -= 1;
-    };
-    if (countdown) clearInterval(countdown);
-    tick();
-    countdown = setInterval(tick, 1000);
+    countdown = countDown($('[data-countdown]'), p.expires_in, countdown);
     // A desk in this browser waiting for this nonce takes the token over.
     if (channel) channel.postMessage({ kind: 'presentation', client_id: body.client_id, nonce: body.nonce, token: p.token });
   }
@@ -469,6 +471,18 @@
     channel.postMessage({ kind: 'chip-read', challenge_id: box.dataset.challenge, read });
   });
 
+  // A one-time login hint a desk scans instead of typing the ID number (CIBA login_hint_token);
+  // a desk in this browser takes it over.
+  let hintCountdown = null;
+  const loginHint = busy(async () => {
+    const h = await session('POST', 'citizen/login-hint', {});
+    $('[data-hint-token]').value = h.login_hint_token;
+    await drawQr(h.login_hint_token, '[data-hint-qr]');
+    $('[data-login-hint]').hidden = false;
+    hintCountdown = countDown($('[data-hint-countdown]'), h.expires_in, hintCountdown);
+    if (channel) channel.postMessage({ kind: 'login-hint', token: h.login_hint_token });
+  });
+
   // ---- wiring ------------------------------------------------------------------------------
   $('[data-form=register]').addEventListener('submit', register);
   $('[data-form=otp]').addEventListener('submit', complete);
@@ -478,6 +492,7 @@
     if (lastPresent) await present($('[data-form=present]'));
   }));
   $('[data-form=qr-login]').addEventListener('submit', qrCheck);
+  $('[data-action=login-hint]').addEventListener('click', loginHint);
   $('[data-action=collect-card]').addEventListener('click', collectCard);
   $('[data-action=level2]').addEventListener('click', level2);
   $('[data-action=step-up-passcode]').addEventListener('click', stepUp(false));

@@ -6,40 +6,18 @@
 //!   `authorization_details`); above 10.000.000 ₫ the bank's rule asks for a face on the phone,
 //!   and the counter checks with `POST /v1/verify` that the token approved exactly this transfer.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
-
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use base64::Engine;
-use ed25519_dalek::Signer;
 use serde_json::{Value, json};
 
 use super::State;
-use super::gateway::GatewayError;
+use super::kiosk;
 use super::pages::Page;
 use crate::i18n::Texts;
 
 pub const CLIENT_ID: &str = "lotus-bank";
 const CSRF_COOKIE: &str = "demo_bank_csrf";
-/// An account opening not finished in this time is dropped (the gateway's challenges expire
-/// sooner).
-const OPENING_TTL: Duration = Duration::from_secs(600);
-const MAX_OPENINGS: usize = 1_000;
-
-/// Account openings waiting for the card, by the counter's handle.
-#[derive(Default)]
-pub struct Desk {
-    openings: Mutex<HashMap<String, Opening>>,
-}
-
-struct Opening {
-    chip_challenge: String,
-    liveness: Value,
-    started: Instant,
-}
 
 #[derive(Template)]
 #[template(path = "demo/bank.html")]
@@ -47,20 +25,15 @@ struct BankPage<'a> {
     t: Texts,
     switch: &'a str,
     csrf: String,
-    /// Reading a card: the handle and the reader's challenge.
-    reading: Option<(String, String)>,
-    opened: Option<Opened>,
+    /// Reading a card: where the reader's form goes, and the reading.
+    reader_action: &'static str,
+    reading: Option<kiosk::Reading>,
+    opened: Option<kiosk::Checked>,
     /// A transfer waiting for the phone: nonce, amount, recipient, the amount in words.
     transfer: Option<(String, u64, String, String)>,
     approved: Option<Approved>,
     /// What went wrong, in words, and its code for the details line.
     refused: Option<(String, String)>,
-}
-
-struct Opened {
-    name: String,
-    checks: Vec<(String, bool)>,
-    card_status: String,
 }
 
 struct Approved {
@@ -78,6 +51,7 @@ fn render(page: &Page, status: StatusCode, fill: impl FnOnce(&mut BankPage)) -> 
         t: page.t,
         switch: &page.switch,
         csrf: csrf.clone(),
+        reader_action: "/bank/open/card",
         reading: None,
         opened: None,
         transfer: None,
@@ -105,209 +79,32 @@ pub struct Csrf {
     csrf_token: String,
 }
 
-/// The words for a gateway refusal: its catalogue message for the code.
-async fn words(state: &State, t: Texts, family: &str, code: &str) -> String {
-    state
-        .gateway
-        .message(t.lang, family, code)
-        .await
-        .unwrap_or_else(|| t.get("code.unknown").into_owned())
-}
-
-async fn refusal(state: &State, page: &Page, err: GatewayError) -> HttpResponse {
-    match err {
-        GatewayError::Refused { body, .. } => {
-            let code = body["code"]
-                .as_str()
-                .unwrap_or("invalid_request")
-                .to_owned();
-            let why = words(state, page.t, "problem", &code).await;
-            refused(page, why, &code)
-        }
-        err => {
-            tracing::warn!(%err, "the bank counter cannot reach the gateway");
-            refused(
-                page,
-                page.t.get("demo.gate.unreachable").into_owned(),
-                "unreachable",
-            )
-        }
-    }
-}
-
-/// A new account: the reader's challenge for the card and the kiosk camera's liveness challenge.
+/// A new account: the reader's challenge for the card and the counter camera's.
 pub async fn open(state: State, req: HttpRequest, form: web::Form<Csrf>) -> HttpResponse {
     let page = Page::of(&req);
     if !super::csrf_ok(&req, CSRF_COOKIE, &form.csrf_token) {
         return HttpResponse::Forbidden().body(page.t.get("demo.gate.csrf").into_owned());
     }
-    let chip = match state
-        .gateway
-        .post_json(CLIENT_ID, "/v1/chip/challenge", &json!({}))
-        .await
-    {
-        Ok(c) => c,
-        Err(e) => return refusal(&state, &page, e).await,
-    };
-    let liveness = match state
-        .gateway
-        .post_json(CLIENT_ID, "/v1/chip/liveness-challenge", &json!({}))
-        .await
-    {
-        Ok(l) => l,
-        Err(e) => return refusal(&state, &page, e).await,
-    };
-    let (Ok(handle), Some(challenge)) = (super::random(), chip["challenge_id"].as_str()) else {
-        return refused(&page, page.t.get("demo.error").into_owned(), "unavailable");
-    };
-    let challenge = challenge.to_owned();
-    if let Ok(mut all) = state.bank.openings.lock() {
-        all.retain(|_, o| o.started.elapsed() < OPENING_TTL);
-        if all.len() < MAX_OPENINGS {
-            all.insert(
-                handle.clone(),
-                Opening {
-                    chip_challenge: challenge.clone(),
-                    liveness,
-                    started: Instant::now(),
-                },
-            );
-        }
+    match state.bank.start(&state, page.t, CLIENT_ID).await {
+        Ok(reading) => render(&page, StatusCode::OK, |p| p.reading = Some(reading)),
+        Err(r) => refused(&page, r.why, &r.code),
     }
-    render(&page, StatusCode::OK, |p| {
-        p.reading = Some((handle, challenge))
-    })
 }
 
-#[derive(serde::Deserialize)]
-pub struct CardRead {
-    csrf_token: String,
-    handle: String,
-    /// The chip's answer (JSON: data groups, SOD, active authentication).
-    chip_read: String,
-    /// Who stands in front of the kiosk camera: `holder` or `someone_else`.
-    #[serde(default)]
-    subject: Option<String>,
-}
-
-/// The personal id the card's DG13 states (checked by the gateway, not here).
-fn stated_personal_id(read: &Value) -> Option<String> {
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(read["dg13"].as_str()?)
-        .ok()?;
-    let dg13: Value = serde_json::from_slice(&bytes).ok()?;
-    dg13["personal_id"].as_str().map(str::to_owned)
-}
-
-/// The card read and the kiosk's face, checked together by the chip API.
+/// The card read and the counter camera's face, checked together by the chip API.
 pub async fn finish_opening(
     state: State,
     req: HttpRequest,
-    form: web::Form<CardRead>,
+    form: web::Form<kiosk::CardRead>,
 ) -> HttpResponse {
     let page = Page::of(&req);
-    let t = page.t;
     if !super::csrf_ok(&req, CSRF_COOKIE, &form.csrf_token) {
-        return HttpResponse::Forbidden().body(t.get("demo.gate.csrf").into_owned());
+        return HttpResponse::Forbidden().body(page.t.get("demo.gate.csrf").into_owned());
     }
-    let opening = state
-        .bank
-        .openings
-        .lock()
-        .ok()
-        .and_then(|mut all| all.remove(&form.handle))
-        .filter(|o| o.started.elapsed() < OPENING_TTL);
-    let Some(opening) = opening else {
-        return refused(&page, t.get("demo.bank.no_opening").into_owned(), "unknown");
-    };
-    let Ok(read) = serde_json::from_str::<Value>(&form.chip_read) else {
-        return refused(
-            &page,
-            t.get("demo.bank.unreadable").into_owned(),
-            "malformed",
-        );
-    };
-    if read["active_authentication"]["challenge_id"] != opening.chip_challenge.as_str() {
-        return refused(
-            &page,
-            t.get("demo.bank.other_reader").into_owned(),
-            "wrong_challenge",
-        );
+    match state.bank.finish(&state, page.t, CLIENT_ID, &form).await {
+        Ok(opened) => render(&page, StatusCode::OK, |p| p.opened = Some(opened)),
+        Err(r) => refused(&page, r.why, &r.code),
     }
-    // The kiosk camera films whoever stands at the counter: the card's holder, unless the
-    // demo puts someone else there.
-    let subject = form.subject.as_deref().unwrap_or("holder");
-    let face = match (
-        state.people.as_ref(),
-        stated_personal_id(&read),
-        state.gateway.kiosk_key(CLIENT_ID),
-    ) {
-        (Some(people), Some(id), Ok(kiosk)) => people
-            .find(&id)
-            .and_then(|holder| people.capture(holder, subject))
-            .and_then(|template| kiosk_capture(&opening.liveness, &template, &kiosk)),
-        _ => None,
-    };
-    let mut body = json!({ "chip_read": read });
-    if let Some(f) = face {
-        body["face_capture"] = f;
-    }
-    let answer = match state
-        .gateway
-        .post_json(CLIENT_ID, "/v1/chip/verify", &body)
-        .await
-    {
-        Ok(a) => a,
-        Err(e) => return refusal(&state, &page, e).await,
-    };
-    if answer["authentic"] != true {
-        let code = answer["reason"]
-            .as_str()
-            .unwrap_or("not_authentic")
-            .to_owned();
-        let why = words(&state, t, "chip", &code).await;
-        return refused(&page, why, &code);
-    }
-    let check = |name: &str| {
-        answer["checks"][name]["ok"] == true || answer["checks"][name]["matched"] == true
-    };
-    let opened = Opened {
-        name: answer["claims"]["full_name"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned(),
-        checks: ["passive", "active", "face"]
-            .iter()
-            .filter(|c| !answer["checks"][**c].is_null())
-            .map(|c| ((*c).to_owned(), check(c)))
-            .collect(),
-        card_status: answer["card_status"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned(),
-    };
-    render(&page, StatusCode::OK, |p| p.opened = Some(opened))
-}
-
-/// The kiosk camera's capture answering `challenge`, signed by the kiosk's key.
-fn kiosk_capture(
-    challenge: &Value,
-    template: &crate::biometrics::Template,
-    kiosk: &ed25519_dalek::SigningKey,
-) -> Option<Value> {
-    let actions: Vec<crate::biometrics::liveness::Action> =
-        serde_json::from_value(challenge["actions"].clone()).ok()?;
-    let encoded = template.to_base64();
-    let nonce = challenge["nonce"].as_str()?;
-    let signature = kiosk.sign(&crate::biometrics::liveness::signed_message(
-        nonce, &encoded, &actions,
-    ));
-    Some(json!({
-        "challenge_id": challenge["challenge_id"],
-        "actions": actions,
-        "template": encoded,
-        "signature": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(signature.to_bytes()),
-    }))
 }
 
 #[derive(serde::Deserialize)]
@@ -431,10 +228,13 @@ pub async fn approve(
         }
         Ok(a) => {
             let code = a["reason"].as_str().unwrap_or("invalid").to_owned();
-            let why = words(&state, t, "verify", &code).await;
+            let why = kiosk::words(&state, t, "verify", &code).await;
             refused(&page, why, &code)
         }
-        Err(e) => refusal(&state, &page, e).await,
+        Err(e) => {
+            let r = kiosk::refusal(&state, t, e).await;
+            refused(&page, r.why, &r.code)
+        }
     }
 }
 

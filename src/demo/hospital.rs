@@ -1,7 +1,10 @@
 //! The hanoi-general-hospital check-in desk: the patient gives their ID number, the desk asks
 //! the gateway for a kiosk login (OpenID CIBA, poll mode) with a binding message shown on the
 //! desk's screen, the patient approves on their phone, and the desk collects the ID token: the
-//! patient's name and health-insurance number.
+//! patient's name and health-insurance number. The patient is named by their ID number or by
+//! the one-time login hint their phone shows as a QR code (`login_hint_token`), which the desk
+//! scans (or receives from a phone tab of the same browser). The desk's kiosk also checks a chip
+//! card and the face in front of its camera through the chip API, as the bank counter does.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -13,6 +16,7 @@ use askama::Template;
 
 use super::State;
 use super::gateway::GatewayError;
+use super::kiosk;
 use super::pages::Page;
 use crate::i18n::Texts;
 
@@ -32,7 +36,13 @@ pub struct Waiting {
 #[derive(Default)]
 pub struct Desk {
     waiting: Mutex<HashMap<String, Waiting>>,
+    /// The kiosk's card reader.
+    reader: kiosk::Reader,
 }
+
+const CSRF_COOKIE: &str = "demo_hospital_csrf";
+/// A login hint token is the gateway's random text; anything longer is not one.
+const MAX_LOGIN_HINT_TOKEN: usize = 200;
 
 /// Requests older than this are dropped (the gateway's default expiry is 120 s).
 const WAIT_TTL: Duration = Duration::from_secs(900);
@@ -42,6 +52,12 @@ const WAIT_TTL: Duration = Duration::from_secs(900);
 struct HospitalPage<'a> {
     t: Texts,
     switch: &'a str,
+    csrf: String,
+    /// The kiosk reading a card: where the reader's form goes, and the reading.
+    reader_action: &'static str,
+    reading: Option<kiosk::Reading>,
+    checked: Option<kiosk::Checked>,
+    refused: Option<kiosk::Refused>,
     /// Waiting on the phone: the binding message and where to look again.
     waiting: Option<(String, String)>,
     patient: Option<Patient>,
@@ -60,15 +76,29 @@ fn page_with(
     status: StatusCode,
     fill: impl FnOnce(&mut HospitalPage),
 ) -> HttpResponse {
+    let Ok(csrf) = super::random() else {
+        return HttpResponse::ServiceUnavailable().finish();
+    };
     let mut p = HospitalPage {
         t: page.t,
         switch: &page.switch,
+        csrf: csrf.clone(),
+        reader_action: "/hospital/kiosk/card",
+        reading: None,
+        checked: None,
+        refused: None,
         waiting: None,
         patient: None,
         error: None,
     };
     fill(&mut p);
-    page.render(status, &p)
+    let mut res = page.render(status, &p);
+    let _ = res.add_cookie(&super::csrf_cookie(CSRF_COOKIE, "/hospital/", csrf));
+    res
+}
+
+fn forbidden(page: &Page) -> HttpResponse {
+    HttpResponse::Forbidden().body(page.t.get("demo.gate.csrf").into_owned())
 }
 
 pub async fn desk(req: HttpRequest) -> HttpResponse {
@@ -78,7 +108,35 @@ pub async fn desk(req: HttpRequest) -> HttpResponse {
 
 #[derive(serde::Deserialize)]
 pub struct Ask {
+    csrf_token: String,
+    /// The patient's ID number, typed at the desk…
+    #[serde(default)]
     personal_id: String,
+    /// …or the login hint their phone shows.
+    #[serde(default)]
+    login_hint_token: String,
+}
+
+/// Who the kiosk request names: `login_hint` (12 digits) or `login_hint_token`.
+fn hint_of(form: &Ask) -> Result<(&'static str, &str), &'static str> {
+    let token = form.login_hint_token.trim();
+    if !token.is_empty() {
+        let plausible = token.len() <= MAX_LOGIN_HINT_TOKEN
+            && token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.~".contains(&b));
+        return if plausible {
+            Ok(("login_hint_token", token))
+        } else {
+            Err("demo.hospital.bad_hint")
+        };
+    }
+    let id = form.personal_id.trim();
+    if id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(("login_hint", id))
+    } else {
+        Err("demo.hospital.twelve_digits")
+    }
 }
 
 /// The words for an OAuth error code, from the gateway's catalogue.
@@ -93,11 +151,16 @@ async fn words(state: &State, t: Texts, code: &str) -> String {
 pub async fn ask(state: State, req: HttpRequest, form: web::Form<Ask>) -> HttpResponse {
     let page = Page::of(&req);
     let t = page.t;
-    let id = form.personal_id.trim();
-    if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()) {
-        let why = t.get("demo.hospital.twelve_digits").into_owned();
-        return page_with(&page, StatusCode::BAD_REQUEST, |p| p.error = Some(why));
+    if !super::csrf_ok(&req, CSRF_COOKIE, &form.csrf_token) {
+        return forbidden(&page);
     }
+    let (hint, value) = match hint_of(&form) {
+        Ok(h) => h,
+        Err(key) => {
+            let why = t.get(key).into_owned();
+            return page_with(&page, StatusCode::BAD_REQUEST, |p| p.error = Some(why));
+        }
+    };
     let mut pin = [0u8; 2];
     let (Ok(handle), Ok(())) = (super::random(), getrandom::fill(&mut pin)) else {
         return page_with(&page, StatusCode::SERVICE_UNAVAILABLE, |p| {
@@ -113,7 +176,7 @@ pub async fn ask(state: State, req: HttpRequest, form: web::Form<Ask>) -> HttpRe
             CLIENT_ID,
             &[
                 ("scope", SCOPE),
-                ("login_hint", id),
+                (hint, value),
                 ("binding_message", &binding),
                 ("acr_values", "urn:vn:eid:level:2"),
             ],
@@ -247,6 +310,84 @@ pub async fn wait(state: State, req: HttpRequest, handle: web::Path<String>) -> 
                 p.error = Some(why);
                 p.waiting = Some((binding, again));
             })
+        }
+    }
+}
+
+/// The kiosk starts reading a card: the reader's challenge and the camera's.
+pub async fn kiosk(state: State, req: HttpRequest, form: web::Form<Csrf>) -> HttpResponse {
+    let page = Page::of(&req);
+    if !super::csrf_ok(&req, CSRF_COOKIE, &form.csrf_token) {
+        return forbidden(&page);
+    }
+    match state.hospital.reader.start(&state, page.t, CLIENT_ID).await {
+        Ok(r) => page_with(&page, StatusCode::OK, |p| p.reading = Some(r)),
+        Err(r) => page_with(&page, StatusCode::OK, |p| p.refused = Some(r)),
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct Csrf {
+    csrf_token: String,
+}
+
+/// The card's answer and the kiosk camera's face, checked together by the chip API.
+pub async fn kiosk_card(
+    state: State,
+    req: HttpRequest,
+    form: web::Form<kiosk::CardRead>,
+) -> HttpResponse {
+    let page = Page::of(&req);
+    if !super::csrf_ok(&req, CSRF_COOKIE, &form.csrf_token) {
+        return forbidden(&page);
+    }
+    let checked = state
+        .hospital
+        .reader
+        .finish(&state, page.t, CLIENT_ID, &form)
+        .await;
+    match checked {
+        Ok(c) => page_with(&page, StatusCode::OK, |p| p.checked = Some(c)),
+        Err(r) => page_with(&page, StatusCode::OK, |p| p.refused = Some(r)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Ask, hint_of};
+
+    fn ask(personal_id: &str, login_hint_token: &str) -> Ask {
+        Ask {
+            csrf_token: String::new(),
+            personal_id: personal_id.into(),
+            login_hint_token: login_hint_token.into(),
+        }
+    }
+
+    #[test]
+    fn a_patient_is_named_by_twelve_digits_or_a_plausible_login_hint() {
+        assert_eq!(
+            hint_of(&ask(" 001200000001 ", "")),
+            Ok(("login_hint", "001200000001"))
+        );
+        assert_eq!(
+            hint_of(&ask("", " Zm9v-bar_baz ")),
+            Ok(("login_hint_token", "Zm9v-bar_baz"))
+        );
+        // The QR wins over a typed number: the phone's hint names the patient exactly.
+        assert_eq!(
+            hint_of(&ask("001200000001", "abc")),
+            Ok(("login_hint_token", "abc"))
+        );
+        for (id, token) in [
+            ("", ""),
+            ("12345", ""),
+            ("00120000000a", ""),
+            ("", "a b"),
+            ("", "<script>"),
+            ("", &"a".repeat(201)),
+        ] {
+            assert!(hint_of(&ask(id, token)).is_err(), "{id:?} {token:?}");
         }
     }
 }

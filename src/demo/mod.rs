@@ -9,11 +9,15 @@
 //!   `/v1/verify` against the flight's nonce, answered in plain words from the gateway's message
 //!   catalogue;
 //! - the hanoi-general-hospital desk (`/hospital/`): a kiosk login (CIBA) by the patient's ID
-//!   number, the binding message on the desk's screen, the phone's approval, then the patient's
-//!   name and health-insurance number;
+//!   number or the login hint their phone shows, the binding message on the desk's screen, the
+//!   phone's approval, then the patient's name and health-insurance number; and its kiosk's
+//!   check of a chip card and a face (`kiosk.rs`, shared with the bank);
+//! - the lotus-bank counter (`/bank/`) and the mekong-telecom back office (`/telecom/`);
 //! - the citizen's phone (`/phone/`): the VNeID app with a browser-made device key, whose calls
 //!   of the citizen API this process relays, and whose camera, SMS inbox and police desk it
 //!   plays from the sandbox's people file.
+//!
+//! QR codes are read by the browser's camera with the vendored jsQR (`static/scan.js`).
 //!
 //! The desks' credentials stay in this process (`config/sandbox/demo.toml`); the demo refuses a
 //! gateway that is not a sandbox.
@@ -23,6 +27,7 @@ mod credentials;
 mod gate;
 mod gateway;
 mod hospital;
+mod kiosk;
 mod pages;
 mod phone;
 mod portal;
@@ -48,7 +53,7 @@ pub struct DemoState {
     /// The hospital desk's kiosk requests in flight.
     hospital: hospital::Desk,
     /// The bank counter's account openings waiting for a card.
-    bank: bank::Desk,
+    bank: kiosk::Reader,
     /// The sandbox's people, whose bodies the phone's camera plays (none: no camera).
     people: Option<std::sync::Arc<People>>,
 }
@@ -65,7 +70,7 @@ impl DemoState {
             public_url: public_url.trim_end_matches('/').to_owned(),
             logins: Mutex::new(HashMap::new()),
             hospital: hospital::Desk::default(),
-            bank: bank::Desk::default(),
+            bank: kiosk::Reader::default(),
             people: people.map(std::sync::Arc::new),
         }
     }
@@ -92,6 +97,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/").route(web::get().to(pages::index)))
         .service(web::resource("/static/eid.css").route(web::get().to(pages::stylesheet)))
         .service(web::resource("/static/desk.js").route(web::get().to(pages::desk_script)))
+        .service(web::resource("/static/scan.js").route(web::get().to(pages::scan_script)))
+        .service(web::resource("/static/vendor/jsQR.js").route(web::get().to(pages::qr_decoder)))
         .service(web::resource("/portal/").route(web::get().to(portal::home)))
         .service(web::resource("/portal/login").route(web::get().to(portal::login)))
         .service(web::resource("/portal/callback").route(web::get().to(portal::callback)))
@@ -100,6 +107,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/hospital/").route(web::get().to(hospital::desk)))
         .service(web::resource("/hospital/ask").route(web::post().to(hospital::ask)))
         .service(web::resource("/hospital/wait/{handle}").route(web::get().to(hospital::wait)))
+        .service(web::resource("/hospital/kiosk").route(web::post().to(hospital::kiosk)))
+        .service(web::resource("/hospital/kiosk/card").route(web::post().to(hospital::kiosk_card)))
         .service(web::resource("/bank/").route(web::get().to(bank::desk)))
         .service(web::resource("/bank/open").route(web::post().to(bank::open)))
         .service(web::resource("/bank/open/card").route(web::post().to(bank::finish_opening)))
@@ -145,6 +154,29 @@ pub async fn serve(
         .listen(listener)?
         .run();
     Ok((server, port))
+}
+
+/// A gateway failure passed on to the browser as problem+json: the gateway's own problem when it
+/// refused (its status and body), else 502 with `title`. What could not be done is logged.
+fn passed_on(err: gateway::GatewayError, title: &str, doing: &str) -> actix_web::HttpResponse {
+    use actix_web::http::StatusCode;
+    match err {
+        gateway::GatewayError::Refused { status, body } => actix_web::HttpResponse::build(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
+        )
+        .content_type("application/problem+json")
+        .json(body),
+        err => {
+            tracing::warn!(%err, "the demo cannot {doing}");
+            crate::http::problem::Problem::new(
+                StatusCode::BAD_GATEWAY,
+                "unavailable",
+                title,
+                Some("the gateway cannot be reached".into()),
+            )
+            .response()
+        }
+    }
 }
 
 /// Random URL-safe text for `state`, `nonce`, PKCE verifiers and CSRF tokens.

@@ -80,3 +80,35 @@ pub async fn desk_script() -> HttpResponse {
         .insert_header((header::CACHE_CONTROL, "no-cache"))
         .body(include_str!("../../static/desk.js"))
 }
+
+/// The camera's QR scanner for the desks and the phone.
+pub async fn scan_script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .body(include_str!("../../static/scan.js"))
+}
+
+/// jsQR, vendored (static/vendor/README.md): the same bytes for as long as this binary runs.
+const QR_DECODER: &str = include_str!("../../static/vendor/jsQR.js");
+
+pub async fn qr_decoder() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+        .body(QR_DECODER)
+}
+
+#[cfg(test)]
+mod tests {
+    use sha2::Digest;
+
+    /// The vendored decoder is the one static/vendor/README.md names, byte for byte.
+    #[test]
+    fn the_vendored_qr_decoder_is_the_recorded_release() {
+        let readme = include_str!("../../static/vendor/README.md");
+        let digest = hex::encode(sha2::Sha256::digest(super::QR_DECODER.as_bytes()));
+        assert!(readme.contains(&format!("`{digest}`")), "{digest}");
+        assert!(readme.contains("| 1.4.0 |"));
+    }
+}

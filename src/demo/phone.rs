@@ -17,7 +17,6 @@ use askama::Template;
 use rand::SeedableRng;
 
 use super::State;
-use super::gateway::GatewayError;
 use super::pages::Page;
 use crate::http::problem::Problem;
 use crate::i18n::Texts;
@@ -148,14 +147,10 @@ pub async fn script() -> HttpResponse {
         .body(include_str!("../../static/phone.js"))
 }
 
+const PROBLEM_TITLE: &str = "The phone cannot do that";
+
 fn problem(status: StatusCode, code: &str, detail: impl Into<String>) -> HttpResponse {
-    Problem::new(
-        status,
-        code,
-        "The phone cannot do that",
-        Some(detail.into()),
-    )
-    .response()
+    Problem::new(status, code, PROBLEM_TITLE, Some(detail.into())).response()
 }
 
 /// Without a people file the phone has no body to play.
@@ -240,19 +235,7 @@ pub async fn police_desk(state: State, ask: web::Json<CardAsk>) -> HttpResponse 
         Ok(image) => HttpResponse::Ok()
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .json(image),
-        Err(GatewayError::Refused { status, body }) => {
-            HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY))
-                .content_type("application/problem+json")
-                .json(body)
-        }
-        Err(err) => {
-            tracing::warn!(%err, "the police desk cannot issue a card");
-            problem(
-                StatusCode::BAD_GATEWAY,
-                "unavailable",
-                "the gateway cannot be reached",
-            )
-        }
+        Err(err) => super::passed_on(err, PROBLEM_TITLE, "issue a card"),
     }
 }
 

@@ -9,7 +9,6 @@ use askama::Template;
 use futures_util::StreamExt;
 
 use super::State;
-use super::gateway::GatewayError;
 use super::pages::Page;
 use crate::http::problem::Problem;
 use crate::i18n::Texts;
@@ -62,14 +61,10 @@ pub async fn script() -> HttpResponse {
         .body(include_str!("../../static/telecom.js"))
 }
 
+const PROBLEM_TITLE: &str = "The file cannot be checked";
+
 fn problem(status: StatusCode, code: &str, detail: impl Into<String>) -> HttpResponse {
-    Problem::new(
-        status,
-        code,
-        "The file cannot be checked",
-        Some(detail.into()),
-    )
-    .response()
+    Problem::new(status, code, PROBLEM_TITLE, Some(detail.into())).response()
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -186,19 +181,7 @@ pub async fn batch(
                     .bytes_stream()
                     .map(|chunk| chunk.map_err(actix_web::error::ErrorBadGateway)),
             ),
-        Err(GatewayError::Refused { status, body }) => {
-            HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY))
-                .content_type("application/problem+json")
-                .json(body)
-        }
-        Err(err) => {
-            tracing::warn!(%err, "the telecom desk cannot reach the gateway");
-            problem(
-                StatusCode::BAD_GATEWAY,
-                "unavailable",
-                "the gateway cannot be reached",
-            )
-        }
+        Err(err) => super::passed_on(err, PROBLEM_TITLE, "send a batch"),
     }
 }
 

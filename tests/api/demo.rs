@@ -280,10 +280,10 @@ async fn the_phone_reaches_the_citizen_api_only_and_plays_a_body_from_the_people
 
     // The camera: the holder's true face plus noise — close to the registry's, not equal.
     let citizen = Citizen::nth(&app, 0);
-    let capture = |subject: &'static str| {
+    let camera = |id: &str, subject: &'static str| {
         let http = http.clone();
         let demo = demo.clone();
-        let id = citizen.id().to_owned();
+        let id = id.to_owned();
         async move {
             http.post(format!("{demo}/phone/camera"))
                 .json(&serde_json::json!({ "personal_id": id, "subject": subject }))
@@ -292,6 +292,7 @@ async fn the_phone_reaches_the_citizen_api_only_and_plays_a_body_from_the_people
                 .unwrap()
         }
     };
+    let capture = |subject: &'static str| camera(citizen.id(), subject);
     let face = |res: Value| {
         eid_gateway::biometrics::Template::from_base64(res["template"].as_str().unwrap()).unwrap()
     };
@@ -305,13 +306,10 @@ async fn the_phone_reaches_the_citizen_api_only_and_plays_a_body_from_the_people
         assert!(t.similarity(&citizen.truth.face) < threshold, "{other}");
     }
     assert_eq!(capture("mask").await.status(), StatusCode::BAD_REQUEST);
-    let res = http
-        .post(format!("{demo}/phone/camera"))
-        .json(&serde_json::json!({ "personal_id": "000000000000", "subject": "holder" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        camera("000000000000", "holder").await.status(),
+        StatusCode::NOT_FOUND
+    );
     let res = http
         .post(format!("{demo}/phone/police-desk"))
         .json(&serde_json::json!({ "personal_id": "12345" }))
@@ -354,6 +352,14 @@ async fn the_phone_reaches_the_citizen_api_only_and_plays_a_body_from_the_people
     );
 }
 
+/// A desk's CSRF cookie and the form token of its page.
+async fn desk_form(client: &reqwest::Client, url: &str) -> (String, String) {
+    let desk = client.get(url).send().await.unwrap();
+    let cookie = desk.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    (cookie, crate::oidc::csrf(&desk.text().await.unwrap()))
+}
+
 fn attribute(html: &str, marker: &str, name: &str) -> String {
     let at = html
         .find(marker)
@@ -370,22 +376,115 @@ async fn the_hospital_desk_checks_a_patient_in_through_the_phone() {
     let demo = demo_for(&app).await;
     let patient = crate::ciba::level2_citizen(&app, 0).await;
     let client = reqwest::Client::new();
-    let ask = |id: String| {
+    let (cookie, csrf) = desk_form(&client, &format!("{demo}/hospital/")).await;
+    let post = |path: &'static str, form: Vec<(&'static str, String)>| {
         let client = client.clone();
-        let url = format!("{demo}/hospital/ask");
+        let url = format!("{demo}{path}");
+        let cookie = cookie.clone();
         async move {
             client
                 .post(url)
+                .header("cookie", cookie)
                 .header("accept-language", "vi")
-                .form(&[("personal_id", id)])
+                .form(&form)
                 .send()
                 .await
                 .unwrap()
         }
     };
+    let ask = |id: String| {
+        post(
+            "/hospital/ask",
+            vec![("personal_id", id), ("csrf_token", csrf.clone())],
+        )
+    };
     let short = ask(patient.id()[..11].to_owned()).await;
     assert_eq!(short.status(), StatusCode::BAD_REQUEST);
     assert!(short.text().await.unwrap().contains("12 chữ số"));
+    // Without the desk's form token nothing is asked of the gateway.
+    let forged = post(
+        "/hospital/ask",
+        vec![
+            ("personal_id", patient.id().to_owned()),
+            ("csrf_token", "forged".into()),
+        ],
+    )
+    .await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    assert!(crate::ciba::pending(&app, &patient).await.is_empty());
+    // A QR that is no login hint is refused here; one the gateway does not know, in its words.
+    let by_hint = |token: &str| {
+        post(
+            "/hospital/ask",
+            vec![
+                ("login_hint_token", token.to_owned()),
+                ("csrf_token", csrf.clone()),
+            ],
+        )
+    };
+    let junk = by_hint("<script>alert(1)</script>").await;
+    assert_eq!(junk.status(), StatusCode::BAD_REQUEST);
+    assert!(!junk.text().await.unwrap().contains("<script>alert"));
+    let unknown = by_hint("bm90LWEtcmVhbC1oaW50").await.text().await.unwrap();
+    let catalogue: Value = app.get("/v1/messages?lang=vi").await.json().await.unwrap();
+    assert_eq!(
+        text_of(&unknown, "data-desk-error"),
+        catalogue["messages"]["oauth"]["unknown_user_id"]
+            .as_str()
+            .unwrap()
+    );
+    // The kiosk: a card answer for no reading of this desk, and one that is not JSON.
+    let reading = post("/hospital/kiosk", vec![("csrf_token", csrf.clone())])
+        .await
+        .text()
+        .await
+        .unwrap();
+    let handle = attribute(&reading, "name=\"handle\"", "value");
+    let card = |handle: String, read: &str| {
+        post(
+            "/hospital/kiosk/card",
+            vec![
+                ("csrf_token", csrf.clone()),
+                ("handle", handle),
+                ("chip_read", read.to_owned()),
+            ],
+        )
+    };
+    let not_json = card(handle.clone(), "not json").await.text().await.unwrap();
+    assert_eq!(text_of(&not_json, "data-reason>"), "malformed");
+    let gone = card(handle, "{}").await.text().await.unwrap();
+    assert_eq!(
+        text_of(&gone, "data-reason>"),
+        "unknown",
+        "one answer per reading"
+    );
+    let forged = post("/hospital/kiosk", vec![("csrf_token", "forged".into())]).await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+
+    // The patient's own login hint names them as the ID number does.
+    let hint = Citizen::post(
+        &app,
+        "/v1/citizen/login-hint",
+        &serde_json::json!({}),
+        patient.session.as_deref(),
+    )
+    .await
+    .json::<Value>()
+    .await
+    .unwrap();
+    let html = by_hint(hint["login_hint_token"].as_str().unwrap())
+        .await
+        .text()
+        .await
+        .unwrap();
+    let hinted = text_of(&html, "data-binding-message");
+    let requests = crate::ciba::pending(&app, &patient).await;
+    assert!(
+        requests
+            .iter()
+            .any(|r| r["binding_message"] == hinted.as_str()),
+        "{requests:?}"
+    );
 
     let asked = ask(patient.id().to_owned()).await;
     assert_eq!(asked.status(), StatusCode::OK);

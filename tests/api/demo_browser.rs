@@ -1,9 +1,11 @@
 //! `eidgw demo` end to end in headless Chromium (`tests/browser/demo.mjs`), on both stores: the
 //! phone registers with a browser-made, non-extractable device key; its presentation QR boards
-//! at the gate once and is refused the second time; the browser's chip lifts the account to
-//! level 2; the hospital desk's kiosk request is approved on the phone with the same binding
-//! message; the portal signs in through the gateway's QR login; a second browser profile is a
-//! second phone. Screenshots in `target/screenshots/demo-<store>/` (and of the failure).
+//! at the gate once and is refused the second time, and a gate in another browser reads it with
+//! its camera; the browser's chip lifts the account to level 2; the hospital desk's kiosk
+//! request (by ID number, then by the phone's login hint) is approved on the phone with the same
+//! binding message, and its kiosk checks the card and the face; the portal signs in through the
+//! gateway's QR login, read by the phone's camera; a second browser profile is a second phone.
+//! The camera is Chromium's fake capture device, playing a frame of the QR code on screen. Screenshots in `target/screenshots/demo-<store>/` (and of the failure).
 
 use serde_json::Value;
 
@@ -128,6 +130,14 @@ async fn the_phone_and_the_desks_in_a_browser(backend: Backend) {
     assert_eq!(r["gate_second"], "refused");
     assert_eq!(r["gate_second_code"], "replayed");
     assert!(!r["gate_second_text"].as_str().unwrap().contains("replayed"));
+    // A gate in another browser reads the phone's QR with its camera (a presentation token of
+    // several hundred characters) and accepts it.
+    assert!(r["camera_token_length"].as_u64().unwrap() > 300, "{r:#}");
+    assert_eq!(r["gate_camera"], "accepted");
+    assert_eq!(
+        r["gate_camera_passenger"],
+        first.truth.person.full_name.as_str()
+    );
     // The chip key lives in WebCrypto; the seed the police desk handed over is not kept.
     assert_eq!(r["chip_extractable"]["key"], false);
     assert_eq!(r["chip_extractable"]["seed_kept"], false);
@@ -137,6 +147,23 @@ async fn the_phone_and_the_desks_in_a_browser(backend: Backend) {
     assert_eq!(
         r["health_insurance"],
         first.truth.person.health_insurance_number.as_str()
+    );
+    // The next patient by the login hint the phone shows: the same CIBA, the same patient; the
+    // hint scanned again is refused in words (it was for one request).
+    assert!(!r["hint_desk_binding"].as_str().unwrap().is_empty());
+    assert_ne!(r["hint_desk_binding"], r["desk_binding"], "a new request");
+    assert_eq!(r["hint_patient"], first.truth.person.full_name.as_str());
+    let again = r["hint_again"].as_str().unwrap_or_default();
+    assert!(
+        !again.is_empty() && !again.contains("unknown_user_id"),
+        "{again:?}"
+    );
+    // The hospital's kiosk checks the card and the face through the chip API.
+    assert_eq!(r["kiosk"], "checked");
+    assert_eq!(r["kiosk_patient"], first.truth.person.full_name.as_str());
+    assert_eq!(
+        r["kiosk_checks"],
+        serde_json::json!([["passive", "true"], ["active", "true"], ["face", "true"]])
     );
     // The bank: someone else at the counter's camera is refused; the holder opens the account
     // with every check passed.
@@ -160,7 +187,8 @@ async fn the_phone_and_the_desks_in_a_browser(backend: Backend) {
         "{}",
         r["transfer_amr"]
     );
-    // The portal through the QR login.
+    // The portal through the QR login, its code read by the phone's camera.
+    assert_eq!(r["phone_scanned"], r["portal_qr_text"]);
     assert!(
         r["qr_asks"]
             .as_str()
@@ -246,7 +274,10 @@ async fn the_phone_and_the_desks_in_a_browser(backend: Backend) {
         "phone-present",
         "gate-accepted",
         "gate-refused",
+        "gate-camera-accepted",
         "hospital-patient",
+        "phone-login-hint",
+        "hospital-kiosk",
         "bank-opened",
         "bank-transfer-approved",
         "portal-signed-in",

@@ -4,12 +4,17 @@
 // collects the chip card and reaches level 2 with the browser's chip answering active
 // authentication, approves the hospital desk's kiosk request, and signs in to the portal through
 // the gateway's QR login. A second phone in its own browser profile shows the phones are apart.
+// The camera is Chromium's fake capture device playing a file this script writes: a frame
+// showing the QR code on screen at that moment, as a camera held up to it would see it. The
+// desks and the phone read it with the vendored decoder (static/scan.js).
 //
 // Input (environment): DEMO (the demo's URL), GATEWAY, PERSONAL_ID and OTHER_ID (two registry
 // people without accounts), PASSWORD, PASSCODE, SCREENSHOTS, CHROMIUM.
 // Output: one JSON document on stdout; screenshots of every step (and of a failure).
 import { chromium } from 'playwright-core';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const env = (name) => {
   const v = process.env[name];
@@ -20,10 +25,49 @@ const demo = env('DEMO');
 const shots = env('SCREENSHOTS');
 mkdirSync(shots, { recursive: true });
 
+// The camera's picture: one YUV 4:2:0 frame (y4m), replaced whole before each scan.
+const CAM_W = 1280;
+const CAM_H = 720;
+const camera = join(mkdtempSync(join(tmpdir(), 'eid-demo-camera-')), 'camera.y4m');
+function cameraSees(luma) {
+  const head = Buffer.from(`YUV4MPEG2 W${CAM_W} H${CAM_H} F10:1 Ip A1:1 C420jpeg\nFRAME\n`);
+  const chroma = Buffer.alloc((CAM_W / 2) * (CAM_H / 2) * 2, 128);
+  writeFileSync(`${camera}.new`, Buffer.concat([head, luma, chroma]));
+  renameSync(`${camera}.new`, camera);
+}
+cameraSees(Buffer.alloc(CAM_W * CAM_H, 255));
+// Points the camera at the QR code `selector` draws on page `p` (grey levels of the page's SVG
+// drawn on a white 1280×720 frame).
+async function holdUp(p, selector) {
+  const luma = await p.evaluate(async ([sel, w, h]) => {
+    const xml = new XMLSerializer().serializeToString(document.querySelector(sel));
+    const img = new Image();
+    img.src = `data:image/svg+xml;base64,${btoa(unescape(encodeURIComponent(xml)))}`;
+    await img.decode();
+    const c = document.createElement('canvas');
+    c.width = w;
+    c.height = h;
+    const g = c.getContext('2d');
+    g.fillStyle = '#fff';
+    g.fillRect(0, 0, w, h);
+    const side = h - 80;
+    g.drawImage(img, (w - side) / 2, 40, side, side);
+    const d = g.getImageData(0, 0, w, h).data;
+    const y = new Uint8Array(w * h);
+    for (let i = 0; i < y.length; i += 1) y[i] = Math.round(0.299 * d[4 * i] + 0.587 * d[4 * i + 1] + 0.114 * d[4 * i + 2]);
+    let bin = '';
+    for (let i = 0; i < y.length; i += 8192) bin += String.fromCharCode(...y.subarray(i, i + 8192));
+    return btoa(bin);
+  }, [selector, CAM_W, CAM_H]);
+  cameraSees(Buffer.from(luma, 'base64'));
+}
+
 const browser = await chromium.launch({
   downloadsPath: shots,
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+    '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+    `--use-file-for-fake-video-capture=${camera}`],
 });
 const phoneSize = { width: 390, height: 844 };
 const deskSize = { width: 1280, height: 900 };
@@ -32,7 +76,7 @@ const open = [];
 
 // A browser profile: its own IndexedDB, cookies and BroadcastChannel.
 async function profile() {
-  return browser.newContext({ locale: 'vi-VN', acceptDownloads: true });
+  return browser.newContext({ locale: 'vi-VN', acceptDownloads: true, permissions: ['camera'] });
 }
 async function page(context, size, path) {
   const p = await context.newPage();
@@ -140,6 +184,21 @@ try {
   report.gate_second_text = await gate.innerText('[data-reason-text]');
   await shot(gate, 'gate-refused');
 
+  // Another gate, in a browser of its own (no hand-over): its camera scans the phone's QR.
+  const elsewhere = await profile();
+  const scanner = await page(elsewhere, deskSize, '/gate/');
+  const scannerNonce = await scanner.innerText('[data-nonce]');
+  await phone.selectOption('[data-form=present] [name=client_id]', 'vietsky-air');
+  await phone.fill('[data-form=present] [name=nonce]', scannerNonce);
+  await phone.click('[data-action=present]');
+  await phone.waitForFunction((old) => document.querySelector('[data-token]').value !== old, token);
+  report.camera_token_length = (await phone.inputValue('[data-token]')).length;
+  await holdUp(phone, '[data-qr] svg');
+  await Promise.all([scanner.waitForNavigation({ timeout: 30000 }), scanner.click('form[data-handover] [data-scan]')]);
+  report.gate_camera = await scanner.getAttribute('[data-verdict]', 'data-verdict');
+  report.gate_camera_passenger = await scanner.innerText('[data-passenger]').catch(() => null);
+  await shot(scanner, 'gate-camera-accepted');
+
   await phone.click('[data-screen]:not([hidden]) [data-go=home]');
   // The hospital desk asks by ID number; the phone shows the same binding message and approves.
   const hospital = await page(a, deskSize, '/hospital/');
@@ -160,18 +219,43 @@ try {
   report.health_insurance = await hospital.innerText('[data-health-insurance]');
   await shot(hospital, 'hospital-patient');
 
+  // The next patient shows their login hint QR instead of the ID number; the desk takes it over.
+  await phone.click('[data-action=login-hint]');
+  await phone.waitForSelector('[data-hint-qr] svg');
+  await shot(phone, 'phone-login-hint');
+  await hospital.waitForSelector('[data-binding-message]', { timeout: 20000 });
+  report.hint_desk_binding = await hospital.innerText('[data-binding-message]');
+  await phone.waitForFunction((b) => [...document.querySelectorAll('[data-request] [data-binding]')].some((n) => n.innerText === b), report.hint_desk_binding);
+  await phone.click('[data-request] [data-approve=passcode]');
+  await phone.waitForSelector('[data-no-requests]');
+  await hospital.waitForSelector('[data-patient-name]', { timeout: 30000 });
+  report.hint_patient = await hospital.innerText('[data-patient-name]');
+  // A used hint is gone: the desk's camera scanning it again is refused, in words.
+  await holdUp(phone, '[data-hint-qr] svg');
+  await Promise.all([hospital.waitForNavigation({ timeout: 30000 }), hospital.click('form[data-login-hint] [data-scan]')]);
+  report.hint_again = await hospital.innerText('[data-desk-error]').catch(() => null);
+
+  // A desk's card reader and camera: the phone holds the card to the reader, with the card's
+  // holder or someone else in front of the desk's camera.
+  const readCard = async (desk, subject) => {
+    await Promise.all([desk.waitForNavigation(), desk.click('form[data-open] button')]);
+    await desk.waitForSelector('form[data-chip-reader]');
+    await desk.check(`form[data-chip-reader] input[name=subject][value=${subject}]`);
+    await phone.waitForSelector('[data-chip-prompt]:not([hidden])');
+    await Promise.all([desk.waitForNavigation(), phone.click('[data-action=hold-card]')]);
+    await desk.waitForSelector('[data-verdict]');
+    return desk.getAttribute('[data-verdict]', 'data-verdict');
+  };
+  // The hospital's kiosk: the patient's card and face.
+  report.kiosk = await readCard(hospital, 'holder');
+  report.kiosk_patient = await hospital.innerText('[data-customer]');
+  report.kiosk_checks = await hospital.$$eval('[data-check]', (l) => l.map((c) => [c.dataset.check, c.dataset.ok]));
+  await shot(hospital, 'hospital-kiosk');
+
   // The bank counter: account opening with the card on the reader and the counter's camera —
   // someone else in front of it first (refused), then the card's holder.
   const bank = await page(a, deskSize, '/bank/');
-  const openWith = async (subject) => {
-    await Promise.all([bank.waitForNavigation(), bank.click('form[data-open] button')]);
-    await bank.waitForSelector('form[data-chip-reader]');
-    await bank.check(`form[data-chip-reader] input[name=subject][value=${subject}]`);
-    await phone.waitForSelector('[data-chip-prompt]:not([hidden])');
-    await Promise.all([bank.waitForNavigation(), phone.click('[data-action=hold-card]')]);
-    await bank.waitForSelector('[data-verdict]');
-    return bank.getAttribute('[data-verdict]', 'data-verdict');
-  };
+  const openWith = (subject) => readCard(bank, subject);
   report.bank_open_other = await openWith('someone_else');
   report.bank_open_other_code = await bank.textContent('[data-reason]').catch(() => null);
   report.bank_open = await openWith('holder');
@@ -211,12 +295,14 @@ try {
   // The portal through the gateway's QR login, approved on the phone.
   const portal = await page(a, deskSize, '/portal/');
   await Promise.all([portal.waitForURL(/\/interaction\//), portal.click('a[href="/portal/login"]')]);
-  const qr = (await portal.textContent('[data-qr-text]')).trim();
+  report.portal_qr_text = (await portal.textContent('[data-qr-text]')).trim();
   await phone.click('[data-screen]:not([hidden]) [data-go=home]');
   await phone.click('[data-go=requests]');
-  await phone.fill('[data-form=qr-login] [name=qr]', qr);
-  await phone.click('[data-action=qr-check]');
-  await phone.waitForSelector('[data-qr-rp]');
+  // The phone's camera reads the QR code on the login page.
+  await holdUp(portal, '.on-desk svg');
+  await phone.click('[data-form=qr-login] [data-scan]');
+  await phone.waitForSelector('[data-qr-rp]', { timeout: 30000 });
+  report.phone_scanned = await phone.inputValue('[data-form=qr-login] [name=qr]');
   report.qr_asks = await phone.innerText('[data-qr-rp]');
   await phone.click('[data-qr-approve=passcode]');
   await phone.waitForSelector('[data-qr-asking][hidden]', { state: 'attached' });

@@ -152,12 +152,12 @@ proptest! {
     #[test]
     fn compact_jws_headers_and_tokens_never_panic(token in compact_jws()) {
         let _ = jws::inspect(&token);
-        let _ = jws::inspect_header(&token);
         let _ = jws::inspect_client_token(&token);
         let key = ed25519_dalek::SigningKey::from_bytes(&[3u8; 32]).verifying_key();
         let _ = jws::verify_ed25519::<Value>(&token, &key);
-        let decoding = jsonwebtoken::DecodingKey::from_ed_der(key.as_bytes());
-        let _ = jws::verify_eddsa::<Value>(&token, &decoding);
+        if let Ok(verified) = jws::verify_own(&token, |_| Some(&key)) {
+            let _ = verified.claims::<Value>();
+        }
     }
 
     #[test]

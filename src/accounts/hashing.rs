@@ -127,18 +127,24 @@ impl SecretHasher {
     }
 }
 
+/// How long a hashing thread keeps its working memory without a job: long enough to serve a
+/// stream of logins without allocating, short enough that an idle gateway gives it back.
+const KEEP_MEMORY: std::time::Duration = std::time::Duration::from_secs(10);
+
 fn hashing_thread(queue: &Mutex<mpsc::Receiver<Job>>) {
     let mut memory = WorkingMemory::new();
     loop {
         // Only one idle thread waits on the channel at a time; the others wait for the lock.
+        // Each waits at most KEEP_MEMORY, so every idle thread in turn frees its memory.
         let job = match queue.lock() {
-            Ok(receiver) => receiver.recv(),
+            Ok(receiver) => receiver.recv_timeout(KEEP_MEMORY),
             Err(_) => return,
         };
         match job {
             Ok(job) => job(&mut memory),
+            Err(mpsc::RecvTimeoutError::Timeout) => memory = WorkingMemory::new(),
             // Every hasher handle is gone: the application has stopped.
-            Err(_) => return,
+            Err(mpsc::RecvTimeoutError::Disconnected) => return,
         }
     }
 }

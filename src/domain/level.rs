@@ -34,6 +34,29 @@ impl Level {
             Level::Two => "urn:vn:eid:level:2",
         }
     }
+
+    /// The level an `acr` value names, if it is one of this gateway's.
+    pub fn from_acr(acr: &str) -> Option<Level> {
+        [Level::One, Level::Two]
+            .into_iter()
+            .find(|l| l.acr() == acr)
+    }
+}
+
+/// A [`Level`] carried as its `acr` value, as tokens carry it:
+/// `#[serde(with = "crate::domain::as_acr")]`.
+pub mod as_acr {
+    use super::Level;
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(level: &Level, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(level.acr())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Level, D::Error> {
+        let acr = std::borrow::Cow::<str>::deserialize(d)?;
+        Level::from_acr(&acr).ok_or_else(|| D::Error::custom(format!("unknown acr `{acr}`")))
+    }
 }
 
 impl TryFrom<u8> for Level {
@@ -104,6 +127,30 @@ impl From<AuthLevel> for u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn levels_travel_as_their_acr_and_nothing_else_parses() {
+        #[derive(Debug, PartialEq, Serialize, Deserialize)]
+        struct Carried {
+            #[serde(with = "as_acr")]
+            acr: Level,
+        }
+        for level in [Level::One, Level::Two] {
+            let json = serde_json::to_value(Carried { acr: level }).unwrap();
+            assert_eq!(json["acr"], level.acr());
+            assert_eq!(
+                serde_json::from_value::<Carried>(json).unwrap(),
+                Carried { acr: level }
+            );
+        }
+        for bad in [
+            r#"{"acr":"urn:vn:eid:level:3"}"#,
+            r#"{"acr":2}"#,
+            r#"{"acr":""}"#,
+        ] {
+            assert!(serde_json::from_str::<Carried>(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn levels_are_ordered_and_parse_only_valid_numbers() {

@@ -14,7 +14,7 @@ pub mod whole_number;
 
 pub use auth::{AuthMethod, Category, auth_level};
 pub use client_id::{ClientId, ClientIdError};
-pub use level::{AuthLevel, Level};
+pub use level::{AuthLevel, Level, as_acr};
 pub use person::{CardRecord, CardStatus, Person, PersonFacts, parse_iso_date};
 pub use personal_id::{PersonalId, PersonalIdError};
 pub use phone::{PhoneNumber, PhoneNumberError};

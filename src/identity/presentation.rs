@@ -10,7 +10,7 @@ use super::session::Session;
 use super::transactions::{self, AuthorizationDetail, Requirement};
 use crate::accounts::Account;
 use crate::challenges::random_token;
-use crate::domain::{AuthMethod, ClientId, Level};
+use crate::domain::{AuthLevel, AuthMethod, ClientId, Level};
 use crate::services::Services;
 use crate::store::StoreError;
 
@@ -31,9 +31,10 @@ pub struct PresentationClaims {
     pub exp: i64,
     pub jti: String,
     pub auth_time: i64,
-    pub acr: String,
+    #[serde(with = "crate::domain::as_acr")]
+    pub acr: Level,
     pub amr: Vec<AuthMethod>,
-    pub auth_level: u8,
+    pub auth_level: AuthLevel,
     pub nonce: String,
     /// The transaction the citizen approved with this presentation (RFC 9396), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -85,10 +86,6 @@ fn level_label(level: Level) -> &'static str {
     }
 }
 
-fn acr(level: Level) -> String {
-    level.acr().to_owned()
-}
-
 pub async fn issue(
     services: &Services,
     session: &Session,
@@ -138,9 +135,9 @@ pub async fn issue(
         exp: now.plus(PRESENTATION_TTL).secs(),
         jti: random_token()?,
         auth_time: session.auth_time.secs(),
-        acr: acr(account.level),
+        acr: account.level,
         amr: session.methods.iter().copied().collect(),
-        auth_level: level.get(),
+        auth_level: level,
         nonce: req.nonce,
         authorization_details: req.authorization_details,
     };

@@ -26,7 +26,6 @@ use crate::domain::{AuthLevel, AuthMethod, PersonalId, auth_level};
 use crate::services::Services;
 use crate::store::{PutMode, StoreError, Table, decode, encode};
 use crate::tokens::jwk::parse_ed25519_public_key;
-use crate::tokens::jws;
 
 pub const SESSION_TYP: &str = "eid-session+jwt";
 pub const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
@@ -355,18 +354,17 @@ pub async fn authenticate(
     services: &Services,
     token: &str,
 ) -> Result<(Session, Account), SessionError> {
-    let header = jws::inspect_header(token).map_err(|_| SessionError::InvalidSession)?;
-    if header.typ.as_deref() != Some(SESSION_TYP) {
+    let verified = services
+        .keyring
+        .load()
+        .verify(token)
+        .map_err(|_| SessionError::InvalidSession)?;
+    if verified.header.typ.as_deref() != Some(SESSION_TYP) {
         return Err(SessionError::InvalidSession);
     }
-    let keyring = services.keyring.load();
-    let key = header
-        .kid
-        .as_deref()
-        .and_then(|k| keyring.decoding_key(k))
-        .ok_or(SessionError::InvalidSession)?;
-    let claims: SessionClaims =
-        jws::verify_eddsa(token, key).map_err(|_| SessionError::InvalidSession)?;
+    let claims: SessionClaims = verified
+        .claims()
+        .map_err(|_| SessionError::InvalidSession)?;
     let now = services.clock.now();
     if claims.iss != services.issuer()
         || claims.aud != services.issuer()

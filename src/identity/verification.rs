@@ -11,11 +11,11 @@ use super::history::{self, UsageEntry};
 use super::presentation::{PRESENTATION_TYP, PresentationClaims};
 use super::transactions::{self, AuthorizationDetail, Requirement};
 use crate::challenges::random_token;
-use crate::domain::{AuthMethod, Level, Person};
+use crate::domain::{AuthMethod, Person};
 use crate::relying_parties::{ClaimName, RelyingParty};
 use crate::services::Services;
 use crate::store::{StoreError, encode};
-use crate::tokens::jws::{self, JwsError};
+use crate::tokens::jws::JwsError;
 
 /// Why a token is not valid (SPEC §5.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -174,24 +174,20 @@ async fn check(
     rp: &RelyingParty,
     req: &VerifyRequest,
 ) -> Result<VerifyResponse, StoreError> {
-    let header = match jws::inspect_header(&req.token) {
-        Ok(x) => x,
-        Err(JwsError::Algorithm(_)) => return Ok(invalid(Reason::BadSignature)),
+    let verified = match services.keyring.load().verify(&req.token) {
+        Ok(v) => v,
+        Err(JwsError::Algorithm(_) | JwsError::BadSignature) => {
+            return Ok(invalid(Reason::BadSignature));
+        }
+        Err(JwsError::UnknownKey) => return Ok(invalid(Reason::UnknownKey)),
         Err(_) => return Ok(invalid(Reason::Malformed)),
     };
-    let keyring = services.keyring.load();
-    let Some(key) = header.kid.as_deref().and_then(|k| keyring.decoding_key(k)) else {
-        return Ok(invalid(Reason::UnknownKey));
-    };
-    let claims: PresentationClaims = match jws::verify_eddsa(&req.token, key) {
+    let header = &verified.header;
+    let claims: PresentationClaims = match verified.claims() {
         Ok(c) => c,
-        Err(JwsError::BadSignature) => return Ok(invalid(Reason::BadSignature)),
-        Err(JwsError::Claims(_)) => {
-            // A genuine token of another kind has other claims: say so, rather than "malformed".
-            if header.typ.as_deref() != Some(PRESENTATION_TYP) {
-                return Ok(invalid(Reason::WrongType));
-            }
-            return Ok(invalid(Reason::Malformed));
+        // A genuine token of another kind has other claims: say so, rather than "malformed".
+        Err(_) if header.typ.as_deref() != Some(PRESENTATION_TYP) => {
+            return Ok(invalid(Reason::WrongType));
         }
         Err(_) => return Ok(invalid(Reason::Malformed)),
     };
@@ -235,18 +231,14 @@ async fn check(
     if account.is_locked() {
         return Ok(invalid(Reason::AccountLocked));
     }
-    let level = match claims.acr.as_str() {
-        "urn:vn:eid:level:2" => Level::Two,
-        "urn:vn:eid:level:1" => Level::One,
-        _ => return Ok(invalid(Reason::Malformed)),
-    };
+    let level = claims.acr;
     if level < rp.min_level {
         return Ok(invalid(Reason::LevelTooLow));
     }
     // The policy as it stands now, for the transaction the token approved.
     let requirement = Requirement::of(rp, claims.authorization_details.as_deref().unwrap_or(&[]));
     let methods: BTreeSet<AuthMethod> = claims.amr.iter().copied().collect();
-    if claims.auth_level < requirement.auth_level.get() || !requirement.met_by(&methods) {
+    if claims.auth_level < requirement.auth_level || !requirement.met_by(&methods) {
         return Ok(invalid(Reason::AuthLevelTooLow));
     }
     let person = services.registry.person(&personal_id).await?;
@@ -295,7 +287,7 @@ async fn check(
     Ok(VerifyResponse::Valid(ValidToken {
         valid: true,
         level: level.into(),
-        auth_level: claims.auth_level,
+        auth_level: claims.auth_level.get(),
         amr: claims.amr,
         sub: claims.sub,
         auth_time: claims.auth_time,

@@ -25,7 +25,6 @@ use crate::identity::transactions::{self, AuthorizationDetail};
 use crate::relying_parties::{IdTokenAlg, RelyingParty};
 use crate::services::Services;
 use crate::store::{PutMode, StoreError, Table, Taken, decode, encode};
-use crate::tokens::jws;
 
 /// One login's outcome for one client.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -509,22 +508,18 @@ pub async fn verify_access_token(
     services: &Services,
     token: &str,
 ) -> Result<AccessClaims, OAuthError> {
-    let header = jws::inspect_header(token).map_err(|_| OAuthError::InvalidToken)?;
-    let typ_ok = header.typ.as_deref().is_some_and(|t| {
+    let verified = services
+        .keyring
+        .load()
+        .verify(token)
+        .map_err(|_| OAuthError::InvalidToken)?;
+    let typ_ok = verified.header.typ.as_deref().is_some_and(|t| {
         t.eq_ignore_ascii_case(ACCESS_TOKEN_TYP) || t.eq_ignore_ascii_case("application/at+jwt")
     });
     if !typ_ok {
         return Err(OAuthError::InvalidToken);
     }
-    let claims: AccessClaims = {
-        let keyring = services.keyring.load();
-        let key = header
-            .kid
-            .as_deref()
-            .and_then(|k| keyring.decoding_key(k))
-            .ok_or(OAuthError::InvalidToken)?;
-        jws::verify_eddsa(token, key).map_err(|_| OAuthError::InvalidToken)?
-    };
+    let claims: AccessClaims = verified.claims().map_err(|_| OAuthError::InvalidToken)?;
     let now = services.clock.now();
     if claims.iss != services.issuer()
         || claims.aud != services.issuer()

@@ -24,6 +24,7 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
 use super::jwk::{JwkSet, PublicJwk, public_jwk, rsa_public_jwk, thumbprint};
+use super::jws;
 use crate::clock::Timestamp;
 use crate::keys::{KeyError, read_private, write_private, write_public};
 
@@ -302,7 +303,8 @@ pub struct Keyring {
     signing: EncodingKey,
     /// The active RSA key, for ID tokens of RS256 relying parties only.
     rs256: Option<(String, EncodingKey)>,
-    verifying: HashMap<String, DecodingKey>,
+    /// The EdDSA public keys a token may be verified with, by kid, decoded once at load.
+    verifying: HashMap<String, ed25519_dalek::VerifyingKey>,
     /// RSA public keys, by kid: only to recognise this gateway's own RS256 ID tokens when a
     /// relying party sends one back as a logout hint. No RS256 token is accepted as a credential.
     rs256_hints: HashMap<String, DecodingKey>,
@@ -351,10 +353,7 @@ impl Keyring {
         for entry in manifest.keys.iter().filter(|k| k.alg == KeyAlg::EdDSA) {
             let key = load_signing_key(dir, &entry.kid)?;
             let public = key.verifying_key();
-            verifying.insert(
-                entry.kid.clone(),
-                DecodingKey::from_ed_der(public.as_bytes()),
-            );
+            verifying.insert(entry.kid.clone(), public);
             let order = match entry.state {
                 KeyState::Active => 0,
                 KeyState::Next => 1,
@@ -401,9 +400,10 @@ impl Keyring {
     pub fn jwks(&self) -> &JwkSet {
         &self.jwks
     }
-    /// The verification key for `kid`, if the keyring publishes it.
-    pub fn decoding_key(&self, kid: &str) -> Option<&DecodingKey> {
-        self.verifying.get(kid)
+    /// Checks a token this gateway signed with one of the keys it publishes
+    /// ([`jws::verify_own`]); its claims are the caller's to decode and check.
+    pub fn verify(&self, token: &str) -> Result<jws::Verified, jws::JwsError> {
+        jws::verify_own(token, |kid| self.verifying.get(kid))
     }
 
     /// The RSA key that signed one of this gateway's RS256 ID tokens, to recognise a logout
@@ -459,6 +459,10 @@ mod tests {
         let first_next = m.find(KeyAlg::EdDSA, KeyState::Next).unwrap().kid.clone();
         let first_rsa_next = m.find(KeyAlg::RS256, KeyState::Next).unwrap().kid.clone();
         let first_rsa_active = m.find(KeyAlg::RS256, KeyState::Active).unwrap().kid.clone();
+        let signed_before = Keyring::load(dir.path())
+            .unwrap()
+            .sign("test+jwt", &serde_json::json!({"sub": "x"}))
+            .unwrap();
 
         let day = Duration::from_secs(86_400);
         let r = KeyringManifest::rotate(dir.path(), t(600), Duration::from_secs(300), day, false)
@@ -473,7 +477,8 @@ mod tests {
             6,
             "active, next and the retired key of each algorithm are published"
         );
-        assert!(ring.decoding_key(&first_active).is_some());
+        // A retired key still verifies what it signed, until it is removed.
+        assert!(ring.verify(&signed_before).is_ok());
 
         let r2 = KeyringManifest::rotate(
             dir.path(),
@@ -485,11 +490,12 @@ mod tests {
         .unwrap();
         assert_eq!(r2.removed, vec![first_active.clone(), first_rsa_active]);
         assert!(!dir.path().join(format!("{first_active}.pem")).exists());
-        assert!(
+        assert_eq!(
             Keyring::load(dir.path())
                 .unwrap()
-                .decoding_key(&first_active)
-                .is_none()
+                .verify(&signed_before)
+                .unwrap_err(),
+            super::super::jws::JwsError::UnknownKey
         );
     }
 
@@ -528,8 +534,7 @@ mod tests {
         let (header, _) = super::super::jws::inspect(&token).unwrap();
         assert_eq!(header.kid.as_deref(), Some(ring.active_kid()));
         assert_eq!(header.typ.as_deref(), Some("test+jwt"));
-        let key = ring.decoding_key(ring.active_kid()).unwrap();
-        let claims: serde_json::Value = super::super::jws::verify_eddsa(&token, key).unwrap();
+        let claims: serde_json::Value = ring.verify(&token).unwrap().claims().unwrap();
         assert_eq!(claims["sub"], "x");
     }
 
@@ -559,7 +564,10 @@ mod tests {
         .unwrap();
         assert_eq!(data.claims["sub"], "x");
         // Not a key the gateway verifies its own tokens with.
-        assert!(ring.decoding_key(&rsa_kid).is_none());
+        assert_eq!(
+            ring.verify(&token).unwrap_err(),
+            super::super::jws::JwsError::Algorithm("RS256".into())
+        );
         assert!(super::super::jws::inspect(&token).is_err());
     }
 

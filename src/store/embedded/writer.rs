@@ -16,7 +16,8 @@ use crate::store::{Log, LogHead, PutMode, StoreError, Table, Taken, WriteBatch, 
 /// How many queued writes one commit may gather.
 const MAX_BATCH: usize = 1024;
 
-/// How long the writer waits for more writes before committing a batch.
+/// How long the writer waits for more writes before committing a batch, when writes are
+/// arriving concurrently (the last batch held more than one).
 const LINGER: std::time::Duration = std::time::Duration::from_micros(300);
 
 pub(super) enum Op {
@@ -105,11 +106,18 @@ pub(super) struct Request {
 /// Applies queued writes until the store is dropped: gathers what is queued into one
 /// transaction and commits it (group commit), answering each request once the commit is durable.
 pub(super) fn writer_loop(db: &DatabaseHandle, rx: mpsc::Receiver<Request>) {
+    let mut concurrent = false;
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
-        // Linger a moment so that concurrent writers share the commit: one commit costs about
-        // the same for one operation as for hundreds.
-        let linger_until = std::time::Instant::now() + LINGER;
+        // Under concurrent writes, linger a moment so that they share the commit: one commit
+        // costs about the same for one operation as for hundreds. A lone writer (the last batch
+        // held one) commits at once: lingering would only add to its latency.
+        let linger = if concurrent {
+            LINGER
+        } else {
+            std::time::Duration::ZERO
+        };
+        let linger_until = std::time::Instant::now() + linger;
         while batch.len() < MAX_BATCH {
             let left = linger_until.saturating_duration_since(std::time::Instant::now());
             match rx.recv_timeout(left) {
@@ -123,6 +131,7 @@ pub(super) fn writer_loop(db: &DatabaseHandle, rx: mpsc::Receiver<Request>) {
                 Err(_) => break,
             }
         }
+        concurrent = batch.len() > 1;
         let outcome = db.write(|db| apply_batch(db, &batch));
         match outcome {
             Ok(replies) => {

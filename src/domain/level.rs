@@ -28,7 +28,7 @@ pub enum Level {
 
 impl Level {
     /// The `acr` value tokens carry for this level.
-    pub fn acr(self) -> &'static str {
+    pub const fn acr(self) -> &'static str {
         match self {
             Level::One => "urn:vn:eid:level:1",
             Level::Two => "urn:vn:eid:level:2",

@@ -93,20 +93,11 @@ fn page(error: &'static str, detail: impl Into<String>) -> AuthorizeError {
     }
 }
 
-const ACR_LEVEL_1: &str = "urn:vn:eid:level:1";
-const ACR_LEVEL_2: &str = "urn:vn:eid:level:2";
-pub const ACR_VALUES: [&str; 2] = [ACR_LEVEL_1, ACR_LEVEL_2];
+pub const ACR_VALUES: [&str; 2] = [Level::One.acr(), Level::Two.acr()];
 
 /// The identity level `acr_values` asks for: the highest known value named, if any.
 pub fn asked_level(acr_values: Option<&str>) -> Option<Level> {
-    let acr: Vec<&str> = acr_values.unwrap_or("").split(' ').collect();
-    if acr.contains(&ACR_LEVEL_2) {
-        Some(Level::Two)
-    } else if acr.contains(&ACR_LEVEL_1) {
-        Some(Level::One)
-    } else {
-        None
-    }
+    acr_values?.split(' ').filter_map(Level::from_acr).max()
 }
 
 /// Validates the parameters of an authorization request for `rp`.

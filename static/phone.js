@@ -528,10 +528,15 @@
   (async () => {
     if (!window.crypto || !crypto.subtle) throw new Error('WebCrypto is not available (open the demo over http://127.0.0.1 or https)');
     wallet = await load();
-    document.body.dataset.ready = 'yes';
     if (channel) channel.postMessage({ kind: 'hello' });
-    if (!wallet) { await fillHolders(); show('welcome'); return; }
-    $$('[data-holder-name]').forEach((n) => { n.textContent = wallet.full_name; });
-    show(wallet.session ? 'home' : 'login');
+    if (!wallet) {
+      await fillHolders();
+      show('welcome');
+    } else {
+      $$('[data-holder-name]').forEach((n) => { n.textContent = wallet.full_name; });
+      show(wallet.session ? 'home' : 'login');
+    }
+    // Ready once a screen is showing: before that, there is nothing to read or press.
+    document.body.dataset.ready = 'yes';
   })().catch(fail);
 })();

@@ -1,11 +1,14 @@
 //! The embedded, on-disk backend (redb).
 //!
 //! Reads go straight to a read transaction (MVCC: they never wait for writers). Writes go to one
-//! writer thread ([`writer`]) that gathers whatever requests are queued into a single transaction
-//! and commits it with `Durability::Immediate` (fsync) before answering any of them: group
-//! commit. So an acknowledged write survives `kill -9`, and a burst of writes costs one fsync,
-//! not one each. When the disk fails (full, say), [`handle`] closes the file, answers 503, and
-//! opens it again once a write succeeds.
+//! writer thread ([`writer`]) that gathers whatever requests are queued into a single transaction,
+//! appends it to the write-ahead [`journal`] (one sequential write and an fsync), commits it to
+//! redb without waiting for the disk, and only then answers any of them: group commit. So an
+//! acknowledged write survives `kill -9` (opening the store applies the journal's records the file
+//! lacks), and a burst of writes costs one fsync, not one each. A checkpoint (a durable redb
+//! commit) writes the pages out every second or so and empties the journal. When the disk fails
+//! (full, say), [`handle`] closes the file, answers 503, and opens it again once a write
+//! succeeds.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -16,8 +19,10 @@ use redb::ReadableDatabase;
 use tokio::sync::oneshot;
 
 mod handle;
+mod journal;
 mod lists;
 pub mod sandbox_reset;
+pub use handle::journal_path;
 mod writer;
 
 use super::{Log, LogHead, PutMode, Records, Store, StoreError, Table, WriteBatch};
@@ -45,6 +50,9 @@ pub mod layout {
     /// name → length.
     pub const LISTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("list_segments");
     pub const LIST_LENGTHS: TableDefinition<&str, u64> = TableDefinition::new("list_lengths");
+    /// [`JOURNAL_APPLIED_KEY`] → the sequence number of the last journal record this state holds.
+    pub const JOURNAL_APPLIED: TableDefinition<&str, u64> = TableDefinition::new("journal_applied");
+    pub const JOURNAL_APPLIED_KEY: &str = "applied";
 
     /// A list segment's key: the name's length (2 bytes, big-endian), the name, the position
     /// (8 bytes, big-endian). A list's entries sort together and in position order, and keys

@@ -27,7 +27,9 @@ use serde::{Deserialize, Serialize};
 use crate::clock::Timestamp;
 
 /// Durable record tables. The names are part of the on-disk and in-Redis layout: never rename.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// (The embedded store's journal writes a table by its name too, so reordering is harmless.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(into = "&'static str", try_from = "String")]
 pub enum Table {
     /// Registry personal data, by personal id.
     People,
@@ -76,10 +78,28 @@ impl Table {
             Table::PersonFacts => "person_facts",
         }
     }
+
+    pub fn from_name(name: &str) -> Option<Table> {
+        Table::ALL.into_iter().find(|t| t.name() == name)
+    }
+}
+
+impl From<Table> for &'static str {
+    fn from(table: Table) -> Self {
+        table.name()
+    }
+}
+
+impl TryFrom<String> for Table {
+    type Error = String;
+    fn try_from(name: String) -> Result<Self, String> {
+        Table::from_name(&name).ok_or_else(|| format!("no table is named {name}"))
+    }
 }
 
 /// Append-only logs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(into = "&'static str", try_from = "String")]
 pub enum Log {
     Audit,
 }
@@ -92,8 +112,24 @@ impl Log {
     }
 }
 
+impl From<Log> for &'static str {
+    fn from(log: Log) -> Self {
+        log.name()
+    }
+}
+
+impl TryFrom<String> for Log {
+    type Error = String;
+    fn try_from(name: String) -> Result<Self, String> {
+        match name.as_str() {
+            "audit" => Ok(Log::Audit),
+            _ => Err(format!("no log is named {name}")),
+        }
+    }
+}
+
 /// What an expiring write does when a live entry already holds the key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PutMode {
     Overwrite,
     /// Write only if no live entry exists: the single-use primitive (replay markers, `jti`).
@@ -319,9 +355,10 @@ pub async fn newest<T: DeserializeOwned>(
 /// Entries for many lists packed into two buffers: a match batch's history (thousands of
 /// entries a chunk) crosses to the store's writer thread as a handful of allocations instead of
 /// two per entry, which the other thread would then have to free one by one.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct ListAppends {
     names: String,
+    #[serde(with = "serde_bytes")]
     values: Vec<u8>,
     /// Where each entry's list name and value end in `names` and `values`.
     ends: Vec<(usize, usize)>,
@@ -433,7 +470,7 @@ impl<'a> FromIterator<Option<&'a [u8]>> for Records {
 }
 
 /// Records and list entries that land together or not at all.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct WriteBatch {
     pub records: Vec<(Table, String, Vec<u8>)>,
     pub appends: ListAppends,

@@ -108,3 +108,163 @@ async fn acknowledged_writes_survive_kill_9_and_a_restart() {
         .unwrap();
     assert!(n >= 8, "{stdout}");
 }
+
+/// Runs the CLI with the test gateway's data and keys; its stdout.
+fn eidgw(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_eidgw"))
+        .current_dir(repo())
+        .args(args)
+        .env("EIDGW__KEYS__DIR", dir.join("keys"))
+        .env("EIDGW__STORE__DATA_DIR", dir.join("data"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "eidgw {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+async fn verify_at(client: &reqwest::Client, base: &str, token: &str) -> Option<serde_json::Value> {
+    const PORTAL: &str = "public-services-portal";
+    let r = client
+        .post(format!("{base}/v1/verify"))
+        .basic_auth(PORTAL, Some(sandbox_secret(PORTAL)))
+        .json(&serde_json::json!({ "token": token }))
+        .send()
+        .await
+        .ok()?;
+    if r.status() != 200 {
+        return None;
+    }
+    r.json().await.ok()
+}
+
+#[tokio::test]
+async fn verifications_acknowledged_before_kill_9_stay_used_and_in_the_history() {
+    use futures_util::StreamExt;
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let gw = start(dir.path(), port);
+    wait_ready(&client, &base).await;
+
+    let personas = personas_of(&client, &base).await;
+    let id = personas[0]["personal_id"].as_str().unwrap().to_owned();
+    let wallet = dir.path().join("wallet");
+    let sim = |args: &[&str]| {
+        let mut all = vec![
+            "sim",
+            "--gateway",
+            &base,
+            "--wallet",
+            wallet.to_str().unwrap(),
+            "--json",
+        ];
+        all.extend_from_slice(args);
+        eidgw(dir.path(), &all)
+    };
+    let people = dir.path().join("data/people.jsonl");
+    sim(&[
+        "register",
+        "--personal-id",
+        &id,
+        "--people",
+        people.to_str().unwrap(),
+    ]);
+    sim(&["login"]);
+    let presented: serde_json::Value = serde_json::from_str(&sim(&[
+        "present",
+        "--rp",
+        "public-services-portal",
+        "--nonce",
+        "crash",
+    ]))
+    .unwrap();
+    let tokens_file = dir.path().join("tokens.txt");
+    eidgw(
+        dir.path(),
+        &[
+            "bench",
+            "mint",
+            "--template",
+            presented["token"].as_str().unwrap(),
+            "--count",
+            "300",
+            "--out",
+            tokens_file.to_str().unwrap(),
+        ],
+    );
+    let tokens: Vec<String> = std::fs::read_to_string(&tokens_file)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(tokens.len(), 300);
+
+    // Sixteen verifications at a time; the gateway is killed once 120 are acknowledged, with
+    // others in flight.
+    let acknowledged = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(String, String)>::new()));
+    let load = {
+        let (client, base, acknowledged) = (client.clone(), base.clone(), acknowledged.clone());
+        let tokens = tokens.clone();
+        tokio::spawn(async move {
+            futures_util::stream::iter(tokens)
+                .map(|token| {
+                    let (client, base, acknowledged) =
+                        (client.clone(), base.clone(), acknowledged.clone());
+                    async move {
+                        if let Some(answer) = verify_at(&client, &base, &token).await {
+                            assert_eq!(answer["valid"], true, "{answer}");
+                            let id = answer["verification_id"].as_str().unwrap().to_owned();
+                            acknowledged.lock().unwrap().push((token, id));
+                        }
+                    }
+                })
+                .buffer_unordered(16)
+                .collect::<Vec<()>>()
+                .await
+        })
+    };
+    while acknowledged.lock().unwrap().len() < 120 {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    drop(gw); // SIGKILL with verifications in flight
+    load.await.unwrap();
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(
+        acknowledged.len() < tokens.len(),
+        "the kill came too late to test anything"
+    );
+
+    let gw = start(dir.path(), port);
+    wait_ready(&client, &base).await;
+    for (token, _) in &acknowledged {
+        let again = verify_at(&client, &base, token).await.unwrap();
+        assert_eq!(
+            again["valid"], false,
+            "a verified token was accepted again: {again}"
+        );
+        assert_eq!(again["reason"], "replayed", "{again}");
+    }
+    let history: serde_json::Value = serde_json::from_str(&sim(&["history"])).unwrap();
+    let recorded: std::collections::HashSet<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["verification_id"].as_str())
+        .collect();
+    for (_, verification) in &acknowledged {
+        assert!(
+            recorded.contains(verification.as_str()),
+            "verification {verification} was answered but is missing from the history"
+        );
+    }
+    drop(gw);
+}

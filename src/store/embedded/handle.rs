@@ -18,8 +18,17 @@ use std::sync::RwLock;
 
 use redb::Database;
 
-use super::{layout, lists, log_table_name, storage};
+use super::journal::Journal;
+use super::{layout, lists, log_table_name, storage, writer};
 use crate::store::{Log, StoreError, Table};
+
+/// The open database and its journal: they open, close and open again together, since the
+/// journal holds writes the database file may not have yet.
+pub(super) struct OpenStore {
+    pub(super) db: Database,
+    /// Only the writer thread appends; the lock is never contended.
+    journal: std::sync::Mutex<Journal>,
+}
 
 pub(super) struct DatabaseHandle {
     path: PathBuf,
@@ -29,7 +38,7 @@ pub(super) struct DatabaseHandle {
     /// `None` while closed after an I/O failure. Readers hold the read lock only for the length
     /// of one synchronous read; closing takes the write lock, so no read is in flight when the
     /// file is closed and opened again.
-    db: RwLock<Option<Database>>,
+    db: RwLock<Option<OpenStore>>,
     /// When opening again was last tried: at most every [`REOPEN_PAUSE`], however many writes
     /// arrive meanwhile (each is answered 503 at once).
     last_reopen: std::sync::Mutex<Option<std::time::Instant>>,
@@ -46,9 +55,15 @@ fn failed_io(e: &StoreError) -> bool {
     matches!(e, StoreError::Storage(_))
 }
 
+/// The journal beside the database file.
+pub fn journal_path(path: &Path) -> PathBuf {
+    path.with_extension("journal")
+}
+
 /// Opens (or creates) the file, creating every table up front so that readers never meet a
-/// missing one, and moving lists kept in an older layout.
-pub(super) fn open_file(path: &Path, cache_bytes: usize) -> Result<Database, StoreError> {
+/// missing one, moving lists kept in an older layout, and applying the journal's writes the file
+/// does not hold yet (a crash, or a close after a failed write).
+pub(super) fn open_file(path: &Path, cache_bytes: usize) -> Result<OpenStore, StoreError> {
     let db = redb::Builder::new()
         .set_cache_size(cache_bytes)
         .create(path)
@@ -63,11 +78,17 @@ pub(super) fn open_file(path: &Path, cache_bytes: usize) -> Result<Database, Sto
     txn.open_table(layout::LOG_HEADS).map_err(storage)?;
     txn.open_table(layout::LISTS).map_err(storage)?;
     txn.open_table(layout::LIST_LENGTHS).map_err(storage)?;
+    txn.open_table(layout::JOURNAL_APPLIED).map_err(storage)?;
     lists::move_tuple_keyed(&txn)?;
     txn.open_table(layout::log(&log_table_name(Log::Audit)))
         .map_err(storage)?;
     txn.commit().map_err(storage)?;
-    Ok(db)
+    let (mut journal, records) = Journal::open(&journal_path(path))?;
+    writer::replay(&db, &mut journal, records)?;
+    Ok(OpenStore {
+        db,
+        journal: std::sync::Mutex::new(journal),
+    })
 }
 
 impl DatabaseHandle {
@@ -98,8 +119,8 @@ impl DatabaseHandle {
             .db
             .read()
             .map_err(|_| StoreError::Storage("the database lock is poisoned".into()))?;
-        let db = guard.as_ref().ok_or_else(closed)?;
-        f(db)
+        let open = guard.as_ref().ok_or_else(closed)?;
+        f(&open.db)
     }
 
     /// Runs the writer's work against the database, opening it again first if an earlier write
@@ -107,11 +128,11 @@ impl DatabaseHandle {
     /// again by the next write.
     pub(super) fn write<T>(
         &self,
-        f: impl FnOnce(&Database) -> Result<T, StoreError>,
+        f: impl FnOnce(&Database, &mut Journal) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         self.check_free_space()?;
         self.reopen_if_closed()?;
-        let outcome = self.read(f);
+        let outcome = self.with_journal(f);
         match outcome {
             Err(e) if failed_io(&e) => {
                 tracing::error!(error = %e, file = %self.path.display(), "embedded store write failed; closing the file until writes succeed again");
@@ -120,6 +141,35 @@ impl DatabaseHandle {
             }
             other => other,
         }
+    }
+
+    fn with_journal<T>(
+        &self,
+        f: impl FnOnce(&Database, &mut Journal) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let guard = self
+            .db
+            .read()
+            .map_err(|_| StoreError::Storage("the database lock is poisoned".into()))?;
+        let open = guard.as_ref().ok_or_else(closed)?;
+        let mut journal = open
+            .journal
+            .lock()
+            .map_err(|_| StoreError::Storage("the journal lock is poisoned".into()))?;
+        f(&open.db, &mut journal)
+    }
+
+    /// Bytes of journaled writes waiting for a checkpoint (0 while closed: opening again
+    /// checkpoints them).
+    pub(super) fn journal_pending_bytes(&self) -> u64 {
+        self.db
+            .read()
+            .ok()
+            .and_then(|g| {
+                g.as_ref()
+                    .and_then(|open| open.journal.lock().ok().map(|j| j.pending_bytes()))
+            })
+            .unwrap_or(0)
     }
 
     /// `Unavailable` while the disk holding the file is below the low-water mark.

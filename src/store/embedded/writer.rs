@@ -1,14 +1,21 @@
 //! The embedded store's one writer: a thread that applies queued writes in order, gathering
-//! whatever is queued into a single transaction and committing it with fsync before answering
-//! any of them (group commit). Because one thread applies writes in order, read-modify-write
-//! operations (insert-if-absent, take, increment, log append) are atomic without further locking.
+//! whatever is queued into a single transaction, making it durable in the [`journal`] and only
+//! then committing it and answering any of them (group commit). Because one thread applies writes
+//! in order, read-modify-write operations (insert-if-absent, take, increment, log append) are
+//! atomic without further locking — and replaying the journal's operations in the same order, on
+//! the state they were first applied to, gives the same state again.
+//!
+//! [`journal`]: super::journal
 
 use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
-use redb::{Database, ReadableTable, WriteTransaction};
+use redb::{Database, Durability, ReadableTable, WriteTransaction};
+use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
 use super::handle::DatabaseHandle;
+use super::journal::{Journal, Record};
 use super::{layout, lists, log_table_name, storage};
 use crate::clock::Timestamp;
 use crate::store::{Log, LogHead, PutMode, StoreError, Table, Taken, WriteBatch, decode, encode};
@@ -18,8 +25,17 @@ const MAX_BATCH: usize = 1024;
 
 /// How long the writer waits for more writes before committing a batch, when writes are
 /// arriving concurrently (the last batch held more than one).
-const LINGER: std::time::Duration = std::time::Duration::from_micros(300);
+const LINGER: Duration = Duration::from_micros(300);
 
+/// How long journaled writes may wait for a checkpoint, and how much of them: bounds both the
+/// journal a crash leaves to replay and the pages redb holds in memory meanwhile.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+const CHECKPOINT_BYTES: u64 = 64 * 1024 * 1024;
+
+/// A write, as queued and as journaled. Tables and logs are journaled by name; the variants by
+/// position, so a change to this enum changes the journal's format (`journal::MAGIC`), which a
+/// unit test below pins.
+#[derive(Serialize, Deserialize)]
 pub(super) enum Op {
     /// A write that only proves the store can commit (readiness).
     Probe {
@@ -28,11 +44,13 @@ pub(super) enum Op {
     Put {
         table: Table,
         key: String,
+        #[serde(with = "serde_bytes")]
         value: Vec<u8>,
     },
     InsertNew {
         table: Table,
         key: String,
+        #[serde(with = "serde_bytes")]
         value: Vec<u8>,
     },
     PutMany {
@@ -45,6 +63,7 @@ pub(super) enum Op {
     },
     PutExpiring {
         key: String,
+        #[serde(with = "serde_bytes")]
         value: Vec<u8>,
         expires_at: Timestamp,
         mode: PutMode,
@@ -57,6 +76,7 @@ pub(super) enum Op {
     TakeOnce {
         key: String,
         used_key: String,
+        #[serde(with = "serde_bytes")]
         mark: Vec<u8>,
         mark_expires: Timestamp,
         now: Timestamp,
@@ -68,6 +88,7 @@ pub(super) enum Op {
     },
     AppendLog {
         log: Log,
+        #[serde(with = "serde_bytes")]
         entry: Vec<u8>,
         head: LogHead,
     },
@@ -76,12 +97,14 @@ pub(super) enum Op {
     },
     ListPush {
         list: String,
+        #[serde(with = "serde_bytes")]
         value: Vec<u8>,
     },
     ClaimAndAppend {
         marker: String,
         marker_expires: Timestamp,
         list: String,
+        #[serde(with = "serde_bytes")]
         entry: Vec<u8>,
         now: Timestamp,
     },
@@ -104,62 +127,191 @@ pub(super) struct Request {
 }
 
 /// Applies queued writes until the store is dropped: gathers what is queued into one
-/// transaction and commits it (group commit), answering each request once the commit is durable.
+/// transaction and commits it (group commit), answering each request once its batch is durable.
 pub(super) fn writer_loop(db: &DatabaseHandle, rx: mpsc::Receiver<Request>) {
     let mut concurrent = false;
-    while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
-        // Under concurrent writes, linger a moment so that they share the commit: one commit
-        // costs about the same for one operation as for hundreds. A lone writer (the last batch
-        // held one) commits at once: lingering would only add to its latency.
-        let linger = if concurrent {
-            LINGER
+    let mut checkpointed_at = Instant::now();
+    loop {
+        // With journaled writes waiting for a checkpoint, wait for work only until one is due:
+        // a store gone quiet still writes its pages out.
+        let first = if db.journal_pending_bytes() > 0 {
+            let due = checkpointed_at + CHECKPOINT_EVERY;
+            match rx.recv_timeout(due.saturating_duration_since(Instant::now())) {
+                Ok(r) => Some(r),
+                Err(mpsc::RecvTimeoutError::Timeout) => None,
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
         } else {
-            std::time::Duration::ZERO
+            match rx.recv() {
+                Ok(r) => Some(r),
+                Err(_) => break,
+            }
         };
-        let linger_until = std::time::Instant::now() + linger;
-        while batch.len() < MAX_BATCH {
-            let left = linger_until.saturating_duration_since(std::time::Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(r) => batch.push(r),
-                Err(_) => break,
-            }
+        if let Some(first) = first {
+            concurrent = write_gathered(db, &rx, first, concurrent);
         }
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(r) => batch.push(r),
-                Err(_) => break,
-            }
+        let pending = db.journal_pending_bytes();
+        if pending >= CHECKPOINT_BYTES
+            || (pending > 0 && checkpointed_at.elapsed() >= CHECKPOINT_EVERY)
+        {
+            checkpoint(db);
+            checkpointed_at = Instant::now();
         }
-        concurrent = batch.len() > 1;
-        let outcome = db.write(|db| apply_batch(db, &batch));
-        match outcome {
-            Ok(replies) => {
-                for (req, reply) in batch.into_iter().zip(replies) {
-                    let _ = req.reply.send(reply);
-                }
-            }
-            // Nothing of the batch was committed: no request may think its write landed.
-            Err(e) => {
-                for req in batch {
-                    let _ = req.reply.send(Err(e.clone()));
-                }
-            }
-        }
+    }
+    // The store is being dropped: leave the file whole and the journal empty.
+    if db.journal_pending_bytes() > 0 {
+        checkpoint(db);
     }
 }
 
-/// Applies every queued operation in one transaction and commits it; per-operation outcomes
-/// come back in order. An operation that fails is left out whole — the transaction is abandoned
-/// and the batch applied again without it — so a failed operation never leaves half its writes
-/// behind. An error from the commit itself fails the whole batch.
+/// Gathers `first` and whatever else is queued into one batch, applies it and answers each
+/// request; `true` if the batch held more than one request.
+fn write_gathered(
+    db: &DatabaseHandle,
+    rx: &mpsc::Receiver<Request>,
+    first: Request,
+    concurrent: bool,
+) -> bool {
+    let mut batch = vec![first];
+    // Under concurrent writes, linger a moment so that they share the commit: one commit
+    // costs about the same for one operation as for hundreds. A lone writer (the last batch
+    // held one) commits at once: lingering would only add to its latency.
+    let linger = if concurrent { LINGER } else { Duration::ZERO };
+    let linger_until = Instant::now() + linger;
+    while batch.len() < MAX_BATCH {
+        let left = linger_until.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(r) => batch.push(r),
+            Err(_) => break,
+        }
+    }
+    while batch.len() < MAX_BATCH {
+        match rx.try_recv() {
+            Ok(r) => batch.push(r),
+            Err(_) => break,
+        }
+    }
+    let gathered = batch.len() > 1;
+    let outcome = db.write(|db, journal| apply_batch(db, journal, &batch));
+    match outcome {
+        Ok(replies) => {
+            for (req, reply) in batch.into_iter().zip(replies) {
+                let _ = req.reply.send(reply);
+            }
+        }
+        // Nothing of the batch was committed: no request may think its write landed.
+        Err(e) => {
+            for req in batch {
+                let _ = req.reply.send(Err(e.clone()));
+            }
+        }
+    }
+    gathered
+}
+
+/// A durable redb commit, then an empty journal. A failure leaves the journal as it was (the
+/// handle closes the file; opening it again replays what the file lacks).
+fn checkpoint(db: &DatabaseHandle) {
+    let done = db.write(|db, journal| {
+        let txn = db.begin_write().map_err(storage)?;
+        mark_applied(&txn, journal.next_seq() - 1)?;
+        txn.commit().map_err(storage)?;
+        journal.reset()
+    });
+    if let Err(e) = done {
+        tracing::warn!(error = %e, "embedded store checkpoint failed; the journal keeps the writes");
+    }
+}
+
+fn mark_applied(txn: &WriteTransaction, seq: u64) -> Result<(), StoreError> {
+    txn.open_table(layout::JOURNAL_APPLIED)
+        .map_err(storage)?
+        .insert(layout::JOURNAL_APPLIED_KEY, seq)
+        .map_err(storage)?;
+    Ok(())
+}
+
+fn applied_seq(db: &Database) -> Result<u64, StoreError> {
+    let txn = db.begin_write().map_err(storage)?;
+    let seq = txn
+        .open_table(layout::JOURNAL_APPLIED)
+        .map_err(storage)?
+        .get(layout::JOURNAL_APPLIED_KEY)
+        .map_err(storage)?
+        .map_or(0, |v| v.value());
+    txn.abort().map_err(storage)?;
+    Ok(seq)
+}
+
+/// Applies the journal's records that the database file does not hold yet, in order, commits
+/// them durably and empties the journal. Called when the store opens (or opens again).
+pub(super) fn replay(
+    db: &Database,
+    journal: &mut Journal,
+    records: Vec<Record>,
+) -> Result<(), StoreError> {
+    let applied = applied_seq(db)?;
+    let pending: Vec<Record> = records.into_iter().filter(|r| r.seq > applied).collect();
+    if let Some(first) = pending.first()
+        && first.seq != applied + 1
+    {
+        return Err(StoreError::Corrupt(format!(
+            "the journal resumes at record {} but the database holds records up to {applied}: \
+             writes in between are missing",
+            first.seq
+        )));
+    }
+    journal.continue_after(applied);
+    let Some(last) = pending.last().map(|r| r.seq) else {
+        return if journal.pending_bytes() > 0 {
+            journal.reset()
+        } else {
+            Ok(())
+        };
+    };
+    let txn = db.begin_write().map_err(storage)?;
+    for record in &pending {
+        let ops: Vec<Op> = postcard::from_bytes(&record.payload).map_err(|e| {
+            StoreError::Corrupt(format!(
+                "journal record {} does not decode: {e}",
+                record.seq
+            ))
+        })?;
+        for op in &ops {
+            apply(&txn, op).map_err(|e| {
+                StoreError::Corrupt(format!(
+                    "journal record {} does not apply again: {e}",
+                    record.seq
+                ))
+            })?;
+        }
+    }
+    mark_applied(&txn, last)?;
+    txn.commit().map_err(storage)?;
+    journal.continue_after(last);
+    journal.reset()?;
+    tracing::info!(
+        records = pending.len(),
+        "embedded store: applied the journal's writes the database file lacked"
+    );
+    Ok(())
+}
+
+/// Applies every queued operation in one transaction, journals the ones that succeeded and
+/// commits; per-operation outcomes come back in order. An operation that fails is left out whole
+/// — the transaction is abandoned and the batch applied again without it — so a failed operation
+/// never leaves half its writes behind. An error from the journal or the commit fails the whole
+/// batch.
 fn apply_batch(
     db: &Database,
+    journal: &mut Journal,
     batch: &[Request],
 ) -> Result<Vec<Result<Reply, StoreError>>, StoreError> {
     let mut failed: Vec<Option<StoreError>> = vec![None; batch.len()];
     'attempt: loop {
-        let txn = db.begin_write().map_err(storage)?;
+        let mut txn = db.begin_write().map_err(storage)?;
+        // The journal makes the batch durable; the pages reach the file at the next checkpoint.
+        txn.set_durability(Durability::None).map_err(storage)?;
         let mut replies = Vec::with_capacity(batch.len());
         for (i, req) in batch.iter().enumerate() {
             if let Some(e) = &failed[i] {
@@ -176,6 +328,20 @@ fn apply_batch(
                 }
             }
         }
+        let applied: Vec<&Op> = batch
+            .iter()
+            .zip(&failed)
+            .filter(|(_, f)| f.is_none())
+            .map(|(req, _)| &req.op)
+            .collect();
+        if applied.is_empty() {
+            return Ok(replies);
+        }
+        let seq = journal.next_seq();
+        mark_applied(&txn, seq)?;
+        let payload = postcard::to_allocvec(&applied)
+            .map_err(|e| StoreError::Storage(format!("cannot journal a batch: {e}")))?;
+        journal.append(seq, &payload)?;
         txn.commit().map_err(storage)?;
         return Ok(replies);
     }
@@ -417,5 +583,148 @@ fn apply(txn: &WriteTransaction, op: &Op) -> Result<Reply, StoreError> {
             }
             Ok(Reply::Count(removed))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+    use crate::store::embedded::EmbeddedStore;
+
+    fn t(ms: i64) -> Timestamp {
+        Timestamp::from_millis(1_800_000_000_000 + ms)
+    }
+
+    /// Leaves `ops` in the journal as record `seq`, as a crash after the journal's sync and
+    /// before the checkpoint would.
+    fn journal_as_if_crashed(db_path: &std::path::Path, seq: u64, ops: &[Op]) {
+        let (mut journal, _) = Journal::open(&super::super::journal_path(db_path)).unwrap();
+        let ops: Vec<&Op> = ops.iter().collect();
+        journal
+            .append(seq, &postcard::to_allocvec(&ops).unwrap())
+            .unwrap();
+    }
+
+    fn claim(marker: &str, entry: &[u8]) -> Op {
+        Op::ClaimAndAppend {
+            marker: marker.into(),
+            marker_expires: t(90_000),
+            list: "history:001090000001".into(),
+            entry: entry.to_vec(),
+            now: t(0),
+        }
+    }
+
+    #[tokio::test]
+    async fn writes_only_the_journal_holds_are_applied_when_the_store_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.redb");
+        drop(EmbeddedStore::open(&path).unwrap());
+        journal_as_if_crashed(
+            &path,
+            1,
+            &[claim("jti:a", b"first"), claim("jti:b", b"second")],
+        );
+        let store = EmbeddedStore::open(&path).unwrap();
+        let history = store
+            .list_range("history:001090000001", 1, 10)
+            .await
+            .unwrap();
+        assert_eq!(
+            history,
+            vec![(1, b"first".to_vec()), (2, b"second".to_vec())]
+        );
+        // The replayed marker holds: the token is used.
+        assert!(
+            !store
+                .claim_and_append("jti:a", t(90_000), "history:x", b"again".to_vec(), t(1))
+                .await
+                .unwrap()
+        );
+        drop(store);
+        // Applied once: a second open finds an empty journal.
+        let store = EmbeddedStore::open(&path).unwrap();
+        assert_eq!(
+            store
+                .list_range("history:001090000001", 1, 10)
+                .await
+                .unwrap()
+                .len(),
+            2
+        );
+        assert_eq!(
+            std::fs::metadata(super::super::journal_path(&path))
+                .unwrap()
+                .len(),
+            8,
+            "only the magic is left"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_record_the_file_already_holds_is_not_applied_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.redb");
+        let store = EmbeddedStore::open(&path).unwrap();
+        assert!(
+            store
+                .claim_and_append(
+                    "jti:a",
+                    t(90_000),
+                    "history:001090000001",
+                    b"first".to_vec(),
+                    t(0)
+                )
+                .await
+                .unwrap()
+        );
+        drop(store);
+        // The store's first batch was record 1, and its checkpoint holds it: a journal that
+        // still has it (the reset did not reach the disk) must not apply it again.
+        journal_as_if_crashed(&path, 1, &[claim("jti:a", b"first")]);
+        let store = EmbeddedStore::open(&path).unwrap();
+        assert_eq!(
+            store
+                .list_range("history:001090000001", 1, 10)
+                .await
+                .unwrap(),
+            vec![(1, b"first".to_vec())]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_journal_that_skips_records_the_file_lacks_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.redb");
+        drop(EmbeddedStore::open(&path).unwrap());
+        journal_as_if_crashed(&path, 5, &[claim("jti:a", b"first")]);
+        assert!(matches!(
+            EmbeddedStore::open(&path),
+            Err(StoreError::Corrupt(_))
+        ));
+    }
+
+    #[test]
+    fn the_journal_encoding_of_an_operation_is_pinned() {
+        // If this fails, the journal's format changed: change `journal::MAGIC` with it, so that
+        // a journal left by the older gateway is refused rather than misread.
+        let ops = vec![
+            Op::Put {
+                table: Table::Accounts,
+                key: "k".into(),
+                value: b"v".to_vec(),
+            },
+            claim("m", b"e"),
+        ];
+        let bytes = postcard::to_allocvec(&ops).unwrap();
+        assert_eq!(
+            hex::encode(&bytes),
+            "0201086163636f756e7473016b01760c016da0beed85e36814686973746f72793a303031303930303030303031016580c0e285e368"
+        );
+        let back: Vec<Op> = postcard::from_bytes(&bytes).unwrap();
+        assert!(
+            matches!(&back[0], Op::Put { table: Table::Accounts, key, value } if key == "k" && value == b"v")
+        );
     }
 }

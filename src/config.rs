@@ -147,12 +147,33 @@ pub struct StoreSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RedisSettings {
-    /// May carry a password, hence secret: it is never logged.
+    /// May carry a password, hence secret: it is never logged. With `cluster`, a comma-separated
+    /// list of seed nodes (any reachable one tells the client the whole cluster).
     pub url: SecretString,
+    /// Redis Cluster: keys carry hash tags so that each atomic operation stays in one slot.
+    pub cluster: bool,
     /// Prefix of every key, so deployments can share a Redis.
     pub key_prefix: String,
     pub connect_timeout_ms: u64,
     pub response_timeout_ms: u64,
+    /// Replicas that must hold a single-use claim (replay marker, code redemption, history
+    /// batch) before it counts (`WAIT`): a failover then cannot forget what was acknowledged.
+    /// 0 trusts the primary alone.
+    pub replica_acks: u32,
+    pub replica_ack_timeout_ms: u64,
+}
+
+impl RedisSettings {
+    /// The seed URLs: one without `cluster`, one or more with it.
+    pub fn urls(&self) -> Vec<String> {
+        self.url
+            .expose_secret()
+            .split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -344,14 +365,30 @@ impl Settings {
             );
         }
         if self.store.backend == StoreBackend::Redis {
-            let u = self.store.redis.url.expose_secret();
-            if !(u.starts_with("redis://")
-                || u.starts_with("rediss://")
-                || u.starts_with("unix://"))
-            {
+            let redis = &self.store.redis;
+            let urls = redis.urls();
+            let well_formed = |u: &String| {
+                u.starts_with("redis://") || u.starts_with("rediss://") || u.starts_with("unix://")
+            };
+            if urls.is_empty() || !urls.iter().all(well_formed) {
                 return invalid(
                     "store.redis.url",
-                    "must be a redis://, rediss:// or unix:// URL",
+                    "must be a redis://, rediss:// or unix:// URL (with cluster, a comma-separated list of them)",
+                );
+            }
+            if urls.len() > 1 && !redis.cluster {
+                return invalid(
+                    "store.redis.url",
+                    "several URLs are seed nodes of a cluster: set store.redis.cluster = true",
+                );
+            }
+            if redis.replica_acks > 0
+                && (redis.replica_ack_timeout_ms == 0
+                    || redis.replica_ack_timeout_ms >= redis.response_timeout_ms)
+            {
+                return invalid(
+                    "store.redis.replica_ack_timeout_ms",
+                    "must be positive and shorter than response_timeout_ms when replica_acks is set",
                 );
             }
         }
@@ -504,6 +541,31 @@ mod tests {
         v["server"]["trusted_proxies"] = serde_json::json!(["10.0.0.0/33"]);
         let err = Settings::from_value(v).unwrap_err().to_string();
         assert!(err.contains("server.trusted_proxies"), "{err}");
+    }
+
+    #[test]
+    fn a_cluster_takes_several_seed_urls_and_one_redis_only_one() {
+        let with = |url: &str, cluster: bool, acks: u32, ack_ms: u64| {
+            let mut v = layered(Environment::Dev);
+            v["store"]["backend"] = serde_json::json!("redis");
+            v["store"]["redis"]["url"] = serde_json::json!(url);
+            v["store"]["redis"]["cluster"] = serde_json::json!(cluster);
+            v["store"]["redis"]["replica_acks"] = serde_json::json!(acks);
+            v["store"]["redis"]["replica_ack_timeout_ms"] = serde_json::json!(ack_ms);
+            Settings::from_value(v).map(|s| s.store.redis.urls())
+        };
+        let seeds = "redis://10.0.0.1:7000, redis://10.0.0.2:7000,redis://10.0.0.3:7000";
+        assert_eq!(with(seeds, true, 1, 200).unwrap().len(), 3);
+        let err = with(seeds, false, 0, 200).unwrap_err().to_string();
+        assert!(err.contains("store.redis.cluster = true"), "{err}");
+        let err = with("redis://a:1,http://b:2", true, 0, 200)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("store.redis.url"), "{err}");
+        // WAIT must end before the client gives up on the answer (response_timeout_ms = 1000).
+        let err = with(seeds, true, 1, 1000).unwrap_err().to_string();
+        assert!(err.contains("replica_ack_timeout_ms"), "{err}");
+        assert!(with(seeds, true, 0, 1000).is_ok());
     }
 
     #[test]

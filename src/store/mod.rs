@@ -216,6 +216,9 @@ pub trait Store: Send + Sync + 'static {
     /// [`Taken::Value`]; otherwise [`Taken::Absent`]. Of two concurrent takers exactly one gets
     /// the value, and the other — whatever the timing — sees the winner's mark (an authorization
     /// code's second redemption learns which tokens to revoke).
+    ///
+    /// Both keys name the same thing under two kinds — `kind:id` and `other-kind:id` — which
+    /// keeps them in one slot of a Redis Cluster ([`redis::layout`]).
     async fn take_once(
         &self,
         key: &str,
@@ -247,7 +250,8 @@ pub trait Store: Send + Sync + 'static {
     /// The single-use claim with its record, in one atomic write: if no live entry holds
     /// `marker`, writes it (until `marker_expires`) and appends `entry` to `list`, returning
     /// `true`; otherwise changes nothing and returns `false`. (A verified token is marked used and
-    /// written to the citizen's history together, or neither.)
+    /// written to the citizen's history together, or neither.) A marker is only ever claimed
+    /// this way, never read as an expiring entry: on a Redis Cluster it lives in `list`'s slot.
     async fn claim_and_append(
         &self,
         marker: &str,

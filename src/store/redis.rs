@@ -1,4 +1,5 @@
-//! The Redis backend, for several gateway instances sharing one state.
+//! The Redis backend, for several gateway instances sharing one state: one Redis, or a Redis
+//! Cluster (`store.redis.cluster`), where the [`layout`] keeps each atomic operation in one slot.
 //!
 //! Every key starts with the configured prefix so that several deployments (or test runs) can
 //! share one Redis. Read-modify-write operations are Lua scripts, so they are atomic across
@@ -10,6 +11,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use redis::AsyncConnectionConfig;
+use redis::cluster::ClusterClientBuilder;
 use redis::{AsyncCommands, Script};
 use secrecy::ExposeSecret;
 
@@ -24,13 +26,17 @@ const TTL_SLACK_MS: i64 = 5_000;
 mod connection;
 mod epoch;
 
-use connection::{Connection, Live};
+use connection::{Connection, Handle, Live, Target};
 use epoch::Fence;
+use layout::Layout;
 
 pub struct RedisStore {
     conn: Connection,
     fence: Fence,
-    prefix: String,
+    layout: Layout,
+    /// Replicas that must hold a single-use write before it is acknowledged (`WAIT`).
+    replica_acks: u32,
+    replica_ack_timeout_ms: u64,
     put_expiring: Script,
     increment: Script,
     append_log: Script,
@@ -39,25 +45,175 @@ pub struct RedisStore {
 }
 
 /// Key layout, public so that tests can tamper with stored data the way an attacker would.
+///
+/// On one Redis every key is `prefix:kind-of-store:…`. On a cluster the same keys carry a hash
+/// tag, so that the keys one atomic operation touches always share a slot:
+/// - a logical key's tag is what follows its kind (`oidc-code:H` and `oidc-code-used:H` both
+///   hash `H`; `history:P` hashes `P`), so an entry and its used mark live together, and a
+///   citizen's records and lists with them;
+/// - a replay marker claimed with a history entry takes the tag of the history list;
+/// - a log, its head and the store epoch share the log's name.
 pub mod layout {
     pub fn record(prefix: &str, table: &str, key: &str) -> String {
-        format!("{prefix}:r:{table}:{key}")
-    }
-    pub fn expiring(prefix: &str, key: &str) -> String {
-        format!("{prefix}:x:{key}")
+        Layout::new(prefix, false).record(table, key)
     }
     pub fn log(prefix: &str, name: &str) -> String {
-        format!("{prefix}:log:{name}")
-    }
-    pub fn list(prefix: &str, name: &str) -> String {
-        format!("{prefix}:list:{name}")
+        Layout::new(prefix, false).log(name)
     }
     pub fn log_head(prefix: &str, name: &str) -> String {
-        format!("{prefix}:loghead:{name}")
+        Layout::new(prefix, false).log_head(name)
     }
     /// The store epoch: the `run_id` of the Redis process and the restore fence in force.
     pub fn epoch(prefix: &str) -> String {
-        format!("{prefix}:epoch")
+        Layout::new(prefix, false).epoch()
+    }
+
+    /// The key layout of one deployment: its prefix, and whether keys carry hash tags.
+    #[derive(Debug, Clone)]
+    pub struct Layout {
+        prefix: String,
+        cluster: bool,
+    }
+
+    /// What picks a logical key's slot: what follows its kind, or the whole key.
+    fn tag(key: &str) -> &str {
+        match key.split_once(':') {
+            Some((_, rest)) if !rest.is_empty() => rest,
+            _ => key,
+        }
+    }
+
+    impl Layout {
+        pub fn new(prefix: &str, cluster: bool) -> Self {
+            Self {
+                prefix: prefix.to_owned(),
+                cluster,
+            }
+        }
+
+        pub fn prefix(&self) -> &str {
+            &self.prefix
+        }
+
+        /// `prefix:space:key`, or `prefix:space:kind:{rest}` on a cluster.
+        fn tagged(&self, space: &str, key: &str) -> String {
+            let p = &self.prefix;
+            if !self.cluster {
+                return format!("{p}:{space}:{key}");
+            }
+            match key.split_once(':') {
+                Some((kind, rest)) if !rest.is_empty() => format!("{p}:{space}:{kind}:{{{rest}}}"),
+                _ => format!("{p}:{space}:{{{key}}}"),
+            }
+        }
+
+        pub fn record(&self, table: &str, key: &str) -> String {
+            if self.cluster {
+                format!("{}:r:{table}:{{{key}}}", self.prefix)
+            } else {
+                format!("{}:r:{table}:{key}", self.prefix)
+            }
+        }
+        pub fn expiring(&self, key: &str) -> String {
+            self.tagged("x", key)
+        }
+        /// A replay marker that [`crate::store::Store::claim_and_append`] writes with an entry of
+        /// `list`: in that list's slot. (Nothing else reads such a marker.)
+        pub fn claim_marker(&self, marker: &str, list: &str) -> String {
+            if self.cluster {
+                format!("{}:x:{{{}}}:{marker}", self.prefix, tag(list))
+            } else {
+                self.expiring(marker)
+            }
+        }
+        pub fn list(&self, name: &str) -> String {
+            self.tagged("list", name)
+        }
+        pub fn log(&self, name: &str) -> String {
+            if self.cluster {
+                format!("{}:log:{{{name}}}", self.prefix)
+            } else {
+                format!("{}:log:{name}", self.prefix)
+            }
+        }
+        pub fn log_head(&self, name: &str) -> String {
+            if self.cluster {
+                format!("{}:loghead:{{{name}}}", self.prefix)
+            } else {
+                format!("{}:loghead:{name}", self.prefix)
+            }
+        }
+        /// In the audit log's slot: the epoch script reads the log's head beside it.
+        pub fn epoch(&self) -> String {
+            if self.cluster {
+                format!("{}:epoch:{{audit}}", self.prefix)
+            } else {
+                format!("{}:epoch", self.prefix)
+            }
+        }
+        pub fn readiness_probe(&self) -> String {
+            format!("{}:readiness-probe", self.prefix)
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::Layout;
+        use redis::cluster_routing::Slot;
+
+        fn slot(key: &str) -> Slot {
+            Slot::for_key(key)
+        }
+
+        #[test]
+        fn one_redis_keeps_the_keys_it_always_had() {
+            let l = Layout::new("eidgw", false);
+            assert_eq!(l.expiring("oidc-code:abc"), "eidgw:x:oidc-code:abc");
+            assert_eq!(l.list("history:001"), "eidgw:list:history:001");
+            assert_eq!(l.record("accounts", "001"), "eidgw:r:accounts:001");
+            assert_eq!(l.claim_marker("used:j", "history:001"), "eidgw:x:used:j");
+            assert_eq!(l.epoch(), "eidgw:epoch");
+            assert_eq!(l.log_head("audit"), "eidgw:loghead:audit");
+        }
+
+        #[test]
+        fn on_a_cluster_each_atomic_operations_keys_share_a_slot() {
+            let l = Layout::new("eidgw", true);
+            // take_once: the entry and its used mark.
+            assert_eq!(
+                slot(&l.expiring("oidc-code:abc")),
+                slot(&l.expiring("oidc-code-used:abc"))
+            );
+            assert_eq!(
+                slot(&l.expiring("challenge:chip:42")),
+                slot(&l.expiring("challenge-used:chip:42"))
+            );
+            // claim_and_append: the replay marker and the citizen's history.
+            let marker = l.claim_marker("presentation-used:000001800000:j1", "history:001");
+            assert_eq!(slot(&marker), slot(&l.list("history:001")));
+            // A citizen's records and lists live together (the registry writes two at once).
+            assert_eq!(
+                slot(&l.record("people", "001")),
+                slot(&l.record("person_facts", "001"))
+            );
+            assert_eq!(
+                slot(&l.record("accounts", "001")),
+                slot(&l.list("history:001"))
+            );
+            // append_log and the epoch script.
+            assert_eq!(slot(&l.log("audit")), slot(&l.log_head("audit")));
+            assert_eq!(slot(&l.epoch()), slot(&l.log_head("audit")));
+        }
+
+        #[test]
+        fn on_a_cluster_citizens_and_codes_spread_over_the_slots() {
+            let l = Layout::new("eidgw", true);
+            let slots: std::collections::HashSet<_> = (0..200)
+                .map(|i| slot(&l.list(&format!("history:{i:012}"))))
+                .chain((0..200).map(|i| slot(&l.expiring(&format!("oidc-code:{i}")))))
+                .collect();
+            assert!(slots.len() > 350, "{} slots for 400 keys", slots.len());
+        }
     }
 }
 
@@ -130,6 +286,20 @@ redis.call('SET', KEYS[1], ARGV[3])
 return 1
 ";
 
+/// How many replicas a primary's `ROLE` answer lists (`None`: not a primary's answer).
+fn attached_replicas(role: &redis::Value) -> Option<u64> {
+    use redis::Value;
+    let Value::Array(parts) = role else {
+        return None;
+    };
+    match (parts.first(), parts.get(2)) {
+        (Some(Value::BulkString(kind)), Some(Value::Array(replicas))) if kind == b"master" => {
+            Some(replicas.len() as u64)
+        }
+        _ => None,
+    }
+}
+
 fn with_expiry(expires_at: Timestamp, value: &[u8]) -> Vec<u8> {
     let mut v = format!("{}|", expires_at.millis()).into_bytes();
     v.extend_from_slice(value);
@@ -157,20 +327,37 @@ impl RedisStore {
     /// Prepares a lazily-connecting client; never fails because Redis is down. `clock` dates
     /// the restore fence, in the same time as the tokens it is compared with.
     pub fn connect(settings: &RedisSettings, clock: SharedClock) -> Result<Self, StoreError> {
-        let client = redis::Client::open(settings.url.expose_secret())
-            .map_err(|e| StoreError::Unavailable(format!("invalid Redis URL ({:?})", e.kind())))?;
-        let config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(Duration::from_millis(settings.connect_timeout_ms)))
-            .set_response_timeout(Some(Duration::from_millis(settings.response_timeout_ms)));
-        let prefix = settings.key_prefix.clone();
+        let invalid = |e: redis::RedisError| {
+            StoreError::Unavailable(format!("invalid Redis URL ({:?})", e.kind()))
+        };
+        let connect_timeout = Duration::from_millis(settings.connect_timeout_ms);
+        let response_timeout = Duration::from_millis(settings.response_timeout_ms);
+        let target = if settings.cluster {
+            // No retries inside the client: a command that met a failed or moved primary comes
+            // back as an error, the connection is made again, and the handshake looks at the
+            // primaries before anything else runs (a retry would reach a promoted replica
+            // unfenced).
+            let client = ClusterClientBuilder::new(settings.urls())
+                .connection_timeout(connect_timeout)
+                .response_timeout(response_timeout)
+                .retries(0)
+                .build()
+                .map_err(invalid)?;
+            Target::Cluster(client)
+        } else {
+            let client = redis::Client::open(settings.url.expose_secret()).map_err(invalid)?;
+            let config = AsyncConnectionConfig::new()
+                .set_connection_timeout(Some(connect_timeout))
+                .set_response_timeout(Some(response_timeout));
+            Target::Single(client, config)
+        };
+        let layout = Layout::new(&settings.key_prefix, settings.cluster);
         Ok(Self {
-            conn: Connection::new(client, config),
-            fence: Fence::new(
-                clock,
-                layout::epoch(&prefix),
-                layout::log_head(&prefix, Log::Audit.name()),
-            ),
-            prefix,
+            conn: Connection::new(target),
+            fence: Fence::new(clock, layout.epoch(), layout.log_head(Log::Audit.name())),
+            layout,
+            replica_acks: settings.replica_acks,
+            replica_ack_timeout_ms: settings.replica_ack_timeout_ms,
             put_expiring: Script::new(PUT_EXPIRING),
             increment: Script::new(INCREMENT),
             append_log: Script::new(APPEND_LOG),
@@ -214,10 +401,97 @@ impl RedisStore {
     }
 
     fn record_key(&self, table: Table, key: &str) -> String {
-        layout::record(&self.prefix, table.name(), key)
+        self.layout.record(table.name(), key)
     }
     fn expiring_key(&self, key: &str) -> String {
-        layout::expiring(&self.prefix, key)
+        self.layout.expiring(key)
+    }
+
+    /// Waits until `replica_acks` replicas hold what this connection wrote to the server of `key`
+    /// (to every primary, without a key); fewer in time answer 503. The write stands on the
+    /// primary either way, so a claim that was not confirmed stays claimed: it fails closed.
+    ///
+    /// A primary with fewer replicas attached than asked for (just promoted, its old self not
+    /// back yet) counts what it has: no replica that lacks the write can be promoted over it
+    /// without a failover, and a failover changes the primaries, which raises the restore fence.
+    /// A replica that is attached but does not confirm in time fails the write.
+    async fn replicated(&self, live: &Live, key: Option<&str>) -> Result<(), StoreError> {
+        if self.replica_acks == 0 {
+            return Ok(());
+        }
+        let required = u64::from(self.replica_acks);
+        let mut wait = redis::cmd("WAIT");
+        wait.arg(self.replica_acks).arg(self.replica_ack_timeout_ms);
+        let mut c = live.conn.clone();
+        let acks = c
+            .on_servers(key, &wait)
+            .await
+            .map_err(|e| self.failed(live, e))?;
+        let short: Vec<(String, u64)> = acks
+            .into_iter()
+            .map(|(addr, v)| (addr, redis::from_redis_value::<u64>(v).unwrap_or(0)))
+            .filter(|(_, n)| *n < required)
+            .collect();
+        if short.is_empty() {
+            return Ok(());
+        }
+        let roles = c
+            .on_servers(key, &redis::cmd("ROLE"))
+            .await
+            .map_err(|e| self.failed(live, e))?;
+        for (addr, acked) in short {
+            let attached = roles
+                .iter()
+                .find(|(a, _)| *a == addr)
+                .and_then(|(_, role)| attached_replicas(role));
+            if attached.is_none_or(|n| n >= required) {
+                return Err(StoreError::Unavailable(format!(
+                    "{acked} of {required} replicas confirmed the write in {} ms",
+                    self.replica_ack_timeout_ms
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// A write batch on a cluster, where one transaction cannot span slots: the records land
+    /// first, then each list's entries in one `RPUSH` (in order, atomic per list), all lists in
+    /// flight at once. A failure in between leaves some lists written and the caller told it
+    /// failed: a history may then show a check whose answer never went out, never the reverse
+    /// (the batch's shared record is there before any entry that points at it).
+    async fn write_batch_across_slots(
+        &self,
+        live: &Live,
+        batch: WriteBatch,
+    ) -> Result<(), StoreError> {
+        use futures_util::future::try_join_all;
+        // The last write of a key wins, as in a transaction.
+        let mut records: std::collections::HashMap<String, &[u8]> = Default::default();
+        for (table, key, value) in &batch.records {
+            records.insert(self.record_key(*table, key), value.as_slice());
+        }
+        let sets = records.into_iter().map(|(key, value)| {
+            let mut c = live.conn.clone();
+            async move { c.set::<_, _, ()>(key, value).await }
+        });
+        try_join_all(sets).await.map_err(|e| self.failed(live, e))?;
+        let mut lists: Vec<(String, Vec<&[u8]>)> = Vec::new();
+        let mut position: std::collections::HashMap<&str, usize> = Default::default();
+        for (list, value) in batch.appends.iter() {
+            let i = *position.entry(list).or_insert_with(|| {
+                lists.push((self.layout.list(list), Vec::new()));
+                lists.len() - 1
+            });
+            lists[i].1.push(value);
+        }
+        let pushes = lists.into_iter().map(|(key, values)| {
+            let mut c = live.conn.clone();
+            async move { c.rpush::<_, _, ()>(key, values).await }
+        });
+        try_join_all(pushes)
+            .await
+            .map_err(|e| self.failed(live, e))?;
+        self.replicated(live, None).await
     }
 
     /// `LRANGE` from 1-based position `from`, with each item's position.
@@ -266,7 +540,7 @@ impl Store for RedisStore {
         let live = self.live().await?;
         let mut c = live.conn.clone();
         redis::cmd("SET")
-            .arg(format!("{}:readiness-probe", self.prefix))
+            .arg(self.layout.readiness_probe())
             .arg(now.millis())
             .arg("PX")
             .arg(60_000)
@@ -324,13 +598,17 @@ impl Store for RedisStore {
         table: Table,
         entries: Vec<(String, Vec<u8>)>,
     ) -> Result<(), StoreError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
         let live = self.live().await?;
         let mut c = live.conn.clone();
-        let mut pipe = redis::pipe();
+        // One MSET: a cluster client splits it by slot (each record is atomic on its own).
+        let mut mset = redis::cmd("MSET");
         for (k, v) in entries {
-            pipe.set(self.record_key(table, &k), v).ignore();
+            mset.arg(self.record_key(table, &k)).arg(v);
         }
-        pipe.query_async::<()>(&mut c)
+        mset.query_async::<()>(&mut c)
             .await
             .map_err(|e| self.failed(&live, e))
     }
@@ -355,9 +633,10 @@ impl Store for RedisStore {
     ) -> Result<bool, StoreError> {
         let live = self.live().await?;
         let mut c = live.conn.clone();
+        let full_key = self.expiring_key(key);
         let written: i64 = self
             .put_expiring
-            .key(self.expiring_key(key))
+            .key(&full_key)
             .arg(with_expiry(expires_at, &value))
             .arg(now.millis())
             .arg(ttl_ms(expires_at, now))
@@ -365,6 +644,9 @@ impl Store for RedisStore {
             .invoke_async(&mut c)
             .await
             .map_err(|e| self.failed(&live, e))?;
+        if written == 1 && mode == PutMode::IfAbsent {
+            self.replicated(&live, Some(&full_key)).await?;
+        }
         Ok(written == 1)
     }
 
@@ -406,9 +688,10 @@ impl Store for RedisStore {
     ) -> Result<super::Taken, StoreError> {
         let live = self.live().await?;
         let mut c = live.conn.clone();
+        let entry_key = self.expiring_key(key);
         let (kind, raw): (String, Option<Vec<u8>>) = self
             .take_once
-            .key(self.expiring_key(key))
+            .key(&entry_key)
             .key(self.expiring_key(used_key))
             .arg(with_expiry(mark_expires, &mark))
             .arg(now.millis())
@@ -416,6 +699,9 @@ impl Store for RedisStore {
             .invoke_async(&mut c)
             .await
             .map_err(|e| self.failed(&live, e))?;
+        if kind == "value" {
+            self.replicated(&live, Some(&entry_key)).await?;
+        }
         let value = || -> Result<Vec<u8>, StoreError> {
             raw.clone()
                 .map(|r| unexpired(r, now))
@@ -443,7 +729,7 @@ impl Store for RedisStore {
         let live = self.live().await?;
         let mut c = live.conn.clone();
         let raw: Option<Vec<u8>> = c
-            .get(layout::log_head(&self.prefix, log.name()))
+            .get(self.layout.log_head(log.name()))
             .await
             .map_err(|e| self.failed(&live, e))?;
         raw.map(|r| super::decode(Table::Meta, &r)).transpose()
@@ -457,16 +743,20 @@ impl Store for RedisStore {
     ) -> Result<bool, StoreError> {
         let live = self.live().await?;
         let mut c = live.conn.clone();
+        let head_key = self.layout.log_head(log.name());
         let appended: i64 = self
             .append_log
-            .key(layout::log_head(&self.prefix, log.name()))
-            .key(layout::log(&self.prefix, log.name()))
+            .key(&head_key)
+            .key(self.layout.log(log.name()))
             .arg(head.seq)
             .arg(entry)
             .arg(super::encode(&head)?)
             .invoke_async(&mut c)
             .await
             .map_err(|e| self.failed(&live, e))?;
+        if appended == 1 {
+            self.replicated(&live, Some(&head_key)).await?;
+        }
         Ok(appended == 1)
     }
 
@@ -476,7 +766,7 @@ impl Store for RedisStore {
         from_seq: u64,
         limit: usize,
     ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
-        self.numbered_range(&layout::log(&self.prefix, log.name()), from_seq, limit)
+        self.numbered_range(&self.layout.log(log.name()), from_seq, limit)
             .await
     }
 
@@ -500,10 +790,11 @@ impl Store for RedisStore {
     ) -> Result<bool, StoreError> {
         let live = self.live().await?;
         let mut c = live.conn.clone();
+        let marker_key = self.layout.claim_marker(marker, list);
         let claimed: i64 = self
             .claim_and_append
-            .key(self.expiring_key(marker))
-            .key(layout::list(&self.prefix, list))
+            .key(&marker_key)
+            .key(self.layout.list(list))
             .arg(with_expiry(marker_expires, &[]))
             .arg(now.millis())
             .arg(ttl_ms(marker_expires, now))
@@ -511,13 +802,16 @@ impl Store for RedisStore {
             .invoke_async(&mut c)
             .await
             .map_err(|e| self.failed(&live, e))?;
+        if claimed == 1 {
+            self.replicated(&live, Some(&marker_key)).await?;
+        }
         Ok(claimed == 1)
     }
 
     async fn list_push(&self, list: &str, value: Vec<u8>) -> Result<u64, StoreError> {
         let live = self.live().await?;
         let mut c = live.conn.clone();
-        c.rpush(layout::list(&self.prefix, list), value)
+        c.rpush(self.layout.list(list), value)
             .await
             .map_err(|e| self.failed(&live, e))
     }
@@ -528,6 +822,9 @@ impl Store for RedisStore {
         }
         let live = self.live().await?;
         let mut c = live.conn.clone();
+        if let Handle::Cluster(_) = c {
+            return self.write_batch_across_slots(&live, batch).await;
+        }
         let mut pipe = redis::pipe();
         pipe.atomic();
         for (table, key, value) in &batch.records {
@@ -535,11 +832,12 @@ impl Store for RedisStore {
                 .ignore();
         }
         for (list, value) in batch.appends.iter() {
-            pipe.rpush(layout::list(&self.prefix, list), value).ignore();
+            pipe.rpush(self.layout.list(list), value).ignore();
         }
         pipe.query_async::<()>(&mut c)
             .await
-            .map_err(|e| self.failed(&live, e))
+            .map_err(|e| self.failed(&live, e))?;
+        self.replicated(&live, None).await
     }
 
     async fn list_range(
@@ -548,7 +846,7 @@ impl Store for RedisStore {
         from: u64,
         limit: usize,
     ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
-        self.numbered_range(&layout::list(&self.prefix, list), from, limit)
+        self.numbered_range(&self.layout.list(list), from, limit)
             .await
     }
 

@@ -49,6 +49,7 @@ async fn the_phone_and_the_desks_in_a_browser(backend: Backend) {
     let store = match backend {
         Backend::Embedded => "embedded",
         Backend::Redis => "redis",
+        Backend::RedisCluster => "redis-cluster",
     };
     let shots = repo().join(format!("target/screenshots/demo-{store}"));
     // 10,000 subscribers: 7 in 10 right, 1 with a wrong phone, 1 unknown id, 1 unreadable id.

@@ -10,6 +10,62 @@ use crate::citizen::Citizen;
 use crate::helpers::{Backend, TestApp, repo, spawn_with, test_settings};
 
 #[test]
+fn the_cluster_compose_file_joins_six_nodes_and_puts_two_gateways_on_them() {
+    let text = std::fs::read_to_string(repo().join("docker-compose.cluster.yml")).unwrap();
+    let mut doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).unwrap();
+    doc.apply_merge().unwrap();
+    let services = doc["services"].as_mapping().unwrap();
+    let nodes: Vec<_> = services
+        .keys()
+        .filter_map(|k| k.as_str())
+        .filter(|k| k.starts_with("redis-"))
+        .collect();
+    assert_eq!(nodes.len(), 6, "{nodes:?}");
+    let mut addresses = Vec::new();
+    for n in &nodes {
+        let svc = &doc["services"][*n];
+        let command = serde_yaml_ng::to_string(&svc["command"]).unwrap();
+        for needed in [
+            "--cluster-enabled",
+            "--appendonly",
+            "--appendfsync",
+            "always",
+        ] {
+            assert!(command.contains(needed), "{n}: {command}");
+        }
+        assert!(svc["healthcheck"].is_mapping(), "{n}");
+        addresses.push(
+            svc["networks"]["backend"]["ipv4_address"]
+                .as_str()
+                .expect("a fixed address")
+                .to_owned(),
+        );
+    }
+    let init = serde_yaml_ng::to_string(&doc["services"]["cluster-init"]["entrypoint"]).unwrap();
+    assert!(init.contains("--cluster create") && init.contains("--cluster-replicas 1"));
+    for a in &addresses {
+        assert!(init.contains(&format!("{a}:6379")), "{a} joins the cluster");
+    }
+    for g in ["gateway-1", "gateway-2"] {
+        let env = &doc["services"][g]["environment"];
+        assert_eq!(env["EIDGW__STORE__REDIS__CLUSTER"].as_str(), Some("true"));
+        assert_eq!(env["EIDGW__STORE__REDIS__REPLICA_ACKS"].as_str(), Some("1"));
+        let seeds = env["EIDGW__STORE__REDIS__URL"].as_str().unwrap();
+        for a in &addresses {
+            assert!(seeds.contains(&format!("redis://{a}:6379")), "{g}: {seeds}");
+        }
+        // The seeds parse as the gateway's own settings would.
+        let mut settings = eid_gateway::config::Settings::load(
+            &repo().join("config"),
+            eid_gateway::config::Environment::Dev,
+        )
+        .unwrap();
+        settings.store.redis.url = seeds.to_owned().into();
+        assert_eq!(settings.store.redis.urls().len(), 6);
+    }
+}
+
+#[test]
 fn the_compose_file_describes_redis_two_gateways_and_a_load_balancer() {
     let text = std::fs::read_to_string(repo().join("docker-compose.yml")).unwrap();
     let mut doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).unwrap();

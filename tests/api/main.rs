@@ -33,6 +33,7 @@ mod openapi_fuzz;
 mod operations;
 mod personas;
 mod readme_walkthroughs;
+mod redis_cluster;
 mod redis_outage;
 mod redis_restore;
 mod registry;

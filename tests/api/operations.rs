@@ -8,9 +8,13 @@ use crate::helpers::*;
 
 const RP: &str = "public-services-portal";
 
-#[tokio::test]
-async fn a_token_is_single_use_across_instances_sharing_redis() {
-    let a = spawn_app(Backend::Redis).await;
+crate::shared_stores!(
+    a_token_is_single_use_across_instances_sharing_redis,
+    an_operator_lock_on_one_instance_fails_tokens_on_the_other,
+);
+
+async fn a_token_is_single_use_across_instances_sharing_redis(backend: Backend) {
+    let a = spawn_app(backend).await;
     let b = spawn_second(&a).await;
     let c = logged_in(&a, 0).await;
     for _ in 0..3 {
@@ -24,9 +28,8 @@ async fn a_token_is_single_use_across_instances_sharing_redis() {
     assert_eq!(verify(&a, RP, &token, Some("m")).await["valid"], true);
 }
 
-#[tokio::test]
-async fn an_operator_lock_on_one_instance_fails_tokens_on_the_other() {
-    let a = spawn_app(Backend::Redis).await;
+async fn an_operator_lock_on_one_instance_fails_tokens_on_the_other(backend: Backend) {
+    let a = spawn_app(backend).await;
     let b = spawn_second(&a).await;
     let c = logged_in(&a, 1).await;
     let token = c.token_for(&a, RP, "n").await;

@@ -93,10 +93,16 @@ both_backends!(
     dynamic_registration_refuses_metadata_it_does_not_accept,
 );
 
+#[tokio::test]
+async fn on_a_cluster_an_operator_registration_on_one_instance_logs_in_through_another_at_once() {
+    an_operator_registration_on_one_instance_logs_in_through_another_at_once(Backend::RedisCluster)
+        .await
+}
+
 async fn an_operator_registration_on_one_instance_logs_in_through_another_at_once(b: Backend) {
     let a = spawn_app(b).await;
     let second = match b {
-        Backend::Redis => Some(spawn_second(&a).await),
+        Backend::Redis | Backend::RedisCluster => Some(spawn_second(&a).await),
         Backend::Embedded => None,
     };
     let other = second.as_ref().unwrap_or(&a);
@@ -156,7 +162,7 @@ async fn an_operator_registration_on_one_instance_logs_in_through_another_at_onc
 async fn an_operator_manages_a_client_and_every_change_is_audited(b: Backend) {
     let a = spawn_app(b).await;
     let second = match b {
-        Backend::Redis => Some(spawn_second(&a).await),
+        Backend::Redis | Backend::RedisCluster => Some(spawn_second(&a).await),
         Backend::Embedded => None,
     };
     let other = second.as_ref().unwrap_or(&a);

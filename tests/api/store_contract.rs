@@ -9,7 +9,7 @@ use eid_gateway::store::{
     ListAppends, Log, LogHead, PutMode, SharedStore, Table, Taken, WriteBatch,
 };
 
-use crate::both_backends;
+use crate::every_store;
 use crate::helpers::{Backend, test_settings};
 
 async fn open(backend: Backend) -> (SharedStore, tempfile::TempDir) {
@@ -26,7 +26,7 @@ fn t(ms: i64) -> Timestamp {
     Timestamp::from_millis(1_800_000_000_000 + ms)
 }
 
-both_backends!(
+every_store!(
     records_are_written_read_and_deleted,
     insert_new_writes_only_once,
     get_many_answers_in_order_with_gaps,
@@ -319,8 +319,8 @@ async fn take_is_single_use_even_under_concurrency(b: Backend) {
 async fn take_once_leaves_the_winners_mark_for_every_later_taker(b: Backend) {
     let (s, _d) = open(b).await;
     for round in 0..20 {
-        let key = format!("code-{round}");
-        let used = format!("code-used-{round}");
+        let key = format!("code:{round}");
+        let used = format!("code-used:{round}");
         s.put_expiring(&key, b"grant".to_vec(), t(60_000), PutMode::Overwrite, t(0))
             .await
             .unwrap();
@@ -377,22 +377,28 @@ async fn take_once_leaves_the_winners_mark_for_every_later_taker(b: Backend) {
 async fn take_once_of_an_expired_or_missing_entry_marks_nothing(b: Backend) {
     let (s, _d) = open(b).await;
     assert_eq!(
-        s.take_once("never", "never-used", b"m".to_vec(), t(60_000), t(0))
-            .await
-            .unwrap(),
+        s.take_once(
+            "code:never",
+            "code-used:never",
+            b"m".to_vec(),
+            t(60_000),
+            t(0)
+        )
+        .await
+        .unwrap(),
         Taken::Absent
     );
-    assert_eq!(s.get_expiring("never-used", t(1)).await.unwrap(), None);
-    s.put_expiring("old", b"v".to_vec(), t(10), PutMode::Overwrite, t(0))
+    assert_eq!(s.get_expiring("code-used:never", t(1)).await.unwrap(), None);
+    s.put_expiring("code:old", b"v".to_vec(), t(10), PutMode::Overwrite, t(0))
         .await
         .unwrap();
     assert_eq!(
-        s.take_once("old", "old-used", b"m".to_vec(), t(60_000), t(10))
+        s.take_once("code:old", "code-used:old", b"m".to_vec(), t(60_000), t(10))
             .await
             .unwrap(),
         Taken::Absent
     );
-    assert_eq!(s.get_expiring("old-used", t(11)).await.unwrap(), None);
+    assert_eq!(s.get_expiring("code-used:old", t(11)).await.unwrap(), None);
 }
 
 async fn concurrent_if_absent_writes_let_exactly_one_through(b: Backend) {
@@ -597,7 +603,7 @@ fn list_names_too_long_for_their_key_are_refused() {
     assert!(list_key(&"a".repeat(65_536), 1).is_err());
 }
 
-both_backends!(
+every_store!(
     claim_and_append_is_single_use_and_all_or_nothing,
     request_counters_count_per_window
 );

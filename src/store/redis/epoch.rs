@@ -11,14 +11,18 @@
 //!
 //! The epoch is written by a script, so of several gateways noticing the same restart the first
 //! sets the fence and the others adopt it.
+//!
+//! On a cluster every primary is its own process and any of them may fail over to a replica
+//! that had not received its last writes; the incarnation there is the set of the primaries'
+//! `run_id`s, so a promoted replica (or a primary restarted empty) raises the fence just the same.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
-use redis::Script;
-use redis::aio::MultiplexedConnection;
+use redis::cluster_routing::{MultipleNodeRoutingInfo, RoutingInfo};
+use redis::{Script, Value};
 
-use super::connection::unavailable;
+use super::connection::{Handle, unavailable};
 use crate::clock::{SharedClock, Timestamp};
 use crate::store::StoreError;
 
@@ -86,20 +90,8 @@ impl Fence {
     }
 
     /// Runs on every new connection, before anything else may use it.
-    pub(super) async fn handshake(
-        &self,
-        mut conn: MultiplexedConnection,
-    ) -> Result<(), StoreError> {
-        let info: String = redis::cmd("INFO")
-            .arg("server")
-            .query_async(&mut conn)
-            .await
-            .map_err(|e| unavailable(&e))?;
-        let Some(run_id) = run_id_of(&info).map(str::to_owned) else {
-            return Err(StoreError::Unavailable(
-                "Redis did not tell its run_id (INFO server): the gateway cannot notice a restart, so it does not use it".into(),
-            ));
-        };
+    pub(super) async fn handshake(&self, mut conn: Handle) -> Result<(), StoreError> {
+        let run_id = incarnation(&mut conn).await?;
         let seen = self
             .seen_run_id
             .lock()
@@ -139,25 +131,44 @@ impl Fence {
     }
 
     /// Says once, loudly, when Redis may lose acknowledged writes in a crash.
-    async fn check_persistence(&self, conn: &mut MultiplexedConnection) {
+    async fn check_persistence(&self, conn: &mut Handle) {
         if self.warned_persistence.load(Ordering::Relaxed) {
             return;
         }
-        let config: Result<Vec<String>, _> = redis::cmd("CONFIG")
-            .arg("GET")
-            .arg("append*")
-            .query_async(conn)
-            .await;
-        let Ok(config) = config else {
-            // CONFIG is often renamed away on managed Redis; the fence still protects.
-            return;
+        let mut get = redis::cmd("CONFIG");
+        get.arg("GET").arg("append*");
+        // On a cluster, every primary's own settings (CONFIG is often renamed away on managed
+        // Redis: then nothing is said, and the fence still protects).
+        let configs: Vec<Vec<String>> = match conn {
+            Handle::Single(c) => match get.query_async(c).await {
+                Ok(config) => vec![config],
+                Err(_) => return,
+            },
+            Handle::Cluster(c) => {
+                let all = RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None));
+                let Ok(Value::Map(answers)) = c.route_command(get, all).await else {
+                    return;
+                };
+                answers
+                    .into_iter()
+                    .filter_map(|(_, v)| redis::from_redis_value(v).ok())
+                    .collect()
+            }
         };
         let value = |name: &str| {
-            config
-                .chunks(2)
-                .find(|kv| kv.first().is_some_and(|k| k == name))
-                .and_then(|kv| kv.get(1).cloned())
-                .unwrap_or_default()
+            let mut seen: Vec<String> = configs
+                .iter()
+                .map(|config| {
+                    config
+                        .chunks(2)
+                        .find(|kv| kv.first().is_some_and(|k| k == name))
+                        .and_then(|kv| kv.get(1).cloned())
+                        .unwrap_or_default()
+                })
+                .collect();
+            seen.sort();
+            seen.dedup();
+            seen.join(",")
         };
         let (aof, fsync) = (value("appendonly"), value("appendfsync"));
         if aof != "yes" || fsync != "always" {
@@ -171,6 +182,72 @@ impl Fence {
     }
 }
 
+const NO_RUN_ID: &str = "Redis did not tell its run_id (INFO server): the gateway cannot notice a restart, so it does not use it";
+
+/// Which server processes hold the data now: the `run_id` of the one Redis, or the sorted
+/// `run_id`s of every primary of a cluster (a primary that does not answer fails the handshake:
+/// the gateway does not start using a cluster it cannot fence).
+async fn incarnation(conn: &mut Handle) -> Result<String, StoreError> {
+    let mut info = redis::cmd("INFO");
+    info.arg("server");
+    match conn {
+        Handle::Single(c) => {
+            let text: String = info.query_async(c).await.map_err(|e| unavailable(&e))?;
+            run_id_of(&text)
+                .map(str::to_owned)
+                .ok_or_else(|| StoreError::Unavailable(NO_RUN_ID.into()))
+        }
+        Handle::Cluster(c) => {
+            let all = RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None));
+            let answers = c
+                .route_command(info, all)
+                .await
+                .map_err(|e| unavailable(&e))?;
+            primaries_run_ids(answers)
+        }
+    }
+}
+
+/// The per-node answers of `INFO server` sent to every primary, as one sorted `a,b,c`.
+fn primaries_run_ids(answers: Value) -> Result<String, StoreError> {
+    let pairs = match answers {
+        Value::Map(pairs) => pairs,
+        Value::Array(items) => items
+            .into_iter()
+            .filter_map(|item| match item {
+                Value::Array(mut kv) if kv.len() == 2 => {
+                    let v = kv.pop()?;
+                    Some((kv.pop()?, v))
+                }
+                _ => None,
+            })
+            .collect(),
+        other => {
+            return Err(StoreError::Unavailable(format!(
+                "the cluster answered INFO with {other:?}"
+            )));
+        }
+    };
+    let mut ids = Vec::with_capacity(pairs.len());
+    for (_node, answer) in pairs {
+        let text: String = redis::from_redis_value(answer).map_err(|e| {
+            StoreError::Unavailable(format!("a cluster primary did not answer INFO: {e}"))
+        })?;
+        ids.push(
+            run_id_of(&text)
+                .map(str::to_owned)
+                .ok_or_else(|| StoreError::Unavailable(NO_RUN_ID.into()))?,
+        );
+    }
+    if ids.is_empty() {
+        return Err(StoreError::Unavailable(
+            "the cluster has no primary to answer".into(),
+        ));
+    }
+    ids.sort();
+    Ok(ids.join(","))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,5 +258,24 @@ mod tests {
         assert_eq!(run_id_of(info), Some("4c3b1a"));
         assert_eq!(run_id_of("# Server\r\nrun_id:\r\n"), None);
         assert_eq!(run_id_of(""), None);
+    }
+
+    #[test]
+    fn a_clusters_incarnation_is_every_primarys_run_id_in_order() {
+        let node = |addr: &str, id: &str| {
+            (
+                Value::BulkString(addr.as_bytes().to_vec()),
+                Value::BulkString(format!("# Server\r\nrun_id:{id}\r\n").into_bytes()),
+            )
+        };
+        let answers = Value::Map(vec![node("b:7001", "ffff"), node("a:7000", "0aaa")]);
+        assert_eq!(primaries_run_ids(answers).unwrap(), "0aaa,ffff");
+        // A primary that does not answer fails the handshake.
+        let broken = Value::Map(vec![
+            node("a:7000", "0aaa"),
+            (Value::BulkString(b"b:7001".to_vec()), Value::Nil),
+        ]);
+        assert!(primaries_run_ids(broken).is_err());
+        assert!(primaries_run_ids(Value::Map(vec![])).is_err());
     }
 }

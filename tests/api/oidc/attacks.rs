@@ -24,11 +24,27 @@ both_backends!(
     concurrent_reuse_of_one_refresh_token_leaves_no_tokens_alive,
 );
 
+/// The races between two gateways, on a cluster too: the code and its used mark share a slot.
+mod on_a_cluster {
+    use crate::helpers::Backend;
+
+    #[tokio::test]
+    async fn concurrent_redemptions_of_one_code_leave_no_tokens_alive() {
+        super::concurrent_redemptions_of_one_code_leave_no_tokens_alive(Backend::RedisCluster).await
+    }
+
+    #[tokio::test]
+    async fn concurrent_reuse_of_one_refresh_token_leaves_no_tokens_alive() {
+        super::concurrent_reuse_of_one_refresh_token_leaves_no_tokens_alive(Backend::RedisCluster)
+            .await
+    }
+}
+
 /// Two gateways on one store where the backend is shared (Redis), or one gateway twice (the
 /// embedded store is one process's).
 async fn racing_gateways(app: &TestApp, backend: Backend) -> Option<TestApp> {
     match backend {
-        Backend::Redis => Some(crate::helpers::spawn_second(app).await),
+        Backend::Redis | Backend::RedisCluster => Some(crate::helpers::spawn_second(app).await),
         Backend::Embedded => None,
     }
 }

@@ -31,6 +31,31 @@ fn start(dir: &std::path::Path, port: u16) -> Gateway {
     Gateway(child)
 }
 
+/// A gateway binary on a fresh data directory and a free port, ready.
+struct Started {
+    dir: tempfile::TempDir,
+    port: u16,
+    base: String,
+    client: reqwest::Client,
+    gateway: Gateway,
+}
+
+async fn start_fresh() -> Started {
+    let dir = tempfile::tempdir().unwrap();
+    let port = crate::redis_outage::free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let gateway = start(dir.path(), port);
+    wait_ready(&client, &base).await;
+    Started {
+        dir,
+        port,
+        base,
+        client,
+        gateway,
+    }
+}
+
 async fn wait_ready(client: &reqwest::Client, base: &str) {
     for _ in 0..300 {
         if let Ok(r) = client.get(format!("{base}/readyz")).send().await
@@ -56,17 +81,13 @@ async fn personas_of(client: &reqwest::Client, base: &str) -> serde_json::Value 
 
 #[tokio::test]
 async fn acknowledged_writes_survive_kill_9_and_a_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
-
-    let gw = start(dir.path(), port);
-    wait_ready(&client, &base).await;
+    let Started {
+        dir,
+        port,
+        base,
+        client,
+        gateway: gw,
+    } = start_fresh().await;
     let personas: serde_json::Value = personas_of(&client, &base).await;
     // Each refused authentication is written to the audit log before the 401 is sent.
     for _ in 0..5 {
@@ -144,16 +165,13 @@ async fn verify_at(client: &reqwest::Client, base: &str, token: &str) -> Option<
 #[tokio::test]
 async fn verifications_acknowledged_before_kill_9_stay_used_and_in_the_history() {
     use futures_util::StreamExt;
-    let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
-    let gw = start(dir.path(), port);
-    wait_ready(&client, &base).await;
+    let Started {
+        dir,
+        port,
+        base,
+        client,
+        gateway: gw,
+    } = start_fresh().await;
 
     let personas = personas_of(&client, &base).await;
     let id = personas[0]["personal_id"].as_str().unwrap().to_owned();

@@ -361,7 +361,8 @@ async fn memory_per_key_kind_on_a_populated_cluster() {
         println!("{kind:<44} {keys:>7} {:>12} {per_entry:>14}", bytes / keys);
     }
     let kind = |k: &str| kinds.get(k).map(|e| e.0).unwrap_or(0);
-    assert_eq!(kind("r:accounts") as usize, citizens);
+    // The sandbox personas hold accounts too.
+    assert!(kind("r:accounts") as usize >= citizens);
     assert_eq!(kind("r:people"), 1000);
     assert_eq!(
         kind("replay marker (with its history entry)") as usize,

@@ -115,12 +115,19 @@ impl DatabaseHandle {
         &self,
         f: impl FnOnce(&Database) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
+        self.with_open(|open| f(&open.db))
+    }
+
+    /// Runs `f` on the open store (an error while it is closed).
+    fn with_open<T>(
+        &self,
+        f: impl FnOnce(&OpenStore) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let guard = self
             .db
             .read()
             .map_err(|_| StoreError::Storage("the database lock is poisoned".into()))?;
-        let open = guard.as_ref().ok_or_else(closed)?;
-        f(&open.db)
+        f(guard.as_ref().ok_or_else(closed)?)
     }
 
     /// Runs the writer's work against the database, opening it again first if an earlier write
@@ -147,16 +154,13 @@ impl DatabaseHandle {
         &self,
         f: impl FnOnce(&Database, &mut Journal) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let guard = self
-            .db
-            .read()
-            .map_err(|_| StoreError::Storage("the database lock is poisoned".into()))?;
-        let open = guard.as_ref().ok_or_else(closed)?;
-        let mut journal = open
-            .journal
-            .lock()
-            .map_err(|_| StoreError::Storage("the journal lock is poisoned".into()))?;
-        f(&open.db, &mut journal)
+        self.with_open(|open| {
+            let mut journal = open
+                .journal
+                .lock()
+                .map_err(|_| StoreError::Storage("the journal lock is poisoned".into()))?;
+            f(&open.db, &mut journal)
+        })
     }
 
     /// Bytes of journaled writes waiting for a checkpoint (0 while closed: opening again

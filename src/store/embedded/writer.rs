@@ -10,7 +10,7 @@
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use redb::{Database, Durability, ReadableTable, WriteTransaction};
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
@@ -232,15 +232,17 @@ fn mark_applied(txn: &WriteTransaction, seq: u64) -> Result<(), StoreError> {
 }
 
 fn applied_seq(db: &Database) -> Result<u64, StoreError> {
-    let txn = db.begin_write().map_err(storage)?;
-    let seq = txn
-        .open_table(layout::JOURNAL_APPLIED)
-        .map_err(storage)?
+    let txn = db.begin_read().map_err(storage)?;
+    let table = match txn.open_table(layout::JOURNAL_APPLIED) {
+        Ok(table) => table,
+        // A file that never took a journaled write.
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(0),
+        Err(e) => return Err(storage(e)),
+    };
+    Ok(table
         .get(layout::JOURNAL_APPLIED_KEY)
         .map_err(storage)?
-        .map_or(0, |v| v.value());
-    txn.abort().map_err(storage)?;
-    Ok(seq)
+        .map_or(0, |v| v.value()))
 }
 
 /// Applies the journal's records that the database file does not hold yet, in order, commits

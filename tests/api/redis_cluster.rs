@@ -216,7 +216,13 @@ async fn a_primary_killed_under_verification_load_fails_closed_and_single_use_ho
             }
         }
     }
-    assert_eq!(answers.len(), tokens.len(), "every token got an answer");
+    assert_eq!(answers.len(), tokens.len(), "every token was tried");
+    for (i, list) in answers.iter() {
+        assert!(
+            list.last().is_some_and(|a| a.status == 200),
+            "token {i} never got a definitive answer"
+        );
+    }
     let first_refusal = *refusals
         .iter()
         .min()

@@ -863,3 +863,40 @@ impl Store for RedisStore {
         Ok(0)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::attached_replicas;
+    use redis::Value;
+
+    #[test]
+    fn a_primarys_role_tells_how_many_replicas_are_attached() {
+        let replica = |port: &str| {
+            Value::Array(vec![
+                Value::BulkString(b"127.0.0.1".to_vec()),
+                Value::BulkString(port.as_bytes().to_vec()),
+                Value::BulkString(b"1234".to_vec()),
+            ])
+        };
+        let role = |kind: &[u8], replicas: Vec<Value>| {
+            Value::Array(vec![
+                Value::BulkString(kind.to_vec()),
+                Value::Int(1234),
+                Value::Array(replicas),
+            ])
+        };
+        assert_eq!(attached_replicas(&role(b"master", vec![])), Some(0));
+        assert_eq!(
+            attached_replicas(&role(b"master", vec![replica("7001"), replica("7002")])),
+            Some(2)
+        );
+        // A replica's answer, or anything else, is not a count: the write then fails closed.
+        let replica_role = Value::Array(vec![
+            Value::BulkString(b"slave".to_vec()),
+            Value::BulkString(b"127.0.0.1".to_vec()),
+            Value::Int(7000),
+        ]);
+        assert_eq!(attached_replicas(&replica_role), None);
+        assert_eq!(attached_replicas(&Value::Nil), None);
+    }
+}

@@ -19,66 +19,49 @@ pub enum Backend {
     RedisCluster,
 }
 
-/// Generates `mod embedded` and `mod redis` versions of an async test taking a [`Backend`].
+/// Generates, for each async test `name` taking a [`Backend`], `mod name` with one `#[tokio::test]`
+/// per listed backend: `backend_tests!([embedded => Embedded, redis => Redis] a, b)`.
+#[macro_export]
+macro_rules! backend_tests {
+    ([$($variant:ident => $backend:ident),*] $(,)?) => {};
+    ([$($variant:ident => $backend:ident),*] $name:ident $(, $rest:ident)* $(,)?) => {
+        mod $name {
+            $(
+                #[tokio::test]
+                async fn $variant() {
+                    super::$name($crate::helpers::Backend::$backend).await
+                }
+            )*
+        }
+        $crate::backend_tests!([$($variant => $backend),*] $($rest),*);
+    };
+}
+
+/// `mod embedded` and `mod redis` versions of an async test taking a [`Backend`].
 #[macro_export]
 macro_rules! both_backends {
     ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test]
-                async fn embedded() {
-                    super::$name($crate::helpers::Backend::Embedded).await
-                }
-                #[tokio::test]
-                async fn redis() {
-                    super::$name($crate::helpers::Backend::Redis).await
-                }
-            }
-        )*
+        $crate::backend_tests!([embedded => Embedded, redis => Redis] $($name),*);
     };
 }
 
-/// Generates `mod embedded`, `mod redis` and `mod redis_cluster` versions of an async test:
-/// for the store contract, which every backend must keep alike.
+/// `mod embedded`, `mod redis` and `mod redis_cluster` versions of an async test: for the store
+/// contract, which every backend must keep alike.
 #[macro_export]
 macro_rules! every_store {
     ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test]
-                async fn embedded() {
-                    super::$name($crate::helpers::Backend::Embedded).await
-                }
-                #[tokio::test]
-                async fn redis() {
-                    super::$name($crate::helpers::Backend::Redis).await
-                }
-                #[tokio::test]
-                async fn redis_cluster() {
-                    super::$name($crate::helpers::Backend::RedisCluster).await
-                }
-            }
-        )*
+        $crate::backend_tests!(
+            [embedded => Embedded, redis => Redis, redis_cluster => RedisCluster] $($name),*
+        );
     };
 }
 
-/// Generates `mod redis` and `mod redis_cluster` versions of a test of several gateway
-/// instances sharing one store.
+/// `mod redis` and `mod redis_cluster` versions of a test of several gateway instances sharing
+/// one store.
 #[macro_export]
 macro_rules! shared_stores {
     ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test]
-                async fn redis() {
-                    super::$name($crate::helpers::Backend::Redis).await
-                }
-                #[tokio::test]
-                async fn redis_cluster() {
-                    super::$name($crate::helpers::Backend::RedisCluster).await
-                }
-            }
-        )*
+        $crate::backend_tests!([redis => Redis, redis_cluster => RedisCluster] $($name),*);
     };
 }
 

@@ -1,6 +1,7 @@
 //! README "Your first login in five minutes", run as written: the block between the
 //! `<!-- first-login -->` markers goes to bash with `cargo run --release --` standing for the
-//! built binary, the gateway on port 9123 in the background, and a fresh data and key directory.
+//! built binary, the gateway in the background (on a free port in place of the README's 9123,
+//! which another program may hold), and a fresh data and key directory.
 //! Both registrations (the CLI's and RFC 7591's) then log a persona in.
 
 use std::io::Read;
@@ -47,7 +48,10 @@ impl Drop for Gateway {
     }
 }
 
-fn bash(dir: &std::path::Path, command: &str) -> std::process::Command {
+/// Runs a README command with its port 9123 replaced by `port` (the README's port may be taken
+/// on a machine running the suite); `EIDGW_GATEWAY` points the example client there too.
+fn bash(dir: &std::path::Path, port: u16, command: &str) -> std::process::Command {
+    let command = command.replace("9123", &port.to_string());
     let mut c = Command::new("bash");
     c.arg("-c")
         .arg(format!(
@@ -57,12 +61,12 @@ fn bash(dir: &std::path::Path, command: &str) -> std::process::Command {
         .env("EIDGW", env!("CARGO_BIN_EXE_eidgw"))
         .env("EIDGW__STORE__DATA_DIR", dir.join("data"))
         .env("EIDGW__KEYS__DIR", dir.join("keys"))
-        .env_remove("EIDGW_GATEWAY");
+        .env("EIDGW_GATEWAY", format!("http://127.0.0.1:{port}"));
     c
 }
 
-fn run(dir: &std::path::Path, command: &str) -> String {
-    let out = bash(dir, command).output().unwrap();
+fn run(dir: &std::path::Path, port: u16, command: &str) -> String {
+    let out = bash(dir, port, command).output().unwrap();
     assert!(
         out.status.success(),
         "`{command}` failed:\n{}\n{}",
@@ -85,7 +89,9 @@ fn the_five_minute_walkthrough_runs_as_written() {
     std::os::unix::fs::symlink(repo().join("examples"), dir.path().join("examples")).unwrap();
     std::os::unix::fs::symlink(repo().join("config"), dir.path().join("config")).unwrap();
 
-    let mut serve = bash(dir.path(), &commands[0]);
+    let port = crate::redis_outage::free_port();
+    let address = format!("127.0.0.1:{port}");
+    let mut serve = bash(dir.path(), port, &commands[0]);
     let mut gateway = Gateway(
         serve
             .stdout(Stdio::null())
@@ -95,7 +101,7 @@ fn the_five_minute_walkthrough_runs_as_written() {
     );
     let started = Instant::now();
     // Ready, not merely listening: the first request must find the store open and keys loaded.
-    while !ready("127.0.0.1:9123") {
+    while !ready(&address) {
         if let Ok(Some(status)) = gateway.0.try_wait() {
             let mut err = String::new();
             gateway
@@ -109,13 +115,13 @@ fn the_five_minute_walkthrough_runs_as_written() {
         }
         assert!(
             started.elapsed() < Duration::from_secs(60),
-            "the gateway was not ready on 9123"
+            "the gateway was not ready on {address}"
         );
         std::thread::sleep(Duration::from_millis(100));
     }
 
     for command in &commands[1..3] {
-        run(dir.path(), command);
+        run(dir.path(), port, command);
     }
     let registered: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("my-app.json")).unwrap()).unwrap();
@@ -124,7 +130,7 @@ fn the_five_minute_walkthrough_runs_as_written() {
             .as_str()
             .is_some_and(|s| s.len() >= 43)
     );
-    let printed = run(dir.path(), &commands[3]);
+    let printed = run(dir.path(), port, &commands[3]);
     assert!(printed.contains("as the 'level-2' persona"), "{printed}");
     assert!(printed.contains("urn:vn:eid:level:2"), "{printed}");
     assert!(
@@ -138,12 +144,16 @@ fn the_five_minute_walkthrough_runs_as_written() {
 
     // The RFC 7591 registration, as the block's comment says.
     let other = commands[3].replace("my-app.json", "my-dcr-app.json");
-    let printed = run(dir.path(), &other);
+    let printed = run(dir.path(), port, &other);
     assert!(printed.contains("as the 'level-2' persona"), "{printed}");
     // A refused persona ends with the gateway's words, not a success.
-    let out = bash(dir.path(), &format!("{} --persona locked", commands[3]))
-        .output()
-        .unwrap();
+    let out = bash(
+        dir.path(),
+        port,
+        &format!("{} --persona locked", commands[3]),
+    )
+    .output()
+    .unwrap();
     assert!(!out.status.success());
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("refused the sign-in"),

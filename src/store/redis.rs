@@ -54,9 +54,7 @@ pub struct RedisStore {
 /// - a replay marker claimed with a history entry takes the tag of the history list;
 /// - a log, its head and the store epoch share the log's name.
 pub mod layout {
-    pub fn record(prefix: &str, table: &str, key: &str) -> String {
-        Layout::new(prefix, false).record(table, key)
-    }
+    /// One Redis's keys, for tests that tamper with them.
     pub fn log(prefix: &str, name: &str) -> String {
         Layout::new(prefix, false).log(name)
     }
@@ -89,10 +87,6 @@ pub mod layout {
                 prefix: prefix.to_owned(),
                 cluster,
             }
-        }
-
-        pub fn prefix(&self) -> &str {
-            &self.prefix
         }
 
         /// `prefix:space:key`, or `prefix:space:kind:{rest}` on a cluster.

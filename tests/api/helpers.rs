@@ -128,6 +128,10 @@ pub fn test_settings(backend: Backend, dir: &Path) -> Settings {
         s.store.redis.replica_acks = 1;
     }
     s.store.redis.key_prefix = format!("test-{}", uuid::Uuid::new_v4().simple());
+    // The suite runs a dozen redis-servers and many gateways on two cores: an answer can take
+    // longer than a production deployment's second without anything being wrong. (The outage
+    // and failover tests set their own short timeouts.)
+    s.store.redis.response_timeout_ms = 5_000;
     s
 }
 

@@ -126,15 +126,15 @@ async fn the_phone_and_the_desks_in_a_browser(backend: Backend) {
     assert!(r["picked_up_nonce"].as_str().unwrap().starts_with("gate-"));
     let left = r["countdown"].as_i64().unwrap();
     assert!((50..=60).contains(&left), "{left}");
-    assert_eq!(r["gate_first"], "accepted");
+    assert_eq!(r["gate_first"], "accepted", "{r:#}");
     assert_eq!(r["passenger"], first.truth.person.full_name.as_str());
-    assert_eq!(r["gate_second"], "refused");
-    assert_eq!(r["gate_second_code"], "replayed");
+    assert_eq!(r["gate_second"], "refused", "{r:#}");
+    assert_eq!(r["gate_second_code"], "replayed", "{r:#}");
     assert!(!r["gate_second_text"].as_str().unwrap().contains("replayed"));
     // A gate in another browser reads the phone's QR with its camera (a presentation token of
     // several hundred characters) and accepts it.
     assert!(r["camera_token_length"].as_u64().unwrap() > 300, "{r:#}");
-    assert_eq!(r["gate_camera"], "accepted");
+    assert_eq!(r["gate_camera"], "accepted", "{r:#}");
     assert_eq!(
         r["gate_camera_passenger"],
         first.truth.person.full_name.as_str()

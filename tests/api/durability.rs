@@ -107,18 +107,12 @@ async fn acknowledged_writes_survive_kill_9_and_a_restart() {
     assert_eq!(personas, again, "the registry was kept, not re-seeded");
     drop(gw);
 
-    let out = Command::new(env!("CARGO_BIN_EXE_eidgw"))
-        .current_dir(repo())
-        .args(["audit", "verify", "--data-dir"])
-        .arg(dir.path().join("data"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let stdout = stdout_of(
+        Command::new(env!("CARGO_BIN_EXE_eidgw"))
+            .current_dir(repo())
+            .args(["audit", "verify", "--data-dir"])
+            .arg(dir.path().join("data")),
     );
-    let stdout = String::from_utf8_lossy(&out.stdout);
     // keys generated + 2 starts + 5 refusals.
     let n: u64 = stdout
         .split("intact: ")
@@ -132,19 +126,13 @@ async fn acknowledged_writes_survive_kill_9_and_a_restart() {
 
 /// Runs the CLI with the test gateway's data and keys; its stdout.
 fn eidgw(dir: &std::path::Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_eidgw"))
-        .current_dir(repo())
-        .args(args)
-        .env("EIDGW__KEYS__DIR", dir.join("keys"))
-        .env("EIDGW__STORE__DATA_DIR", dir.join("data"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "eidgw {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    stdout_of(
+        Command::new(env!("CARGO_BIN_EXE_eidgw"))
+            .current_dir(repo())
+            .args(args)
+            .env("EIDGW__KEYS__DIR", dir.join("keys"))
+            .env("EIDGW__STORE__DATA_DIR", dir.join("data")),
+    )
 }
 
 async fn verify_at(client: &reqwest::Client, base: &str, token: &str) -> Option<serde_json::Value> {

@@ -65,6 +65,18 @@ macro_rules! shared_stores {
     };
 }
 
+/// Runs `command` to completion and answers its stdout; a failure stops the test with its
+/// stderr.
+pub fn stdout_of(command: &mut std::process::Command) -> String {
+    let out = command.output().expect("the command starts");
+    assert!(
+        out.status.success(),
+        "{command:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8 output")
+}
+
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }

@@ -25,17 +25,13 @@ pub struct LocalCluster {
 impl LocalCluster {
     pub fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let out = Command::new(repo().join("scripts/redis-cluster"))
-            .arg("start")
-            .arg(dir.path())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let urls = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+        let urls = stdout_of(
+            Command::new(repo().join("scripts/redis-cluster"))
+                .arg("start")
+                .arg(dir.path()),
+        )
+        .trim()
+        .to_owned();
         Self { dir, urls }
     }
 

@@ -25,6 +25,17 @@ use crate::tokens::Keyring;
 /// How often the audit chain's head is copied to the checkpoint outside it.
 const AUDIT_CHECKPOINT_INTERVAL: Duration = Duration::from_secs(10);
 
+/// How long the gateway keeps an idle HTTP/1.1 connection open (actix-web's default, said
+/// once here because the clients below depend on it).
+pub const KEEP_ALIVE: Duration = Duration::from_secs(5);
+
+/// How long this crate's own HTTP clients (the demo's relying parties, the CLI, the tests) keep
+/// an idle pooled connection: well under [`KEEP_ALIVE`]. A client that reuses a connection the
+/// server is closing at that instant gets "connection closed before message completed" for a
+/// request the server never read — a POST that cannot be retried blindly.
+pub const CLIENT_POOL_IDLE: Duration = Duration::from_secs(2);
+const _: () = assert!(CLIENT_POOL_IDLE.as_millis() * 2 <= KEEP_ALIVE.as_millis());
+
 /// The issuer: `server.public_url` as set — or, unset in dev, the address just bound, so that
 /// discovery, the banner and client-assertion audiences name the server clients reach (a
 /// public URL ending in `:0` also means "wherever we were bound", for throwaway instances).
@@ -236,6 +247,7 @@ impl Application {
                     Err::<actix_web::HttpResponse, _>(http::ApiError::NotFound)
                 }))
         })
+        .keep_alive(KEEP_ALIVE)
         .listen(listener)?;
         if settings.server.workers > 0 {
             server = server.workers(settings.server.workers);

@@ -20,7 +20,9 @@ impl GatewayClient {
     pub fn new(base: &str) -> anyhow::Result<Self> {
         Ok(Self {
             base: base.trim_end_matches('/').to_owned(),
-            http: reqwest::Client::builder().build()?,
+            http: reqwest::Client::builder()
+                .pool_idle_timeout(crate::startup::CLIENT_POOL_IDLE)
+                .build()?,
         })
     }
 

@@ -55,6 +55,7 @@ impl Gateway {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(std::time::Duration::from_secs(30))
+            .pool_idle_timeout(crate::startup::CLIENT_POOL_IDLE)
             .build()?;
         let discovery: Discovery = http
             .get(format!("{base}/.well-known/openid-configuration"))

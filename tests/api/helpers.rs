@@ -143,6 +143,7 @@ pub fn test_settings(backend: Backend, dir: &Path) -> Settings {
     // The suite runs a dozen redis-servers and many gateways on two cores: an answer can take
     // longer than a production deployment's second without anything being wrong. (The outage
     // and failover tests set their own short timeouts.)
+    s.store.redis.connect_timeout_ms = 5_000;
     s.store.redis.response_timeout_ms = 5_000;
     s
 }
@@ -278,6 +279,7 @@ pub async fn spawn_overridden(
         address: format!("http://127.0.0.1:{port}"),
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            .pool_idle_timeout(eid_gateway::startup::CLIENT_POOL_IDLE)
             .build()
             .expect("client"),
         services,

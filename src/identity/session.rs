@@ -22,7 +22,7 @@ use crate::biometrics::BiometricError;
 use crate::biometrics::liveness::Capture;
 use crate::challenges::{ChallengeError, random_token};
 use crate::clock::Timestamp;
-use crate::domain::{AuthLevel, AuthMethod, PersonalId, auth_level};
+use crate::domain::{AuthLevel, AuthMethod, Level, PersonalId, auth_level};
 use crate::services::Services;
 use crate::store::{PutMode, StoreError, Table, decode, encode};
 use crate::tokens::jwk::parse_ed25519_public_key;
@@ -124,8 +124,10 @@ pub struct LoginRequest {
 pub struct SessionIssued {
     pub session_token: String,
     pub expires_in: u64,
-    pub level: u8,
-    pub auth_level: u8,
+    #[schema(value_type = u8, minimum = 1, maximum = 2)]
+    pub level: Level,
+    #[schema(value_type = u8, minimum = 1, maximum = 4)]
+    pub auth_level: AuthLevel,
     pub amr: Vec<AuthMethod>,
 }
 
@@ -312,8 +314,8 @@ fn issued(session: &Session, account: &Account, token: String) -> SessionIssued 
     SessionIssued {
         session_token: token,
         expires_in: SESSION_TTL.as_secs(),
-        level: account.level.into(),
-        auth_level: session.auth_level().get(),
+        level: account.level,
+        auth_level: session.auth_level(),
         amr: session.methods.iter().copied().collect(),
     }
 }

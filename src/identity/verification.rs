@@ -11,7 +11,7 @@ use super::history::{self, UsageEntry};
 use super::presentation::{PRESENTATION_TYP, PresentationClaims};
 use super::transactions::{self, AuthorizationDetail, Requirement};
 use crate::challenges::random_token;
-use crate::domain::{AuthMethod, Person};
+use crate::domain::{AuthLevel, AuthMethod, Level, Person};
 use crate::relying_parties::{ClaimName, RelyingParty};
 use crate::services::Services;
 use crate::store::{StoreError, encode};
@@ -88,8 +88,10 @@ pub enum VerifyResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ValidToken {
     pub valid: bool,
-    pub level: u8,
-    pub auth_level: u8,
+    #[schema(value_type = u8, minimum = 1, maximum = 2)]
+    pub level: Level,
+    #[schema(value_type = u8, minimum = 1, maximum = 4)]
+    pub auth_level: AuthLevel,
     pub amr: Vec<AuthMethod>,
     pub sub: String,
     pub auth_time: i64,
@@ -286,8 +288,8 @@ async fn check(
     }
     Ok(VerifyResponse::Valid(ValidToken {
         valid: true,
-        level: level.into(),
-        auth_level: claims.auth_level.get(),
+        level,
+        auth_level: claims.auth_level,
         amr: claims.amr,
         sub: claims.sub,
         auth_time: claims.auth_time,

@@ -18,7 +18,7 @@ use super::{
 };
 use crate::challenges::random_token;
 use crate::clock::Timestamp;
-use crate::domain::{AuthMethod, ClientId, Level, PersonalId, auth_level};
+use crate::domain::{AuthLevel, AuthMethod, ClientId, Level, PersonalId, auth_level};
 use crate::identity::history::{self, UsageEntry};
 use crate::identity::pairwise;
 use crate::identity::transactions::{self, AuthorizationDetail};
@@ -96,9 +96,10 @@ pub struct AccessClaims {
     pub exp: i64,
     pub jti: String,
     pub auth_time: i64,
-    pub acr: String,
+    #[serde(with = "crate::domain::as_acr")]
+    pub acr: Level,
     pub amr: Vec<AuthMethod>,
-    pub auth_level: u8,
+    pub auth_level: AuthLevel,
     /// The login family, for revocation.
     pub fam: String,
     /// The DPoP key the token is bound to (RFC 9449 §6).
@@ -381,7 +382,7 @@ pub(super) async fn issue_tokens(
         .remember(&rp.sector, &sub, &grant.personal_id)
         .await?;
     let amr: Vec<AuthMethod> = grant.methods.iter().copied().collect();
-    let level = auth_level(&grant.methods).get();
+    let level = auth_level(&grant.methods);
     let jti = random_token()?;
     let scope = scope_string(&grant.scopes);
     let access = AccessClaims {
@@ -394,7 +395,7 @@ pub(super) async fn issue_tokens(
         exp: now.plus(ACCESS_TOKEN_TTL).secs(),
         jti,
         auth_time: grant.auth_time.secs(),
-        acr: grant.level.acr().to_owned(),
+        acr: grant.level,
         amr: amr.clone(),
         auth_level: level,
         fam: family.clone(),
@@ -581,7 +582,7 @@ pub fn access_claims_json(c: &AccessClaims) -> Value {
         "exp": c.exp,
         "jti": c.jti,
         "auth_time": c.auth_time,
-        "acr": c.acr,
+        "acr": c.acr.acr(),
         "amr": c.amr,
         "auth_level": c.auth_level,
         "token_type": if c.cnf.is_some() { "DPoP" } else { "Bearer" },

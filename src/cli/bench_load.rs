@@ -58,7 +58,7 @@ pub fn bare_jwt_rate(threads: usize, seconds: u64) -> anyhow::Result<f64> {
     let dec = jsonwebtoken::DecodingKey::from_ed_der(key.verifying_key().as_bytes());
     let now = chrono::Utc::now().timestamp();
     let claims = json!({ "iss": "http://127.0.0.1:8080", "sub": "x".repeat(43), "aud": "public-services-portal", "iat": now,
-        "exp": now + 3600, "jti": "y".repeat(43), "auth_time": now, "acr": "urn:vn:eid:level:1", "amr": ["pwd", "swk"],
+        "exp": now + 3600, "jti": "y".repeat(43), "auth_time": now, "acr": crate::domain::Level::One.acr(), "amr": ["pwd", "swk"],
         "auth_level": 2, "nonce": "n" });
     let token = jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA),

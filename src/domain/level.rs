@@ -5,19 +5,7 @@ use serde::{Deserialize, Serialize};
 /// The identity level of an account: how well the person behind it was proven.
 ///
 /// Ordered, so policy reads `if account.level >= Level::Two`.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "u8", into = "u8")]
 pub enum Level {
     /// Registry data checked plus a selfie match.
@@ -80,19 +68,7 @@ impl From<Level> for u8 {
 }
 
 /// The strength of one authentication event (Decree 69/2024 Art. 20), 1 to 4.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "u8", into = "u8")]
 pub struct AuthLevel(u8);
 
@@ -123,6 +99,35 @@ impl From<AuthLevel> for u8 {
         l.0
     }
 }
+
+/// Both travel as integers in JSON (serde goes through `u8`), so their OpenAPI schema says so
+/// once here, for every field that holds one.
+fn integer_schema(
+    min: u8,
+    max: u8,
+    description: &str,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::Integer)
+        .minimum(Some(min))
+        .maximum(Some(max))
+        .description(Some(description))
+        .into()
+}
+
+impl utoipa::PartialSchema for Level {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        integer_schema(1, 2, "identity level of the account")
+    }
+}
+impl utoipa::ToSchema for Level {}
+
+impl utoipa::PartialSchema for AuthLevel {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        integer_schema(1, 4, "authentication level (Decree 69/2024 Art. 20)")
+    }
+}
+impl utoipa::ToSchema for AuthLevel {}
 
 #[cfg(test)]
 mod tests {

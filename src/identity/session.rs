@@ -124,9 +124,7 @@ pub struct LoginRequest {
 pub struct SessionIssued {
     pub session_token: String,
     pub expires_in: u64,
-    #[schema(value_type = u8, minimum = 1, maximum = 2)]
     pub level: Level,
-    #[schema(value_type = u8, minimum = 1, maximum = 4)]
     pub auth_level: AuthLevel,
     pub amr: Vec<AuthMethod>,
 }

@@ -20,7 +20,7 @@ pub const BANK_TRANSFER: &str = "bank_transfer";
 /// At most this many transactions in one request.
 const MAX_DETAILS: usize = 5;
 /// A transfer amount above this is not a plausible retail payment: refused as malformed.
-const MAX_AMOUNT_VND: u64 = 1_000_000_000_000;
+pub const MAX_AMOUNT_VND: u64 = 1_000_000_000_000;
 
 /// One transaction (RFC 9396 §2). Only the fields below are accepted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -150,7 +150,6 @@ pub fn parse(json: &str) -> Result<Vec<AuthorizationDetail>, InvalidDetails> {
 /// rule a transaction crosses.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Requirement {
-    #[schema(value_type = u8)]
     pub auth_level: AuthLevel,
     /// Factors that must be among the `amr`, e.g. `face`.
     pub amr: BTreeSet<AuthMethod>,

@@ -88,9 +88,7 @@ pub enum VerifyResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ValidToken {
     pub valid: bool,
-    #[schema(value_type = u8, minimum = 1, maximum = 2)]
     pub level: Level,
-    #[schema(value_type = u8, minimum = 1, maximum = 4)]
     pub auth_level: AuthLevel,
     pub amr: Vec<AuthMethod>,
     pub sub: String,

@@ -41,10 +41,8 @@ pub struct RegistrationRequest {
     #[schema(value_type = Vec<String>)]
     pub permissions: BTreeSet<Permission>,
     #[serde(default = "level_one")]
-    #[schema(value_type = u8)]
     pub min_level: Level,
     #[serde(default = "auth_level_one")]
-    #[schema(value_type = u8)]
     pub min_auth_level: AuthLevel,
     #[serde(default)]
     #[schema(value_type = Vec<String>)]

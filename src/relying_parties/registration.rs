@@ -121,7 +121,6 @@ pub struct StepUpRule {
     /// The RFC 9396 `authorization_details` type, e.g. `bank_transfer`.
     pub transaction: String,
     pub above_amount_vnd: u64,
-    #[schema(value_type = u8)]
     pub min_auth_level: AuthLevel,
     /// RFC 8176 `amr` values that must be among the factors, e.g. `face`.
     #[serde(default)]

@@ -120,6 +120,8 @@ pub const AGE_THRESHOLDS: std::ops::RangeInclusive<u8> = 1..=120;
 pub struct StepUpRule {
     /// The RFC 9396 `authorization_details` type, e.g. `bank_transfer`.
     pub transaction: String,
+    /// At most the largest amount a transaction may carry: a higher threshold could never apply.
+    #[schema(maximum = 1_000_000_000_000_u64)]
     pub above_amount_vnd: u64,
     pub min_auth_level: AuthLevel,
     /// RFC 8176 `amr` values that must be among the factors, e.g. `face`.
@@ -248,6 +250,13 @@ impl RelyingParty {
         }
         if self.rate_quota_per_minute == 0 {
             return Err(format!("{id}: rate_quota_per_minute must be positive"));
+        }
+        let max = crate::identity::transactions::MAX_AMOUNT_VND;
+        if let Some(rule) = self.step_up.iter().find(|r| r.above_amount_vnd > max) {
+            return Err(format!(
+                "{id}: step_up above_amount_vnd {} must be at most {max}",
+                rule.above_amount_vnd
+            ));
         }
         Ok(())
     }

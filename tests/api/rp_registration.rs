@@ -216,6 +216,9 @@ async fn an_operator_manages_a_client_and_every_change_is_audited(b: Backend) {
         json!({ "name": "x", "public_key": { "kty": "OKP", "crv": "Ed25519", "x": "c2hvcnQ" } }),
         json!({ "name": "x", "min_level": 3 }),
         json!({ "name": "x", "unknown_field": 1 }),
+        // A threshold above the largest amount a transaction may carry could never apply.
+        json!({ "name": "x", "sandbox": true, "step_up": [{ "transaction": "bank_transfer", "above_amount_vnd": 1_000_000_000_001_u64, "min_auth_level": 3 }] }),
+        json!({ "name": "x", "sandbox": true, "step_up": [{ "transaction": "bank_transfer", "above_amount_vnd": u64::MAX, "min_auth_level": 3 }] }),
     ] {
         let res = operator(
             &a,

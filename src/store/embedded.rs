@@ -46,9 +46,9 @@ pub mod layout {
         TableDefinition::new(name)
     }
     pub const LOG_HEADS: TableDefinition<&str, &[u8]> = TableDefinition::new("log_heads");
-    /// [`list_key`] (list name, first position) → segment of entries (see `lists`), and list
-    /// name → length.
+    /// [`list_key`] (list name, first position) → segment of entries (see `lists`).
     pub const LISTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("list_segments");
+    /// List name → length, as kept until 2026-12 (read from [`LISTS`] since); dropped at open.
     pub const LIST_LENGTHS: TableDefinition<&str, u64> = TableDefinition::new("list_lengths");
     /// [`JOURNAL_APPLIED_KEY`] → the sequence number of the last journal record this state holds.
     pub const JOURNAL_APPLIED: TableDefinition<&str, u64> = TableDefinition::new("journal_applied");

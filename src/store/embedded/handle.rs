@@ -77,9 +77,9 @@ pub(super) fn open_file(path: &Path, cache_bytes: usize) -> Result<OpenStore, St
     txn.open_table(layout::EXPIRING_BY_TIME).map_err(storage)?;
     txn.open_table(layout::LOG_HEADS).map_err(storage)?;
     txn.open_table(layout::LISTS).map_err(storage)?;
-    txn.open_table(layout::LIST_LENGTHS).map_err(storage)?;
     txn.open_table(layout::JOURNAL_APPLIED).map_err(storage)?;
     lists::move_tuple_keyed(&txn)?;
+    lists::drop_lengths(&txn)?;
     txn.open_table(layout::log(&log_table_name(Log::Audit)))
         .map_err(storage)?;
     txn.commit().map_err(storage)?;

@@ -4,7 +4,10 @@
 //! entries it adds to that list, under the key of the first one's position ([`layout::list_key`]).
 //! A match batch adds thousands of entries to the same lists at once, and one B-tree insert per
 //! list instead of one per entry is most of the writer's work saved; a single append is a
-//! segment of one. `list_lengths` keeps each list's length, so positions stay dense.
+//! segment of one. A list's length is its last segment's first position and entry count, read
+//! from the leaf the append then writes to: a table of lengths was a second B-tree to read and
+//! rewrite at every append — scattered over a million citizens' lists in a match batch, a third
+//! of the writer's work.
 
 use redb::{ReadableTable, Table, WriteTransaction};
 
@@ -52,24 +55,63 @@ fn decode(segment: &[u8]) -> impl Iterator<Item = Result<&[u8], StoreError>> {
     })
 }
 
-/// The open tables an append writes to.
+/// The position a segment's key names.
+fn first_position(list: &str, key: &[u8]) -> Result<u64, StoreError> {
+    key.last_chunk::<8>()
+        .map(|b| u64::from_be_bytes(*b))
+        .ok_or_else(|| StoreError::Corrupt(format!("list {list} has a short key")))
+}
+
+/// The number of entries in `list`: the position of its last segment's last entry.
+fn length(
+    segments: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    list: &str,
+) -> Result<u64, StoreError> {
+    let (start, end) = (
+        layout::list_key(list, 0)?,
+        layout::list_key(list, u64::MAX)?,
+    );
+    let Some(last) = segments
+        .range(start.as_slice()..=end.as_slice())
+        .map_err(storage)?
+        .next_back()
+    else {
+        return Ok(0);
+    };
+    let (key, segment) = last.map_err(storage)?;
+    let first = first_position(list, key.value())?;
+    let mut count = 0u64;
+    for entry in decode(segment.value()) {
+        entry?;
+        count += 1;
+    }
+    if count == 0 {
+        return Err(StoreError::Corrupt(format!(
+            "list {list} has an empty segment at {first}"
+        )));
+    }
+    Ok(first + count - 1)
+}
+
+/// The open table an append writes to.
 pub(super) struct Writer<'txn> {
-    lengths: Table<'txn, &'static str, u64>,
     segments: Table<'txn, &'static [u8], &'static [u8]>,
 }
 
 impl<'txn> Writer<'txn> {
     pub(super) fn open(txn: &'txn WriteTransaction) -> Result<Self, StoreError> {
         Ok(Self {
-            lengths: txn.open_table(layout::LIST_LENGTHS).map_err(storage)?,
             segments: txn.open_table(layout::LISTS).map_err(storage)?,
         })
     }
 
     /// Appends `entries` (at least one) to `list` as one segment; returns the last position.
     pub(super) fn append(&mut self, list: &str, entries: &[&[u8]]) -> Result<u64, StoreError> {
-        let length = self.lengths.get(list).map_err(storage)?.map(|v| v.value());
-        let first = length.unwrap_or(0) + 1;
+        let length = length(&self.segments, list)?;
+        if entries.is_empty() {
+            return Ok(length);
+        }
+        let first = length + 1;
         let size = entries.iter().map(|e| 4 + e.len()).sum();
         let segment = encode(entries.iter().copied(), size)?;
         self.segments
@@ -78,9 +120,7 @@ impl<'txn> Writer<'txn> {
                 segment.as_slice(),
             )
             .map_err(storage)?;
-        let last = first + entries.len() as u64 - 1;
-        self.lengths.insert(list, last).map_err(storage)?;
-        Ok(last)
+        Ok(first + entries.len() as u64 - 1)
     }
 
     /// Appends every entry of `appends`, each list's in the order given: one segment per list.
@@ -127,11 +167,7 @@ pub(super) fn range(
         .map_err(storage)?
     {
         let (key, segment) = item.map_err(storage)?;
-        let first = key
-            .value()
-            .last_chunk::<8>()
-            .map(|b| u64::from_be_bytes(*b))
-            .ok_or_else(|| StoreError::Corrupt(format!("list {list} has a short key")))?;
+        let first = first_position(list, key.value())?;
         for (position, entry) in (first..).zip(decode(segment.value())) {
             if out.len() == limit {
                 return Ok(out);
@@ -177,6 +213,13 @@ pub(super) fn move_tuple_keyed(txn: &WriteTransaction) -> Result<(), StoreError>
     Ok(())
 }
 
+/// Drops the table of list lengths that stores written before 2026-12 kept: lengths are read
+/// from the lists themselves now.
+pub(super) fn drop_lengths(txn: &WriteTransaction) -> Result<(), StoreError> {
+    txn.delete_table(layout::LIST_LENGTHS).map_err(storage)?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,6 +231,29 @@ mod tests {
         let back: Vec<&[u8]> = decode(&segment).map(Result::unwrap).collect();
         assert_eq!(back, entries);
         assert_eq!(decode(&[]).count(), 0);
+    }
+
+    #[test]
+    fn positions_follow_on_from_the_last_segment_of_each_list_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = redb::Database::create(dir.path().join("db.redb")).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let mut w = Writer::open(&txn).unwrap();
+            assert_eq!(w.append("history:a", &[b"1"]).unwrap(), 1);
+            assert_eq!(w.append("history:a", &[b"2", b"3", b"4"]).unwrap(), 4);
+            // A name that extends another is another list.
+            assert_eq!(w.append("history:ab", &[b"x"]).unwrap(), 1);
+            assert_eq!(w.append("history:", &[b"y", b"z"]).unwrap(), 2);
+            assert_eq!(w.append("history:a", &[b"5"]).unwrap(), 5);
+            assert_eq!(w.append("history:a", &[]).unwrap(), 5);
+            assert_eq!(length(&w.segments, "history:b").unwrap(), 0);
+            let all = range(&w.segments, "history:a", 1, 10).unwrap();
+            let positions: Vec<u64> = all.iter().map(|(p, _)| *p).collect();
+            assert_eq!(positions, [1, 2, 3, 4, 5]);
+            assert_eq!(all[4].1, b"5");
+        }
+        txn.commit().unwrap();
     }
 
     #[test]

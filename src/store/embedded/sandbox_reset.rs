@@ -66,13 +66,9 @@ pub fn reset(path: &Path, keep_meta: &[&str]) -> Result<SandboxReset, StoreError
             .map_err(storage)?;
     }
     {
-        let mut lengths = txn.open_table(layout::LIST_LENGTHS).map_err(storage)?;
-        report.other_records += lengths.len().map_err(storage)?;
-        lengths.retain(|_, _| false).map_err(storage)?;
-        txn.open_table(layout::LISTS)
-            .map_err(storage)?
-            .retain(|_, _| false)
-            .map_err(storage)?;
+        let mut segments = txn.open_table(layout::LISTS).map_err(storage)?;
+        report.other_records += segments.len().map_err(storage)?;
+        segments.retain(|_, _| false).map_err(storage)?;
     }
     txn.commit().map_err(storage)?;
     Ok(report)

@@ -18,13 +18,17 @@
 //! the old ones from the start. An `fdatasync` after appending past the end of a file must also
 //! write the file's new size (ext4 journals that: ~30 % more time and CPU per sync, measured);
 //! one after overwriting blocks the file already has writes only the data. The old records left
-//! behind are never read as new: sequence numbers only grow, so an old record can neither pass as
-//! the successor of a new one (parsing stops at the first break in the sequence) nor be applied
-//! (every old record is at or below the number the checkpoint stored in redb).
+//! behind are never read as new: emptying writes the last sequence number into the journal's
+//! header, the first record must follow it and every later one its predecessor, and sequence
+//! numbers only grow — so an old record is never in sequence, whatever database file the journal
+//! is later opened beside (a lost one replaced by an empty file, say).
 //!
-//! File layout: an 8-byte magic naming the format, then records of: payload length (u32,
-//! big-endian), CRC-32 of sequence and payload (u32), sequence number (u64), payload — then,
-//! after the last record in sequence, whatever earlier records or zeroes the file still holds.
+//! File layout: an 8-byte magic naming the format, the sequence number the records follow (u64,
+//! big-endian), then records of: payload length (u32, big-endian), CRC-32 of sequence and
+//! payload (u32), sequence number (u64), payload — then, after the last record in sequence,
+//! whatever older records the file still holds. The first format (`EIDJRN01`: no sequence number
+//! in the header, a file emptied by truncation) is still read, and rewritten at the first
+//! checkpoint.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -34,7 +38,11 @@ use crate::store::StoreError;
 
 /// The format's name and version. A journal in another format is refused at open rather than
 /// misread: change the magic with any change to the record or payload encoding.
-const MAGIC: &[u8; 8] = b"EIDJRN01";
+const MAGIC: &[u8; 8] = b"EIDJRN02";
+/// Magic and the sequence number the records follow.
+const HEADER: usize = 16;
+/// The first format: the magic alone, records after it starting at any number.
+const MAGIC_V1: &[u8; 8] = b"EIDJRN01";
 const RECORD_HEADER: usize = 16;
 
 fn failed(path: &Path, what: &str, e: std::io::Error) -> StoreError {
@@ -51,8 +59,11 @@ fn checksum(seq: u64, payload: &[u8]) -> u32 {
 pub(super) struct Journal {
     path: PathBuf,
     file: File,
-    /// The file's length: where the next record goes.
+    /// Where the next record goes.
     len: u64,
+    /// Where records start: [`HEADER`], or the first format's magic alone until the first
+    /// checkpoint rewrites it.
+    records_at: u64,
     /// The sequence number of the last record written or replayed (0: none yet).
     last_seq: u64,
 }
@@ -82,21 +93,32 @@ impl Journal {
             path: path.to_owned(),
             file,
             len: 0,
+            records_at: HEADER as u64,
             last_seq: 0,
         };
-        if bytes.len() < MAGIC.len() {
-            // New, or cut before its magic was synced: nothing was ever acknowledged from it.
-            journal.write_magic()?;
-            return Ok((journal, Vec::new()));
-        }
-        if &bytes[..MAGIC.len()] != MAGIC {
-            return Err(StoreError::Corrupt(format!(
-                "journal {} is not in a format this gateway reads; it was left untouched",
-                path.display()
-            )));
-        }
-        let (records, intact) = parse(&bytes[MAGIC.len()..]);
-        let intact = (MAGIC.len() + intact) as u64;
+        let (records_at, follows) = match bytes.get(..HEADER) {
+            Some(header) if header[..8] == *MAGIC => {
+                let mut seq = [0u8; 8];
+                seq.copy_from_slice(&header[8..]);
+                (HEADER, Some(u64::from_be_bytes(seq)))
+            }
+            _ if bytes.get(..MAGIC_V1.len()) == Some(MAGIC_V1) => (MAGIC_V1.len(), None),
+            // New, or cut before its header was synced: nothing was ever acknowledged from it.
+            _ if bytes.len() < HEADER
+                && (MAGIC.starts_with(&bytes) || bytes.starts_with(MAGIC)) =>
+            {
+                journal.start_after(0)?;
+                return Ok((journal, Vec::new()));
+            }
+            _ => {
+                return Err(StoreError::Corrupt(format!(
+                    "journal {} is not in a format this gateway reads; it was left untouched",
+                    path.display()
+                )));
+            }
+        };
+        let (records, intact) = parse(&bytes[records_at..], follows);
+        let intact = (records_at + intact) as u64;
         if intact < bytes.len() as u64 {
             // Either a record a crash cut short — never acknowledged, since nothing is answered
             // before its record is synced — or older records the file kept after a checkpoint.
@@ -112,7 +134,8 @@ impl Journal {
                 .map_err(|e| failed(path, "cannot cut the torn record", e))?;
         }
         journal.len = intact;
-        journal.last_seq = records.last().map_or(0, |r| r.seq);
+        journal.records_at = records_at as u64;
+        journal.last_seq = records.last().map(|r| r.seq).or(follows).unwrap_or(0);
         Ok((journal, records))
     }
 
@@ -151,34 +174,41 @@ impl Journal {
         Ok(())
     }
 
-    /// Empties the journal once a checkpoint holds everything in it: the next record goes
-    /// right after the magic, over the old ones (see the module's notes; nothing on disk
-    /// changes). Sequence numbers go on from where they were.
-    pub(super) fn reset(&mut self) {
-        self.len = MAGIC.len() as u64;
+    /// Empties the journal once a checkpoint holds everything in it: the header names the
+    /// last record, and the next one goes right after the header, over the old ones (see the
+    /// module's notes). Sequence numbers go on from where they were.
+    pub(super) fn reset(&mut self) -> Result<(), StoreError> {
+        self.start_after(self.last_seq)
     }
 
-    /// Starts the file over: just the magic, synced.
-    fn write_magic(&mut self) -> Result<(), StoreError> {
+    /// Writes the header — records follow `seq` — and syncs it: no record before it is read
+    /// again.
+    pub(super) fn start_after(&mut self, seq: u64) -> Result<(), StoreError> {
+        let mut header = [0u8; HEADER];
+        header[..8].copy_from_slice(MAGIC);
+        header[8..].copy_from_slice(&seq.to_be_bytes());
         self.file
-            .set_len(0)
-            .and_then(|()| self.file.seek(SeekFrom::Start(0)).map(|_| ()))
-            .and_then(|()| self.file.write_all(MAGIC))
+            .seek(SeekFrom::Start(0))
+            .and_then(|_| self.file.write_all(&header))
             .and_then(|()| self.file.sync_data())
-            .map_err(|e| failed(&self.path, "cannot start", e))?;
-        self.len = MAGIC.len() as u64;
+            .map_err(|e| failed(&self.path, "cannot empty", e))?;
+        self.records_at = HEADER as u64;
+        self.len = HEADER as u64;
+        self.last_seq = seq;
         Ok(())
     }
 
     /// Bytes of records waiting for a checkpoint.
     pub(super) fn pending_bytes(&self) -> u64 {
-        self.len.saturating_sub(MAGIC.len() as u64)
+        self.len.saturating_sub(self.records_at)
     }
 }
 
-/// The intact records at the start of `bytes`, and how many bytes they take. Parsing stops at
-/// the first record that is short, fails its checksum, or breaks the sequence.
-fn parse(bytes: &[u8]) -> (Vec<Record>, usize) {
+/// The intact records at the start of `bytes`, and how many bytes they take: the first must
+/// come after `follows` (when the header names it), every later one right after its
+/// predecessor. Parsing stops
+/// at the first record that is short, fails its checksum, or breaks the sequence.
+fn parse(bytes: &[u8], follows: Option<u64>) -> (Vec<Record>, usize) {
     let mut records: Vec<Record> = Vec::new();
     let mut at = 0;
     while let Some(header) = bytes.get(at..at + RECORD_HEADER) {
@@ -190,7 +220,12 @@ fn parse(bytes: &[u8]) -> (Vec<Record>, usize) {
         let Some(payload) = bytes.get(at + RECORD_HEADER..at + RECORD_HEADER + length) else {
             break;
         };
-        let in_sequence = records.last().is_none_or(|r| r.seq + 1 == seq);
+        // A first record numbered past the header's is left for replay to refuse (records
+        // between are missing); one at or below it is an old record.
+        let in_sequence = match records.last() {
+            Some(r) => r.seq + 1 == seq,
+            None => follows.is_none_or(|f| seq > f),
+        };
         if seq == 0 || !in_sequence || checksum(seq, payload) != crc {
             break;
         }
@@ -266,7 +301,7 @@ mod tests {
         drop(j);
         assert_eq!(reopen(&path).1.len(), 2);
         let mut bytes = std::fs::read(&path).unwrap();
-        let second_payload = MAGIC.len() + RECORD_HEADER + 3 + RECORD_HEADER;
+        let second_payload = HEADER + RECORD_HEADER + 3 + RECORD_HEADER;
         bytes[second_payload] ^= 1;
         std::fs::write(&path, &bytes).unwrap();
         assert_eq!(reopen(&path).1, vec![(1, b"one".to_vec())]);
@@ -283,7 +318,7 @@ mod tests {
         let high_water = std::fs::metadata(&path).unwrap().len();
         // A checkpoint holds 1-3. The file keeps its size, so the syncs that follow write data
         // only.
-        j.reset();
+        j.reset().unwrap();
         assert_eq!(j.pending_bytes(), 0);
         j.append(4, b"short").unwrap();
         assert_eq!(std::fs::metadata(&path).unwrap().len(), high_water);
@@ -292,15 +327,40 @@ mod tests {
         let (mut j, back) = reopen(&path);
         assert_eq!(back, vec![(4, b"short".to_vec())]);
         // Record 5 ends exactly where an old record begins: that one is out of sequence.
-        j.reset();
+        j.reset().unwrap();
         j.append(5, &[b'e'; 300]).unwrap();
         j.append(6, b"ffff").unwrap();
         drop(j);
         let (mut j, _) = reopen(&path);
-        j.reset();
+        j.reset().unwrap();
         j.append(7, &[b'g'; 300]).unwrap();
         drop(j);
         assert_eq!(reopen(&path).1, vec![(7, vec![b'g'; 300])]);
+    }
+
+    #[test]
+    fn a_journal_in_the_first_format_is_read_and_rewritten_at_the_first_checkpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j");
+        let mut v1 = MAGIC_V1.to_vec();
+        for (seq, payload) in [(7u64, &b"seven"[..]), (8, b"eight")] {
+            v1.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+            v1.extend_from_slice(&checksum(seq, payload).to_be_bytes());
+            v1.extend_from_slice(&seq.to_be_bytes());
+            v1.extend_from_slice(payload);
+        }
+        std::fs::write(&path, &v1).unwrap();
+        let (mut j, back) = reopen(&path);
+        assert_eq!(back, vec![(7, b"seven".to_vec()), (8, b"eight".to_vec())]);
+        assert_eq!(j.next_seq(), 9);
+        j.reset().unwrap();
+        drop(j);
+        assert_eq!(&std::fs::read(&path).unwrap()[..8], MAGIC);
+        let (mut j, back) = reopen(&path);
+        assert!(back.is_empty(), "{back:?}");
+        j.append(9, b"nine").unwrap();
+        drop(j);
+        assert_eq!(reopen(&path).1, vec![(9, b"nine".to_vec())]);
     }
 
     #[test]
@@ -309,14 +369,13 @@ mod tests {
         let path = dir.path().join("j");
         let (mut j, _) = reopen(&path);
         j.append(1, b"one").unwrap();
-        j.reset();
+        j.reset().unwrap();
         assert_eq!(j.pending_bytes(), 0);
         assert_eq!(j.next_seq(), 2);
         j.continue_after(9);
         assert_eq!(j.next_seq(), 10);
         drop(j);
-        // Still in the file, at or below what the checkpoint holds: replay skips it.
-        assert_eq!(reopen(&path).1, vec![(1, b"one".to_vec())]);
+        assert!(reopen(&path).1.is_empty());
         std::fs::write(&path, b"something else entirely").unwrap();
         assert!(matches!(Journal::open(&path), Err(StoreError::Corrupt(_))));
         assert_eq!(std::fs::read(&path).unwrap(), b"something else entirely");

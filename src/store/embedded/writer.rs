@@ -216,8 +216,7 @@ fn checkpoint(db: &DatabaseHandle) {
         let txn = db.begin_write().map_err(storage)?;
         mark_applied(&txn, journal.next_seq() - 1)?;
         txn.commit().map_err(storage)?;
-        journal.reset();
-        Ok(())
+        journal.reset()
     });
     if let Err(e) = done {
         tracing::warn!(error = %e, "embedded store checkpoint failed; the journal keeps the writes");
@@ -266,8 +265,7 @@ pub(super) fn replay(
     }
     journal.continue_after(applied);
     let Some(last) = pending.last().map(|r| r.seq) else {
-        journal.reset();
-        return Ok(());
+        return journal.reset();
     };
     let txn = db.begin_write().map_err(storage)?;
     for record in &pending {
@@ -289,7 +287,7 @@ pub(super) fn replay(
     mark_applied(&txn, last)?;
     txn.commit().map_err(storage)?;
     journal.continue_after(last);
-    journal.reset();
+    journal.reset()?;
     tracing::info!(
         records = pending.len(),
         "embedded store: applied the journal's writes the database file lacked"
@@ -654,13 +652,40 @@ mod tests {
             2
         );
         drop(store);
-        // What the journal file still holds is at or below what the database holds.
-        let applied = applied_seq(&Database::open(&path).unwrap()).unwrap();
         let (_, records) = Journal::open(&super::super::journal_path(&path)).unwrap();
+        assert!(records.is_empty(), "the journal reads as empty");
+    }
+
+    #[tokio::test]
+    async fn old_records_are_not_applied_to_a_database_file_that_replaced_a_lost_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.redb");
+        let store = EmbeddedStore::open(&path).unwrap();
+        for (i, marker) in ["jti:a", "jti:b"].into_iter().enumerate() {
+            assert!(
+                store
+                    .claim_and_append(marker, t(90_000), "history:x", vec![i as u8], t(0))
+                    .await
+                    .unwrap()
+            );
+        }
+        // Closing checkpoints; the journal file keeps its size, the records still in it.
+        drop(store);
+        std::fs::remove_file(&path).unwrap();
+        let store = EmbeddedStore::open(&path).unwrap();
         assert!(
-            records.iter().all(|r| r.seq <= applied),
-            "left to apply: {:?} above {applied}",
-            records.iter().map(|r| r.seq).collect::<Vec<_>>()
+            store
+                .list_range("history:x", 1, 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "the lost database's writes came back from old journal records"
+        );
+        assert!(
+            store
+                .claim_and_append("jti:a", t(90_000), "history:x", vec![9], t(1))
+                .await
+                .unwrap()
         );
     }
 
@@ -683,7 +708,11 @@ mod tests {
         );
         drop(store);
         // The store's first batch was record 1, and its checkpoint holds it: a journal that
-        // still has it (the reset did not reach the disk) must not apply it again.
+        // still has it (the header written after the checkpoint did not reach the disk) must not
+        // apply it again.
+        let (mut journal, _) = Journal::open(&super::super::journal_path(&path)).unwrap();
+        journal.start_after(0).unwrap();
+        drop(journal);
         journal_as_if_crashed(&path, 1, &[claim("jti:a", b"first")]);
         let store = EmbeddedStore::open(&path).unwrap();
         assert_eq!(

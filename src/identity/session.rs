@@ -357,7 +357,7 @@ pub async fn authenticate(
     let verified = services
         .keyring
         .load()
-        .verify(token)
+        .verify_reusable(token)
         .map_err(|_| SessionError::InvalidSession)?;
     if verified.header.typ.as_deref() != Some(SESSION_TYP) {
         return Err(SessionError::InvalidSession);

@@ -130,7 +130,7 @@ fn split_and_check<'t>(token: &'t str, algorithms: &[&str]) -> Result<(Header, &
 /// A token of the gateway's own whose header passed the rules above and whose signature
 /// verified with one of the gateway's keys; the claims are decoded once, into the type the
 /// caller expects. Time, issuer and audience checks are the caller's, against the injected clock.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Verified {
     pub header: Header,
     payload: Vec<u8>,

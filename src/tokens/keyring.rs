@@ -309,7 +309,15 @@ pub struct Keyring {
     /// relying party sends one back as a logout hint. No RS256 token is accepted as a credential.
     rs256_hints: HashMap<String, DecodingKey>,
     jwks: JwkSet,
+    /// Tokens already verified with these keys, by the SHA-256 of their exact text (see
+    /// [`Keyring::verify_reusable`]). It lives and dies with this key set: a reload or rotation
+    /// builds a new `Keyring`, so no verdict outlives the keys that gave it.
+    reusable: quick_cache::sync::Cache<[u8; 32], jws::Verified>,
 }
+
+/// How many reusable tokens (live app sessions, in practice) keep a remembered verification;
+/// a few hundred bytes each. Beyond it the least used are forgotten and cost one check again.
+const REUSABLE_TOKENS: usize = 4096;
 
 impl std::fmt::Debug for Keyring {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -385,6 +393,7 @@ impl Keyring {
             jwks: JwkSet {
                 keys: jwks.into_iter().map(|(_, k)| k).collect(),
             },
+            reusable: quick_cache::sync::Cache::new(REUSABLE_TOKENS),
         })
     }
 
@@ -404,6 +413,23 @@ impl Keyring {
     /// ([`jws::verify_own`]); its claims are the caller's to decode and check.
     pub fn verify(&self, token: &str) -> Result<jws::Verified, jws::JwsError> {
         jws::verify_own(token, |kid| self.verifying.get(kid))
+    }
+
+    /// [`Keyring::verify`] for a token its holder sends again and again — the app's session
+    /// token, on every call the app makes. The verdict for the exact token text is remembered,
+    /// so a repeat costs a SHA-256 instead of an Ed25519 check; any other text (one changed
+    /// byte) is checked in full, and only tokens that verified are remembered. What the verdict
+    /// does not cover — expiry, issuer, audience, the session still being live — stays the
+    /// caller's to check on every use.
+    pub fn verify_reusable(&self, token: &str) -> Result<jws::Verified, jws::JwsError> {
+        use sha2::Digest;
+        let digest: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
+        if let Some(verified) = self.reusable.get(&digest) {
+            return Ok(verified);
+        }
+        let verified = self.verify(token)?;
+        self.reusable.insert(digest, verified.clone());
+        Ok(verified)
     }
 
     /// The RSA key that signed one of this gateway's RS256 ID tokens, to recognise a logout
@@ -445,6 +471,9 @@ impl Keyring {
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
     use super::*;
 
     fn t(secs: i64) -> Timestamp {
@@ -494,6 +523,69 @@ mod tests {
             Keyring::load(dir.path())
                 .unwrap()
                 .verify(&signed_before)
+                .unwrap_err(),
+            super::super::jws::JwsError::UnknownKey
+        );
+    }
+
+    #[test]
+    fn a_remembered_verification_covers_only_the_exact_token_text() {
+        use super::super::jws::JwsError;
+        let dir = tempfile::tempdir().unwrap();
+        KeyringManifest::create(dir.path(), t(0)).unwrap();
+        let ring = Keyring::load(dir.path()).unwrap();
+        let token = ring
+            .sign("test+jwt", &serde_json::json!({"sub": "x"}))
+            .unwrap();
+        for _ in 0..2 {
+            let verified = ring.verify_reusable(&token).unwrap();
+            assert_eq!(verified.header.typ.as_deref(), Some("test+jwt"));
+            let claims: serde_json::Value = verified.claims().unwrap();
+            assert_eq!(claims["sub"], "x");
+        }
+        let (signing_input, signature) = token.rsplit_once('.').unwrap();
+        let (header, _) = signing_input.split_once('.').unwrap();
+        let other_claims = URL_SAFE_NO_PAD.encode(br#"{"sub":"y"}"#);
+        let mut flipped = signature.as_bytes().to_vec();
+        flipped[10] = if flipped[10] == b'A' { b'B' } else { b'A' };
+        let flipped = String::from_utf8(flipped).unwrap();
+        let none = format!(
+            "{}.{other_claims}.{signature}",
+            URL_SAFE_NO_PAD.encode(br#"{"alg":"none"}"#)
+        );
+        for (forged, expected) in [
+            (
+                format!("{header}.{other_claims}.{signature}"),
+                JwsError::BadSignature,
+            ),
+            (format!("{signing_input}.{flipped}"), JwsError::BadSignature),
+            (none, JwsError::Algorithm("none".into())),
+        ] {
+            // Twice: a refusal is not remembered as anything else either.
+            assert_eq!(ring.verify_reusable(&forged).unwrap_err(), expected);
+            assert_eq!(ring.verify_reusable(&forged).unwrap_err(), expected);
+        }
+        assert!(ring.verify_reusable(&token).is_ok());
+    }
+
+    #[test]
+    fn a_key_rotated_out_no_longer_verifies_a_token_it_was_remembered_for() {
+        let dir = tempfile::tempdir().unwrap();
+        KeyringManifest::create(dir.path(), t(0)).unwrap();
+        let ring = Keyring::load(dir.path()).unwrap();
+        let token = ring
+            .sign("test+jwt", &serde_json::json!({"sub": "x"}))
+            .unwrap();
+        assert!(ring.verify_reusable(&token).is_ok());
+        let day = Duration::from_secs(86_400);
+        for at in [600, 600 + 86_400] {
+            KeyringManifest::rotate(dir.path(), t(at), Duration::from_secs(300), day, false)
+                .unwrap();
+        }
+        assert_eq!(
+            Keyring::load(dir.path())
+                .unwrap()
+                .verify_reusable(&token)
                 .unwrap_err(),
             super::super::jws::JwsError::UnknownKey
         );

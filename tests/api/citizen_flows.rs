@@ -23,6 +23,7 @@ both_backends!(
     password_brute_force_locks_the_account_with_doubling_back_off,
     unknown_wrong_and_locked_logins_look_the_same,
     a_login_from_another_device_is_refused,
+    a_session_token_checked_before_is_still_refused_when_altered_or_expired,
 );
 
 async fn a_citizen_registers_logs_in_and_steps_up(b: Backend) {
@@ -330,4 +331,47 @@ async fn the_sms_outbox_is_absent_in_production() {
     let settings = crate::http_basics::production_settings(dir.path());
     let app = spawn_with(settings, dir).await;
     assert_eq!(app.get("/dev/sms?phone=0912345678").await.status(), 404);
+}
+
+/// The gateway remembers that a session token verified (the app sends it on every call); none of
+/// that may let an altered copy through, or the same token once its twelve hours are over.
+async fn a_session_token_checked_before_is_still_refused_when_altered_or_expired(b: Backend) {
+    let app = spawn_app(b).await;
+    let c = logged_in(&app, 3).await;
+    let token = c.session.clone().unwrap();
+    let history = |token: String| {
+        let app = &app;
+        async move {
+            app.client
+                .get(app.url("/v1/citizen/history"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(history(token.clone()).await.status(), 200);
+    assert_eq!(history(token.clone()).await.status(), 200);
+    let (header, rest) = token.split_once('.').unwrap();
+    let (payload, signature) = rest.split_once('.').unwrap();
+    let flip = |s: &str| {
+        let mut chars: Vec<char> = s.chars().collect();
+        let i = chars.len() / 2;
+        chars[i] = if chars[i] == 'A' { 'B' } else { 'A' };
+        chars.into_iter().collect::<String>()
+    };
+    for altered in [
+        format!("{header}.{}.{signature}", flip(payload)),
+        format!("{header}.{payload}.{}", flip(signature)),
+        format!("{}.{payload}.{signature}", flip(header)),
+        format!("{token}A"),
+    ] {
+        let res = history(altered).await;
+        assert_eq!(problem(res, 401).await["code"], "invalid_session");
+    }
+    assert_eq!(history(token.clone()).await.status(), 200);
+    app.clock
+        .advance(eid_gateway::identity::session::SESSION_TTL + Duration::from_secs(1));
+    let res = history(token).await;
+    assert_eq!(problem(res, 401).await["code"], "invalid_session");
 }

@@ -17,6 +17,7 @@ const _: () = assert!(MI_OPTION_PURGE_DELAY + 1 == libmimalloc_sys::mi_option_us
 /// its 19 MiB of argon2 memory and waits for the next login never does, and an idle gateway
 /// kept ~15 MiB it no longer used. Measured with `scripts/bench-peers`: idle RSS 51.9 → 36.4 MiB,
 /// throughput within the run-to-run noise. `MIMALLOC_PURGE_DELAY` in the environment still wins.
+/// (That the arena is committed as it is used is a build setting: `.cargo/config.toml`.)
 fn return_freed_memory_at_once() {
     // SAFETY: plain integers in, nothing out; mimalloc's options may be set at any time.
     #[allow(unsafe_code)]

@@ -528,15 +528,20 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_remembered_verification_covers_only_the_exact_token_text() {
-        use super::super::jws::JwsError;
+    fn a_ring_and_a_token_it_signed() -> (tempfile::TempDir, Keyring, String) {
         let dir = tempfile::tempdir().unwrap();
         KeyringManifest::create(dir.path(), t(0)).unwrap();
         let ring = Keyring::load(dir.path()).unwrap();
         let token = ring
             .sign("test+jwt", &serde_json::json!({"sub": "x"}))
             .unwrap();
+        (dir, ring, token)
+    }
+
+    #[test]
+    fn a_remembered_verification_covers_only_the_exact_token_text() {
+        use super::super::jws::JwsError;
+        let (_dir, ring, token) = a_ring_and_a_token_it_signed();
         for _ in 0..2 {
             let verified = ring.verify_reusable(&token).unwrap();
             assert_eq!(verified.header.typ.as_deref(), Some("test+jwt"));
@@ -570,12 +575,7 @@ mod tests {
 
     #[test]
     fn a_key_rotated_out_no_longer_verifies_a_token_it_was_remembered_for() {
-        let dir = tempfile::tempdir().unwrap();
-        KeyringManifest::create(dir.path(), t(0)).unwrap();
-        let ring = Keyring::load(dir.path()).unwrap();
-        let token = ring
-            .sign("test+jwt", &serde_json::json!({"sub": "x"}))
-            .unwrap();
+        let (dir, ring, token) = a_ring_and_a_token_it_signed();
         assert!(ring.verify_reusable(&token).is_ok());
         let day = Duration::from_secs(86_400);
         for at in [600, 600 + 86_400] {

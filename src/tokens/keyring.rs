@@ -617,12 +617,7 @@ mod tests {
 
     #[test]
     fn signed_tokens_verify_with_the_published_key_and_carry_the_kid() {
-        let dir = tempfile::tempdir().unwrap();
-        KeyringManifest::create(dir.path(), t(0)).unwrap();
-        let ring = Keyring::load(dir.path()).unwrap();
-        let token = ring
-            .sign("test+jwt", &serde_json::json!({"sub": "x"}))
-            .unwrap();
+        let (_dir, ring, token) = a_ring_and_a_token_it_signed();
         let (header, _) = super::super::jws::inspect(&token).unwrap();
         assert_eq!(header.kid.as_deref(), Some(ring.active_kid()));
         assert_eq!(header.typ.as_deref(), Some("test+jwt"));

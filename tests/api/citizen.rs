@@ -131,6 +131,16 @@ impl Citizen {
         req.send().await.unwrap()
     }
 
+    /// A GET with the app's session token, as the app sends it.
+    pub async fn get(app: &TestApp, path: &str, session: &str) -> reqwest::Response {
+        app.client
+            .get(app.url(path))
+            .bearer_auth(session)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn start(&self, app: &TestApp) -> String {
         let res = Self::post(app, "/v1/citizen/registrations", &self.start_body(), None).await;
         assert_eq!(res.status(), 202);
@@ -281,15 +291,15 @@ impl Citizen {
 
     /// The usage history, read from the app with the current session.
     pub async fn history(&self, app: &TestApp) -> Vec<Value> {
-        app.client
-            .get(app.url("/v1/citizen/history"))
-            .bearer_auth(self.session.as_deref().expect("logged in"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        Self::get(
+            app,
+            "/v1/citizen/history",
+            self.session.as_deref().expect("logged in"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap()
     }
 
     /// A presentation token, approving `details` (RFC 9396) if given.

@@ -341,14 +341,7 @@ async fn a_session_token_checked_before_is_still_refused_when_altered_or_expired
     let token = c.session.clone().unwrap();
     let history = |token: String| {
         let app = &app;
-        async move {
-            app.client
-                .get(app.url("/v1/citizen/history"))
-                .bearer_auth(token)
-                .send()
-                .await
-                .unwrap()
-        }
+        async move { Citizen::get(app, "/v1/citizen/history", &token).await }
     };
     assert_eq!(history(token.clone()).await.status(), 200);
     assert_eq!(history(token.clone()).await.status(), 200);

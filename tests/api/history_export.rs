@@ -8,19 +8,14 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
 
 use crate::both_backends;
-use crate::citizen::{logged_in, verify};
+use crate::citizen::{Citizen, logged_in, verify};
 use crate::helpers::*;
 use eid_gateway::identity::history_export::{NotGenuine, verify as check};
 
 both_backends!(the_history_export_is_signed_and_any_edit_is_found);
 
 async fn export_of(app: &TestApp, session: &str) -> reqwest::Response {
-    app.client
-        .get(app.url("/v1/citizen/history/export"))
-        .bearer_auth(session)
-        .send()
-        .await
-        .unwrap()
+    Citizen::get(app, "/v1/citizen/history/export", session).await
 }
 
 fn jwks(app: &TestApp) -> jsonwebtoken::jwk::JwkSet {

@@ -91,6 +91,10 @@ fn default_min_free_mib() -> u64 {
     64
 }
 
+fn default_checkpoint_interval_ms() -> u64 {
+    1000
+}
+
 /// A trusted proxy: one address (`10.0.0.7`) or a network (`10.0.0.0/8`, `fd00::/8`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]
@@ -142,6 +146,11 @@ pub struct StoreSettings {
     /// not ready. 0 turns the check off.
     #[serde(default = "default_min_free_mib")]
     pub min_free_mib: u64,
+    /// How long the embedded store's journaled writes may wait to be written into its file (a
+    /// checkpoint). Writes queue behind each checkpoint, so rarer checkpoints leave fewer
+    /// requests in a latency tail (each longer); a crash replays at most this much journal.
+    #[serde(default = "default_checkpoint_interval_ms")]
+    pub checkpoint_interval_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -409,6 +418,12 @@ impl Settings {
         if self.store.sweep_interval_secs == 0 {
             return invalid("store.sweep_interval_secs", "must be positive");
         }
+        if !(10..=60_000).contains(&self.store.checkpoint_interval_ms) {
+            return invalid(
+                "store.checkpoint_interval_ms",
+                "must be between 10 and 60000",
+            );
+        }
         if self.keys.reload_interval_secs == 0 {
             return invalid("keys.reload_interval_secs", "must be positive");
         }
@@ -580,6 +595,30 @@ mod tests {
             serde_json::json!([{ "id": "officer-1", "secret_sha256": "a".repeat(64) }]);
         let prod = Settings::from_value(v).unwrap();
         assert_eq!(prod.mode, Mode::Production);
+    }
+
+    #[test]
+    fn a_checkpoint_interval_outside_its_range_is_refused_and_a_missing_one_defaults() {
+        let with = |ms: Option<u64>| {
+            let mut v = layered(Environment::Dev);
+            match ms {
+                Some(ms) => v["store"]["checkpoint_interval_ms"] = serde_json::json!(ms),
+                None => {
+                    v["store"]
+                        .as_object_mut()
+                        .unwrap()
+                        .remove("checkpoint_interval_ms");
+                }
+            }
+            Settings::from_value(v)
+        };
+        for bad in [0, 9, 60_001] {
+            let err = with(Some(bad)).unwrap_err().to_string();
+            assert!(err.contains("store.checkpoint_interval_ms"), "{bad}: {err}");
+        }
+        assert_eq!(with(Some(5000)).unwrap().store.checkpoint_interval_ms, 5000);
+        // A configuration written before the setting existed still loads, with the old timing.
+        assert_eq!(with(None).unwrap().store.checkpoint_interval_ms, 1000);
     }
 
     #[test]

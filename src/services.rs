@@ -139,6 +139,7 @@ impl Services {
             active_kid: keyring.active_kid(),
             active_key_created_at: keyring.active_created_at(),
             keyring_generation: keyring.generation(),
+            checkpoints: self.store.checkpoints(),
             now: self.clock.now(),
         })
     }

@@ -25,7 +25,7 @@ pub mod sandbox_reset;
 pub use handle::journal_path;
 mod writer;
 
-use super::{Log, LogHead, PutMode, Records, Store, StoreError, Table, WriteBatch};
+use super::{Checkpoints, Log, LogHead, PutMode, Records, Store, StoreError, Table, WriteBatch};
 use crate::clock::Timestamp;
 use handle::DatabaseHandle;
 use writer::{Op, Reply, Request, expiry_of};
@@ -109,6 +109,28 @@ impl Drop for EmbeddedStore {
 /// The page cache when none is configured (`store.cache_mib`).
 pub const DEFAULT_CACHE_BYTES: usize = 64 * 1024 * 1024;
 
+/// How the embedded store holds its file (`[store]` in the configuration).
+#[derive(Clone, Copy, Debug)]
+pub struct EmbeddedOptions {
+    /// Bounds redb's page cache, which otherwise grows with the data the gateway touches.
+    pub cache_bytes: usize,
+    /// Writes are refused (503) while the disk holding the file has less than this free (0: no
+    /// check).
+    pub min_free_bytes: u64,
+    /// How long journaled writes may wait for a checkpoint (`store.checkpoint_interval_ms`).
+    pub checkpoint_every: std::time::Duration,
+}
+
+impl Default for EmbeddedOptions {
+    fn default() -> Self {
+        Self {
+            cache_bytes: DEFAULT_CACHE_BYTES,
+            min_free_bytes: 0,
+            checkpoint_every: std::time::Duration::from_secs(1),
+        }
+    }
+}
+
 fn storage<E: std::fmt::Display>(e: E) -> StoreError {
     StoreError::Storage(e.to_string())
 }
@@ -126,24 +148,30 @@ impl EmbeddedStore {
     /// Opens (or creates) the database file and starts its writer thread. `cache_bytes` bounds
     /// redb's page cache, which otherwise grows with the data the gateway touches.
     pub fn open_with_cache(path: &Path, cache_bytes: usize) -> Result<Self, StoreError> {
-        Self::open_with(path, cache_bytes, 0)
+        Self::open_with(
+            path,
+            EmbeddedOptions {
+                cache_bytes,
+                ..EmbeddedOptions::default()
+            },
+        )
     }
 
-    /// [`EmbeddedStore::open_with_cache`], refusing writes (503) while the disk holding the file
-    /// has less than `min_free_bytes` free.
-    pub fn open_with(
-        path: &Path,
-        cache_bytes: usize,
-        min_free_bytes: u64,
-    ) -> Result<Self, StoreError> {
-        let db = Arc::new(DatabaseHandle::open(path, cache_bytes, min_free_bytes)?);
+    /// Opens (or creates) the database file with the given options.
+    pub fn open_with(path: &Path, options: EmbeddedOptions) -> Result<Self, StoreError> {
+        let db = Arc::new(DatabaseHandle::open(
+            path,
+            options.cache_bytes,
+            options.min_free_bytes,
+        )?);
+        let checkpoint_every = options.checkpoint_every;
         // Unbounded: every queued write has a request waiting on it, so the HTTP layer's own
         // limits bound the queue; a bounded channel would block an async worker when full.
         let (tx, rx) = mpsc::channel();
         let writer_db = Arc::clone(&db);
         let thread = std::thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || writer::writer_loop(&writer_db, rx))
+            .spawn(move || writer::writer_loop(&writer_db, rx, checkpoint_every))
             .map_err(storage)?;
         Ok(Self {
             db,
@@ -481,6 +509,10 @@ impl Store for EmbeddedStore {
             let t = txn.open_table(layout::LISTS).map_err(storage)?;
             lists::range(&t, list, from, limit)
         })
+    }
+
+    fn checkpoints(&self) -> Checkpoints {
+        self.db.checkpoints()
     }
 
     async fn sweep_expired(&self, now: Timestamp) -> Result<u64, StoreError> {

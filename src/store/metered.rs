@@ -269,6 +269,9 @@ impl Store for MeteredStore {
     fn restore_fence(&self) -> Option<Timestamp> {
         self.inner.restore_fence()
     }
+    fn checkpoints(&self) -> super::Checkpoints {
+        self.inner.checkpoints()
+    }
     fn reconnects(&self) -> u64 {
         self.inner.reconnects()
     }

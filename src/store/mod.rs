@@ -297,6 +297,12 @@ pub trait Store: Send + Sync + 'static {
         None
     }
 
+    /// The checkpoints the backend has made so far (none for a backend that has none): each is
+    /// a pause every write waits behind, so the figures explain a write latency's tail.
+    fn checkpoints(&self) -> Checkpoints {
+        Checkpoints::default()
+    }
+
     /// How many times the backend had to connect again after a broken connection (0 for a
     /// backend without connections).
     fn reconnects(&self) -> u64 {
@@ -309,6 +315,25 @@ pub trait Store: Send + Sync + 'static {
 }
 
 pub type SharedStore = Arc<dyn Store>;
+
+/// The embedded store's checkpoints since it opened: the durable commits that write out the
+/// pages the journaled writes left in memory. Writes queue behind each one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Checkpoints {
+    pub count: u64,
+    /// Their time together.
+    pub total: std::time::Duration,
+    /// The most recent one's.
+    pub last: std::time::Duration,
+}
+
+impl Checkpoints {
+    pub fn record(&mut self, took: std::time::Duration) {
+        self.count += 1;
+        self.total += took;
+        self.last = took;
+    }
+}
 
 /// Typed helpers over the byte-level primitives: every record is JSON.
 pub async fn get_json<T: DeserializeOwned>(
@@ -520,9 +545,12 @@ pub async fn open_with_clock(
     Ok(match settings.backend {
         StoreBackend::Embedded => {
             let path = settings.data_dir.join("eid-gateway.redb");
-            let cache = settings.cache_mib.saturating_mul(1024 * 1024);
-            let min_free = settings.min_free_mib.saturating_mul(1024 * 1024);
-            Arc::new(embedded::EmbeddedStore::open_with(&path, cache, min_free)?) as SharedStore
+            let options = embedded::EmbeddedOptions {
+                cache_bytes: settings.cache_mib.saturating_mul(1024 * 1024),
+                min_free_bytes: settings.min_free_mib.saturating_mul(1024 * 1024),
+                checkpoint_every: std::time::Duration::from_millis(settings.checkpoint_interval_ms),
+            };
+            Arc::new(embedded::EmbeddedStore::open_with(&path, options)?) as SharedStore
         }
         StoreBackend::Redis => {
             Arc::new(redis::RedisStore::connect(&settings.redis, clock)?) as SharedStore

@@ -10,11 +10,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Counter, Encoder, Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 use crate::clock::Timestamp;
+use crate::store::Checkpoints;
 
 #[derive(Clone)]
 pub struct Metrics {
@@ -40,6 +41,55 @@ pub struct Metrics {
     reconnects_seen: Arc<AtomicU64>,
     signing_key_age: IntGaugeVec,
     signing_key_generation: IntGauge,
+    checkpoints: CheckpointMetrics,
+}
+
+/// The embedded store's checkpoints, folded in from the store's own figures at each scrape.
+#[derive(Clone)]
+struct CheckpointMetrics {
+    count: IntCounter,
+    seconds: Counter,
+    last_seconds: Gauge,
+    /// The store's figures at the last scrape (the counters follow them).
+    seen: Arc<std::sync::Mutex<Checkpoints>>,
+}
+
+impl CheckpointMetrics {
+    fn new(registry: &Registry) -> prometheus::Result<Self> {
+        let count = IntCounter::new(
+            "eidgw_store_checkpoints_total",
+            "Checkpoints of the embedded store: durable commits every write waits behind",
+        )?;
+        registry.register(Box::new(count.clone()))?;
+        let seconds = Counter::new(
+            "eidgw_store_checkpoint_seconds_total",
+            "Time the embedded store's checkpoints took, together",
+        )?;
+        registry.register(Box::new(seconds.clone()))?;
+        let last_seconds = Gauge::new(
+            "eidgw_store_checkpoint_last_seconds",
+            "Time the embedded store's most recent checkpoint took",
+        )?;
+        registry.register(Box::new(last_seconds.clone()))?;
+        Ok(Self {
+            count,
+            seconds,
+            last_seconds,
+            seen: Arc::default(),
+        })
+    }
+
+    fn follow(&self, now: Checkpoints) {
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        // The store's figures only grow: fold in what is new since the last scrape.
+        if now.count > seen.count {
+            self.count.inc_by(now.count - seen.count);
+            self.seconds
+                .inc_by(now.total.saturating_sub(seen.total).as_secs_f64());
+            self.last_seconds.set(now.last.as_secs_f64());
+            *seen = now;
+        }
+    }
 }
 
 /// Latency and failures of every store operation, by backend and operation.
@@ -55,6 +105,7 @@ pub struct Snapshot<'a> {
     pub active_kid: &'a str,
     pub active_key_created_at: Timestamp,
     pub keyring_generation: u64,
+    pub checkpoints: Checkpoints,
     pub now: Timestamp,
 }
 
@@ -122,6 +173,7 @@ impl Metrics {
             "Generation of the loaded keyring (it grows with every rotation)",
         )?;
         registry.register(Box::new(signing_key_generation.clone()))?;
+        let checkpoints = CheckpointMetrics::new(&registry)?;
         Ok(Self {
             client_auth_failures: counter(
                 &registry,
@@ -180,6 +232,7 @@ impl Metrics {
             reconnects_seen: Arc::new(AtomicU64::new(0)),
             signing_key_age,
             signing_key_generation,
+            checkpoints,
             registry,
         })
     }
@@ -219,10 +272,53 @@ impl Metrics {
             .set(now.active_key_created_at.until(now.now).as_secs() as i64);
         self.signing_key_generation
             .set(i64::try_from(now.keyring_generation).unwrap_or(i64::MAX));
+        self.checkpoints.follow(now.checkpoints);
         let mut buf = Vec::new();
         if let Err(err) = TextEncoder::new().encode(&self.registry.gather(), &mut buf) {
             tracing::error!(%err, "cannot encode the metrics");
         }
         String::from_utf8(buf).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn series(m: &Metrics, name: &str) -> f64 {
+        // Copied out first: the guard must be gone before `render` takes the lock.
+        let seen = *m.checkpoints.seen.lock().unwrap();
+        let text = m.render(Snapshot {
+            redis_reconnects: 0,
+            active_kid: "k",
+            active_key_created_at: Timestamp::from_secs(0),
+            keyring_generation: 1,
+            checkpoints: seen,
+            now: Timestamp::from_secs(0),
+        });
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap()
+    }
+
+    #[test]
+    fn checkpoint_figures_are_folded_in_once() {
+        let m = Metrics::new().unwrap();
+        let mut store = Checkpoints::default();
+        store.record(Duration::from_millis(20));
+        store.record(Duration::from_millis(5));
+        m.checkpoints.follow(store);
+        // The same figures again (another scrape): nothing more.
+        m.checkpoints.follow(store);
+        assert_eq!(series(&m, "eidgw_store_checkpoints_total"), 2.0);
+        assert!((series(&m, "eidgw_store_checkpoint_seconds_total") - 0.025).abs() < 1e-9);
+        assert!((series(&m, "eidgw_store_checkpoint_last_seconds") - 0.005).abs() < 1e-9);
+        store.record(Duration::from_millis(7));
+        m.checkpoints.follow(store);
+        assert_eq!(series(&m, "eidgw_store_checkpoints_total"), 3.0);
+        assert!((series(&m, "eidgw_store_checkpoint_seconds_total") - 0.032).abs() < 1e-9);
+        assert!((series(&m, "eidgw_store_checkpoint_last_seconds") - 0.007).abs() < 1e-9);
     }
 }

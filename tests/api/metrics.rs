@@ -191,6 +191,43 @@ async fn every_counter_moves_with_its_event(backend: Backend) {
 
 both_backends!(every_counter_moves_with_its_event);
 
+/// The embedded store's checkpoints — the pauses every write waits behind — are counted and
+/// timed; a store without checkpoints reports none.
+async fn checkpoints_are_counted_and_timed(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let portal = "public-services-portal";
+    let before = value(&scrape(&app).await, "eidgw_store_checkpoints_total");
+    // A write: the journal holds it until the next checkpoint, within a second or so.
+    let c = citizen::logged_in(&app, 0).await;
+    let token = c.token_for(&app, portal, "n-1").await;
+    assert_eq!(
+        citizen::verify(&app, portal, &token, Some("n-1")).await["valid"],
+        true
+    );
+    let mut m = scrape(&app).await;
+    if backend == Backend::Embedded {
+        for _ in 0..50 {
+            if value(&m, "eidgw_store_checkpoints_total") > before {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            m = scrape(&app).await;
+        }
+        assert!(value(&m, "eidgw_store_checkpoints_total") > before, "{m}");
+        let last = value(&m, "eidgw_store_checkpoint_last_seconds");
+        assert!(last > 0.0, "{m}");
+        assert!(
+            value(&m, "eidgw_store_checkpoint_seconds_total") >= last,
+            "{m}"
+        );
+    } else {
+        assert!(m.contains("eidgw_store_checkpoints_total 0"), "{m}");
+        assert_eq!(value(&m, "eidgw_store_checkpoint_seconds_total"), 0.0);
+    }
+}
+
+both_backends!(checkpoints_are_counted_and_timed);
+
 #[tokio::test]
 async fn a_store_failure_is_counted_by_operation() {
     let dir = tempfile::tempdir().unwrap();

@@ -20,7 +20,7 @@ use redb::Database;
 
 use super::journal::Journal;
 use super::{layout, lists, log_table_name, storage, writer};
-use crate::store::{Log, StoreError, Table};
+use crate::store::{Checkpoints, Log, StoreError, Table};
 
 /// The open database and its journal: they open, close and open again together, since the
 /// journal holds writes the database file may not have yet.
@@ -42,6 +42,7 @@ pub(super) struct DatabaseHandle {
     /// When opening again was last tried: at most every [`REOPEN_PAUSE`], however many writes
     /// arrive meanwhile (each is answered 503 at once).
     last_reopen: std::sync::Mutex<Option<std::time::Instant>>,
+    checkpoints: std::sync::Mutex<Checkpoints>,
 }
 
 const REOPEN_PAUSE: std::time::Duration = std::time::Duration::from_millis(250);
@@ -107,6 +108,7 @@ impl DatabaseHandle {
             min_free_bytes,
             db: RwLock::new(Some(db)),
             last_reopen: std::sync::Mutex::new(None),
+            checkpoints: std::sync::Mutex::new(Checkpoints::default()),
         })
     }
 
@@ -161,6 +163,17 @@ impl DatabaseHandle {
                 .map_err(|_| StoreError::Storage("the journal lock is poisoned".into()))?;
             f(&open.db, &mut journal)
         })
+    }
+
+    pub(super) fn record_checkpoint(&self, took: std::time::Duration) {
+        self.checkpoints
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .record(took);
+    }
+
+    pub(super) fn checkpoints(&self) -> Checkpoints {
+        *self.checkpoints.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Bytes of journaled writes waiting for a checkpoint (0 while closed: opening again

@@ -27,9 +27,8 @@ const MAX_BATCH: usize = 1024;
 /// arriving concurrently (the last batch held more than one).
 const LINGER: Duration = Duration::from_micros(300);
 
-/// How long journaled writes may wait for a checkpoint, and how much of them: bounds both the
+/// How much journaled writes may wait for a checkpoint (how long is configured): bounds both the
 /// journal a crash leaves to replay and the pages redb holds in memory meanwhile.
-const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 const CHECKPOINT_BYTES: u64 = 64 * 1024 * 1024;
 
 /// A write, as queued and as journaled. Tables and logs are journaled by name; the variants by
@@ -128,14 +127,18 @@ pub(super) struct Request {
 
 /// Applies queued writes until the store is dropped: gathers what is queued into one
 /// transaction and commits it (group commit), answering each request once its batch is durable.
-pub(super) fn writer_loop(db: &DatabaseHandle, rx: mpsc::Receiver<Request>) {
+pub(super) fn writer_loop(
+    db: &DatabaseHandle,
+    rx: mpsc::Receiver<Request>,
+    checkpoint_every: Duration,
+) {
     let mut concurrent = false;
     let mut checkpointed_at = Instant::now();
     loop {
         // With journaled writes waiting for a checkpoint, wait for work only until one is due:
         // a store gone quiet still writes its pages out.
         let first = if db.journal_pending_bytes() > 0 {
-            let due = checkpointed_at + CHECKPOINT_EVERY;
+            let due = checkpointed_at + checkpoint_every;
             match rx.recv_timeout(due.saturating_duration_since(Instant::now())) {
                 Ok(r) => Some(r),
                 Err(mpsc::RecvTimeoutError::Timeout) => None,
@@ -152,7 +155,7 @@ pub(super) fn writer_loop(db: &DatabaseHandle, rx: mpsc::Receiver<Request>) {
         }
         let pending = db.journal_pending_bytes();
         if pending >= CHECKPOINT_BYTES
-            || (pending > 0 && checkpointed_at.elapsed() >= CHECKPOINT_EVERY)
+            || (pending > 0 && checkpointed_at.elapsed() >= checkpoint_every)
         {
             checkpoint(db);
             checkpointed_at = Instant::now();
@@ -212,14 +215,18 @@ fn write_gathered(
 /// A durable redb commit, then an empty journal. A failure leaves the journal as it was (the
 /// handle closes the file; opening it again replays what the file lacks).
 fn checkpoint(db: &DatabaseHandle) {
+    let started = Instant::now();
     let done = db.write(|db, journal| {
         let txn = db.begin_write().map_err(storage)?;
         mark_applied(&txn, journal.next_seq() - 1)?;
         txn.commit().map_err(storage)?;
         journal.reset()
     });
-    if let Err(e) = done {
-        tracing::warn!(error = %e, "embedded store checkpoint failed; the journal keeps the writes");
+    match done {
+        Ok(()) => db.record_checkpoint(started.elapsed()),
+        Err(e) => {
+            tracing::warn!(error = %e, "embedded store checkpoint failed; the journal keeps the writes");
+        }
     }
 }
 
@@ -734,6 +741,47 @@ mod tests {
             EmbeddedStore::open(&path),
             Err(StoreError::Corrupt(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn journaled_writes_wait_for_the_configured_checkpoint_interval() {
+        use crate::store::embedded::EmbeddedOptions;
+        let dir = tempfile::tempdir().unwrap();
+        let open = |every_ms: u64, name: &str| {
+            EmbeddedStore::open_with(
+                &dir.path().join(name),
+                EmbeddedOptions {
+                    checkpoint_every: Duration::from_millis(every_ms),
+                    ..EmbeddedOptions::default()
+                },
+            )
+            .unwrap()
+        };
+        async fn claim_one(store: &EmbeddedStore) {
+            assert!(
+                store
+                    .claim_and_append("jti:a", t(90_000), "history:x", vec![1], t(0))
+                    .await
+                    .unwrap()
+            );
+        }
+        let rare = open(60_000, "rare.redb");
+        claim_one(&rare).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(
+            rare.checkpoints().count,
+            0,
+            "checkpointed before its interval"
+        );
+        let often = open(20, "often.redb");
+        claim_one(&often).await;
+        let mut waited = 0;
+        while often.checkpoints().count == 0 && waited < 100 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            waited += 1;
+        }
+        assert_eq!(often.checkpoints().count, 1, "one write, one checkpoint");
+        assert!(often.checkpoints().last > Duration::ZERO);
     }
 
     #[test]

@@ -21,6 +21,7 @@ use tokio::sync::oneshot;
 mod handle;
 mod journal;
 mod lists;
+mod operations;
 pub mod sandbox_reset;
 pub use handle::journal_path;
 mod writer;
@@ -28,7 +29,8 @@ mod writer;
 use super::{Checkpoints, Log, LogHead, PutMode, Records, Store, StoreError, Table, WriteBatch};
 use crate::clock::Timestamp;
 use handle::DatabaseHandle;
-use writer::{Op, Reply, Request, expiry_of};
+use operations::{Op, Reply, expiry_of};
+use writer::Request;
 
 /// Table layout, public so that tests (and forensic tools) can open a database file directly.
 pub mod layout {

@@ -338,14 +338,15 @@ pub(super) fn apply(txn: &WriteTransaction, op: &Op) -> Result<Reply, StoreError
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn t(ms: i64) -> Timestamp {
+    pub(in crate::store::embedded) fn t(ms: i64) -> Timestamp {
         Timestamp::from_millis(1_800_000_000_000 + ms)
     }
 
-    fn claim(marker: &str, entry: &[u8]) -> Op {
+    /// A verification's write: claim `marker`, append `entry` to one citizen's history.
+    pub(in crate::store::embedded) fn claim(marker: &str, entry: &[u8]) -> Op {
         Op::ClaimAndAppend {
             marker: marker.into(),
             marker_expires: t(90_000),

@@ -265,13 +265,9 @@ fn apply_batch(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::Timestamp;
     use crate::store::Store;
     use crate::store::embedded::EmbeddedStore;
-
-    fn t(ms: i64) -> Timestamp {
-        Timestamp::from_millis(1_800_000_000_000 + ms)
-    }
+    use crate::store::embedded::operations::tests::{claim, t};
 
     /// Leaves `ops` in the journal as record `seq`, as a crash after the journal's sync and
     /// before the checkpoint would.
@@ -281,16 +277,6 @@ mod tests {
         journal
             .append(seq, &postcard::to_allocvec(&ops).unwrap())
             .unwrap();
-    }
-
-    fn claim(marker: &str, entry: &[u8]) -> Op {
-        Op::ClaimAndAppend {
-            marker: marker.into(),
-            marker_expires: t(90_000),
-            list: "history:001090000001".into(),
-            entry: entry.to_vec(),
-            now: t(0),
-        }
     }
 
     #[tokio::test]

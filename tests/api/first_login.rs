@@ -51,11 +51,21 @@ impl Drop for Gateway {
 /// Runs a README command with its port 9123 replaced by `port` (the README's port may be taken
 /// on a machine running the suite); `EIDGW_GATEWAY` points the example client there too.
 fn bash(dir: &std::path::Path, port: u16, command: &str) -> std::process::Command {
+    shell(dir, port, command, "")
+}
+
+/// [`bash`] for the gateway itself: bash becomes the gateway (`exec`), so that killing the child
+/// stops the gateway instead of leaving it running, orphaned, after the test.
+fn bash_exec(dir: &std::path::Path, port: u16, command: &str) -> std::process::Command {
+    shell(dir, port, command, "exec ")
+}
+
+fn shell(dir: &std::path::Path, port: u16, command: &str, exec: &str) -> std::process::Command {
     let command = command.replace("9123", &port.to_string());
     let mut c = Command::new("bash");
     c.arg("-c")
         .arg(format!(
-            "set -euo pipefail; cargo() {{ [ \"$1 $2 $3\" = 'run --release --' ] || exit 90; shift 3; \"$EIDGW\" \"$@\"; }}; {command}"
+            "set -euo pipefail; cargo() {{ [ \"$1 $2 $3\" = 'run --release --' ] || exit 90; shift 3; {exec}\"$EIDGW\" \"$@\"; }}; {command}"
         ))
         .current_dir(dir)
         .env("EIDGW", env!("CARGO_BIN_EXE_eidgw"))
@@ -91,7 +101,7 @@ fn the_five_minute_walkthrough_runs_as_written() {
 
     let port = crate::redis_outage::free_port();
     let address = format!("127.0.0.1:{port}");
-    let mut serve = bash(dir.path(), port, &commands[0]);
+    let mut serve = bash_exec(dir.path(), port, &commands[0]);
     let mut gateway = Gateway(
         serve
             .stdout(Stdio::null())
@@ -159,6 +169,12 @@ fn the_five_minute_walkthrough_runs_as_written() {
         String::from_utf8_lossy(&out.stderr).contains("refused the sign-in"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    // Stopping the child stops the gateway: nothing is left listening after the test.
+    drop(gateway);
+    assert!(
+        std::net::TcpStream::connect(&address).is_err(),
+        "the gateway outlived its test on {address}"
     );
 }
 

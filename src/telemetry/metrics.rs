@@ -56,21 +56,27 @@ struct CheckpointMetrics {
 
 impl CheckpointMetrics {
     fn new(registry: &Registry) -> prometheus::Result<Self> {
-        let count = IntCounter::new(
-            "eidgw_store_checkpoints_total",
-            "Checkpoints of the embedded store: durable commits every write waits behind",
+        let count = registered(
+            registry,
+            IntCounter::new(
+                "eidgw_store_checkpoints_total",
+                "Checkpoints of the embedded store: durable commits every write waits behind",
+            )?,
         )?;
-        registry.register(Box::new(count.clone()))?;
-        let seconds = Counter::new(
-            "eidgw_store_checkpoint_seconds_total",
-            "Time the embedded store's checkpoints took, together",
+        let seconds = registered(
+            registry,
+            Counter::new(
+                "eidgw_store_checkpoint_seconds_total",
+                "Time the embedded store's checkpoints took, together",
+            )?,
         )?;
-        registry.register(Box::new(seconds.clone()))?;
-        let last_seconds = Gauge::new(
-            "eidgw_store_checkpoint_last_seconds",
-            "Time the embedded store's most recent checkpoint took",
+        let last_seconds = registered(
+            registry,
+            Gauge::new(
+                "eidgw_store_checkpoint_last_seconds",
+                "Time the embedded store's most recent checkpoint took",
+            )?,
         )?;
-        registry.register(Box::new(last_seconds.clone()))?;
         Ok(Self {
             count,
             seconds,
@@ -115,9 +121,16 @@ fn counter(
     help: &str,
     labels: &[&str],
 ) -> prometheus::Result<IntCounterVec> {
-    let c = IntCounterVec::new(Opts::new(name, help), labels)?;
-    registry.register(Box::new(c.clone()))?;
-    Ok(c)
+    registered(registry, IntCounterVec::new(Opts::new(name, help), labels)?)
+}
+
+/// `metric`, registered: the registry keeps one handle, the caller the other.
+fn registered<M: prometheus::core::Collector + Clone + 'static>(
+    registry: &Registry,
+    metric: M,
+) -> prometheus::Result<M> {
+    registry.register(Box::new(metric.clone()))?;
+    Ok(metric)
 }
 
 const LATENCY_BUCKETS: [f64; 12] = [
@@ -137,42 +150,52 @@ impl Metrics {
             "HTTP requests by route template, method and status",
             &["method", "route", "status"],
         )?;
-        let http_latency = HistogramVec::new(
-            HistogramOpts::new(
-                "eidgw_http_request_duration_seconds",
-                "HTTP request latency by route template",
-            )
-            .buckets(LATENCY_BUCKETS.to_vec()),
-            &["method", "route"],
+        let http_latency = registered(
+            &registry,
+            HistogramVec::new(
+                HistogramOpts::new(
+                    "eidgw_http_request_duration_seconds",
+                    "HTTP request latency by route template",
+                )
+                .buckets(LATENCY_BUCKETS.to_vec()),
+                &["method", "route"],
+            )?,
         )?;
-        registry.register(Box::new(http_latency.clone()))?;
-        let store_latency = HistogramVec::new(
-            HistogramOpts::new(
-                "eidgw_store_operation_duration_seconds",
-                "Store operation latency by backend and operation",
-            )
-            .buckets(LATENCY_BUCKETS.to_vec()),
-            &["backend", "operation"],
+        let store_latency = registered(
+            &registry,
+            HistogramVec::new(
+                HistogramOpts::new(
+                    "eidgw_store_operation_duration_seconds",
+                    "Store operation latency by backend and operation",
+                )
+                .buckets(LATENCY_BUCKETS.to_vec()),
+                &["backend", "operation"],
+            )?,
         )?;
-        registry.register(Box::new(store_latency.clone()))?;
-        let redis_reconnects = IntCounter::new(
-            "eidgw_redis_reconnects_total",
-            "New Redis connections made after the first (each one follows a broken connection)",
+        let redis_reconnects = registered(
+            &registry,
+            IntCounter::new(
+                "eidgw_redis_reconnects_total",
+                "New Redis connections made after the first (each one follows a broken connection)",
+            )?,
         )?;
-        registry.register(Box::new(redis_reconnects.clone()))?;
-        let signing_key_age = IntGaugeVec::new(
-            Opts::new(
-                "eidgw_signing_key_age_seconds",
-                "Age of the active token-signing key (rotate before it grows old)",
-            ),
-            &["kid"],
+        let signing_key_age = registered(
+            &registry,
+            IntGaugeVec::new(
+                Opts::new(
+                    "eidgw_signing_key_age_seconds",
+                    "Age of the active token-signing key (rotate before it grows old)",
+                ),
+                &["kid"],
+            )?,
         )?;
-        registry.register(Box::new(signing_key_age.clone()))?;
-        let signing_key_generation = IntGauge::new(
-            "eidgw_keyring_generation",
-            "Generation of the loaded keyring (it grows with every rotation)",
+        let signing_key_generation = registered(
+            &registry,
+            IntGauge::new(
+                "eidgw_keyring_generation",
+                "Generation of the loaded keyring (it grows with every rotation)",
+            )?,
         )?;
-        registry.register(Box::new(signing_key_generation.clone()))?;
         let checkpoints = CheckpointMetrics::new(&registry)?;
         Ok(Self {
             client_auth_failures: counter(

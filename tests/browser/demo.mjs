@@ -12,7 +12,7 @@
 // people without accounts), PASSWORD, PASSCODE, SCREENSHOTS, CHROMIUM.
 // Output: one JSON document on stdout; screenshots of every step (and of a failure).
 import { chromium } from 'playwright-core';
-import { mkdirSync, mkdtempSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -28,7 +28,10 @@ mkdirSync(shots, { recursive: true });
 // The camera's picture: one YUV 4:2:0 frame (y4m), replaced whole before each scan.
 const CAM_W = 1280;
 const CAM_H = 720;
-const camera = join(mkdtempSync(join(tmpdir(), 'eid-demo-camera-')), 'camera.y4m');
+const cameraDir = mkdtempSync(join(tmpdir(), 'eid-demo-camera-'));
+// However the script ends: every run would otherwise leave its camera file behind in /tmp.
+process.on('exit', () => rmSync(cameraDir, { recursive: true, force: true }));
+const camera = join(cameraDir, 'camera.y4m');
 function cameraSees(luma) {
   const head = Buffer.from(`YUV4MPEG2 W${CAM_W} H${CAM_H} F10:1 Ip A1:1 C420jpeg\nFRAME\n`);
   const chroma = Buffer.alloc((CAM_W / 2) * (CAM_H / 2) * 2, 128);

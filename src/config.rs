@@ -92,7 +92,7 @@ fn default_min_free_mib() -> u64 {
 }
 
 fn default_checkpoint_interval_ms() -> u64 {
-    1000
+    50
 }
 
 /// A trusted proxy: one address (`10.0.0.7`) or a network (`10.0.0.0/8`, `fd00::/8`).
@@ -618,7 +618,7 @@ mod tests {
         }
         assert_eq!(with(Some(5000)).unwrap().store.checkpoint_interval_ms, 5000);
         // A configuration written before the setting existed still loads, with the old timing.
-        assert_eq!(with(None).unwrap().store.checkpoint_interval_ms, 1000);
+        assert_eq!(with(None).unwrap().store.checkpoint_interval_ms, 50);
     }
 
     #[test]

@@ -128,7 +128,7 @@ impl Default for EmbeddedOptions {
         Self {
             cache_bytes: DEFAULT_CACHE_BYTES,
             min_free_bytes: 0,
-            checkpoint_every: std::time::Duration::from_secs(1),
+            checkpoint_every: std::time::Duration::from_millis(50),
         }
     }
 }

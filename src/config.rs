@@ -92,7 +92,7 @@ fn default_min_free_mib() -> u64 {
 }
 
 fn default_checkpoint_interval_ms() -> u64 {
-    50
+    crate::store::embedded::DEFAULT_CHECKPOINT_EVERY.as_millis() as u64
 }
 
 /// A trusted proxy: one address (`10.0.0.7`) or a network (`10.0.0.0/8`, `fd00::/8`).
@@ -617,7 +617,7 @@ mod tests {
             assert!(err.contains("store.checkpoint_interval_ms"), "{bad}: {err}");
         }
         assert_eq!(with(Some(5000)).unwrap().store.checkpoint_interval_ms, 5000);
-        // A configuration written before the setting existed still loads, with the old timing.
+        // A configuration written before the setting existed still loads, with the default.
         assert_eq!(with(None).unwrap().store.checkpoint_interval_ms, 50);
     }
 

@@ -111,6 +111,11 @@ impl Drop for EmbeddedStore {
 /// The page cache when none is configured (`store.cache_mib`).
 pub const DEFAULT_CACHE_BYTES: usize = 64 * 1024 * 1024;
 
+/// How long journaled writes wait for a checkpoint when a configuration does not say
+/// (`store.checkpoint_interval_ms`). Short, because redb keeps every page a batch replaces until
+/// the next durable commit: the longer the interval, the more each checkpoint writes.
+pub const DEFAULT_CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// How the embedded store holds its file (`[store]` in the configuration).
 #[derive(Clone, Copy, Debug)]
 pub struct EmbeddedOptions {
@@ -128,7 +133,7 @@ impl Default for EmbeddedOptions {
         Self {
             cache_bytes: DEFAULT_CACHE_BYTES,
             min_free_bytes: 0,
-            checkpoint_every: std::time::Duration::from_millis(50),
+            checkpoint_every: DEFAULT_CHECKPOINT_EVERY,
         }
     }
 }

@@ -8,6 +8,11 @@ use crate::helpers::*;
 
 struct Gateway(Child);
 
+const DEFAULT_CHECKPOINT_MS: u64 =
+    eid_gateway::store::embedded::DEFAULT_CHECKPOINT_EVERY.as_millis() as u64;
+/// Longer than any test here runs.
+const NO_CHECKPOINT_MS: u64 = 60_000;
+
 impl Drop for Gateway {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -15,7 +20,10 @@ impl Drop for Gateway {
     }
 }
 
-fn start(dir: &std::path::Path, port: u16) -> Gateway {
+/// The gateway checkpoints its journal into the file every `checkpoint_interval_ms`: with a long
+/// one, everything acknowledged before a kill is in the journal alone, and only replaying it at
+/// the next start brings it back.
+fn start(dir: &std::path::Path, port: u16, checkpoint_interval_ms: u64) -> Gateway {
     let child = Command::new(env!("CARGO_BIN_EXE_eidgw"))
         .current_dir(repo())
         .args(["serve", "--port", &port.to_string(), "--data-dir"])
@@ -24,6 +32,10 @@ fn start(dir: &std::path::Path, port: u16) -> Gateway {
         .arg(dir.join("keys"))
         .env("EIDGW__REGISTRY__DEV_SEED_COUNT", "200")
         .env("EIDGW__LOG__LEVEL", "warn")
+        .env(
+            "EIDGW__STORE__CHECKPOINT_INTERVAL_MS",
+            checkpoint_interval_ms.to_string(),
+        )
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -40,12 +52,12 @@ struct Started {
     gateway: Gateway,
 }
 
-async fn start_fresh() -> Started {
+async fn start_fresh(checkpoint_interval_ms: u64) -> Started {
     let dir = tempfile::tempdir().unwrap();
     let port = crate::redis_outage::free_port();
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
-    let gateway = start(dir.path(), port);
+    let gateway = start(dir.path(), port, checkpoint_interval_ms);
     wait_ready(&client, &base).await;
     Started {
         dir,
@@ -87,7 +99,7 @@ async fn acknowledged_writes_survive_kill_9_and_a_restart() {
         base,
         client,
         gateway: gw,
-    } = start_fresh().await;
+    } = start_fresh(DEFAULT_CHECKPOINT_MS).await;
     let personas: serde_json::Value = personas_of(&client, &base).await;
     // Each refused authentication is written to the audit log before the 401 is sent.
     for _ in 0..5 {
@@ -101,7 +113,7 @@ async fn acknowledged_writes_survive_kill_9_and_a_restart() {
     }
     drop(gw); // SIGKILL: no graceful shutdown
 
-    let gw = start(dir.path(), port);
+    let gw = start(dir.path(), port, DEFAULT_CHECKPOINT_MS);
     wait_ready(&client, &base).await;
     let again: serde_json::Value = personas_of(&client, &base).await;
     assert_eq!(personas, again, "the registry was kept, not re-seeded");
@@ -153,13 +165,14 @@ async fn verify_at(client: &reqwest::Client, base: &str, token: &str) -> Option<
 #[tokio::test]
 async fn verifications_acknowledged_before_kill_9_stay_used_and_in_the_history() {
     use futures_util::StreamExt;
+    // No checkpoint before the kill: every acknowledged verification comes back from the journal.
     let Started {
         dir,
         port,
         base,
         client,
         gateway: gw,
-    } = start_fresh().await;
+    } = start_fresh(NO_CHECKPOINT_MS).await;
 
     let personas = personas_of(&client, &base).await;
     let id = personas[0]["personal_id"].as_str().unwrap().to_owned();
@@ -249,7 +262,7 @@ async fn verifications_acknowledged_before_kill_9_stay_used_and_in_the_history()
         "the kill came too late to test anything"
     );
 
-    let gw = start(dir.path(), port);
+    let gw = start(dir.path(), port, NO_CHECKPOINT_MS);
     wait_ready(&client, &base).await;
     for (token, _) in &acknowledged {
         let again = verify_at(&client, &base, token).await.unwrap();

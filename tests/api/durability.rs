@@ -10,7 +10,7 @@ struct Gateway(Child);
 
 const DEFAULT_CHECKPOINT_MS: u64 =
     eid_gateway::store::embedded::DEFAULT_CHECKPOINT_EVERY.as_millis() as u64;
-/// Longer than any test here runs.
+/// Longer than any test here runs: what was acknowledged before a kill is in the journal alone.
 const NO_CHECKPOINT_MS: u64 = 60_000;
 
 impl Drop for Gateway {
@@ -99,7 +99,7 @@ async fn acknowledged_writes_survive_kill_9_and_a_restart() {
         base,
         client,
         gateway: gw,
-    } = start_fresh(DEFAULT_CHECKPOINT_MS).await;
+    } = start_fresh(NO_CHECKPOINT_MS).await;
     let personas: serde_json::Value = personas_of(&client, &base).await;
     // Each refused authentication is written to the audit log before the 401 is sent.
     for _ in 0..5 {
@@ -113,7 +113,7 @@ async fn acknowledged_writes_survive_kill_9_and_a_restart() {
     }
     drop(gw); // SIGKILL: no graceful shutdown
 
-    let gw = start(dir.path(), port, DEFAULT_CHECKPOINT_MS);
+    let gw = start(dir.path(), port, NO_CHECKPOINT_MS);
     wait_ready(&client, &base).await;
     let again: serde_json::Value = personas_of(&client, &base).await;
     assert_eq!(personas, again, "the registry was kept, not re-seeded");
@@ -134,6 +134,22 @@ async fn acknowledged_writes_survive_kill_9_and_a_restart() {
         .parse()
         .unwrap();
     assert!(n >= 8, "{stdout}");
+}
+
+/// How many checkpoints the gateway has made (`/metrics`).
+async fn checkpoints(client: &reqwest::Client, base: &str) -> u64 {
+    let text = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("eidgw_store_checkpoints_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no checkpoint count in {text}"))
 }
 
 /// Runs the CLI with the test gateway's data and keys; its stdout.
@@ -162,17 +178,28 @@ async fn verify_at(client: &reqwest::Client, base: &str, token: &str) -> Option<
     r.json().await.ok()
 }
 
+// No checkpoint before the kill: every acknowledged verification comes back from the journal.
 #[tokio::test]
 async fn verifications_acknowledged_before_kill_9_stay_used_and_in_the_history() {
+    verifications_survive_kill_9(NO_CHECKPOINT_MS).await;
+}
+
+// Checkpoints while the verifications run: some come back from the file, the latest from the
+// journal.
+#[tokio::test]
+async fn verifications_acknowledged_before_kill_9_survive_checkpoints_in_between() {
+    verifications_survive_kill_9(DEFAULT_CHECKPOINT_MS).await;
+}
+
+async fn verifications_survive_kill_9(checkpoint_interval_ms: u64) {
     use futures_util::StreamExt;
-    // No checkpoint before the kill: every acknowledged verification comes back from the journal.
     let Started {
         dir,
         port,
         base,
         client,
         gateway: gw,
-    } = start_fresh(NO_CHECKPOINT_MS).await;
+    } = start_fresh(checkpoint_interval_ms).await;
 
     let personas = personas_of(&client, &base).await;
     let id = personas[0]["personal_id"].as_str().unwrap().to_owned();
@@ -229,6 +256,7 @@ async fn verifications_acknowledged_before_kill_9_stay_used_and_in_the_history()
 
     // Sixteen verifications at a time; the gateway is killed once 120 are acknowledged, with
     // others in flight.
+    let checkpoints_before = checkpoints(&client, &base).await;
     let acknowledged = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(String, String)>::new()));
     let load = {
         let (client, base, acknowledged) = (client.clone(), base.clone(), acknowledged.clone());
@@ -254,7 +282,16 @@ async fn verifications_acknowledged_before_kill_9_stay_used_and_in_the_history()
     while acknowledged.lock().unwrap().len() < 120 {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
+    let checkpoints_during = checkpoints(&client, &base).await - checkpoints_before;
     drop(gw); // SIGKILL with verifications in flight
+    if checkpoint_interval_ms == NO_CHECKPOINT_MS {
+        assert_eq!(
+            checkpoints_during, 0,
+            "a checkpoint ran: not the journal alone"
+        );
+    } else {
+        assert!(checkpoints_during > 0, "no checkpoint ran during the load");
+    }
     load.await.unwrap();
     let acknowledged = acknowledged.lock().unwrap().clone();
     assert!(
@@ -262,7 +299,7 @@ async fn verifications_acknowledged_before_kill_9_stay_used_and_in_the_history()
         "the kill came too late to test anything"
     );
 
-    let gw = start(dir.path(), port, NO_CHECKPOINT_MS);
+    let gw = start(dir.path(), port, checkpoint_interval_ms);
     wait_ready(&client, &base).await;
     for (token, _) in &acknowledged {
         let again = verify_at(&client, &base, token).await.unwrap();

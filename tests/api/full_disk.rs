@@ -85,6 +85,10 @@ async fn on_a_small_disk(min_free_mib: u64) -> Option<FullDisk> {
     let mut settings = test_settings(Backend::Embedded, dir.path());
     assert_eq!(settings.store.data_dir, data);
     settings.store.min_free_mib = min_free_mib;
+    // No checkpoint during the test: every write appends to the journal, so the writes need
+    // space as they go. With frequent checkpoints the journal is rewritten in place and redb
+    // reuses the pages it freed, and a full disk may take longer than the test's tokens to bite.
+    settings.store.checkpoint_interval_ms = 60_000;
     let app = spawn_with(settings, dir).await;
     let citizen = logged_in(&app, 0).await;
     let mut tokens = Vec::new();
@@ -186,8 +190,8 @@ async fn a_nearly_full_disk_stops_writes_and_readiness_until_space_returns() {
     recovers(&disk.app, &disk.tokens, &answered_valid, &refused).await;
 }
 
-/// With no low-water mark, the disk fills under a commit: redb fails the write and refuses every
-/// later one until the file is opened again. The gateway answers 503 — never a success, never a
+/// With no low-water mark, the disk fills under a commit: the write fails (the journal's append,
+/// or redb's, which then refuses every later one until the file is opened again). The gateway answers 503 — never a success, never a
 /// 500 — and opens the file again by itself once writes succeed.
 #[tokio::test]
 async fn a_disk_that_fills_under_a_commit_answers_503_and_the_store_reopens_by_itself() {

@@ -146,10 +146,11 @@ async fn checkpoints(client: &reqwest::Client, base: &str) -> u64 {
         .text()
         .await
         .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix("eidgw_store_checkpoints_total "))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no checkpoint count in {text}"))
+    assert!(
+        text.contains("\neidgw_store_checkpoints_total "),
+        "no checkpoint count in {text}"
+    );
+    crate::metrics::value(&text, "eidgw_store_checkpoints_total") as u64
 }
 
 /// Runs the CLI with the test gateway's data and keys; its stdout.

@@ -11,7 +11,7 @@ use crate::helpers::*;
 use crate::oidc::{Browser, at_portal, csrf, location, pkce, query_param, redeem};
 
 /// The value of the series `name{labels}` (labels as Prometheus prints them), 0 when absent.
-fn value(text: &str, series: &str) -> f64 {
+pub(crate) fn value(text: &str, series: &str) -> f64 {
     text.lines()
         .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
         .unwrap_or(0.0)

@@ -22,9 +22,11 @@ use crate::store::StoreError;
 /// How many queued writes one commit may gather.
 const MAX_BATCH: usize = 1024;
 
-/// How long the writer waits for more writes before committing a batch, when writes are
-/// arriving concurrently (the last batch held more than one).
-const LINGER: Duration = Duration::from_micros(300);
+/// How long the writer gathers more writes for a batch at most, when writes are arriving
+/// concurrently (the last batch held more than one) ...
+const LINGER: Duration = Duration::from_micros(1000);
+/// ... and the pause that ends the gathering early when it brings no further write.
+const LINGER_STEP: Duration = Duration::from_micros(100);
 
 /// How much journaled writes may wait for a checkpoint (how long is configured): bounds both the
 /// journal a crash leaves to replay and the pages redb holds in memory meanwhile.
@@ -85,22 +87,7 @@ fn write_gathered(
     first: Request,
     concurrent: bool,
 ) -> bool {
-    let mut batch = vec![first];
-    // Under concurrent writes, linger a moment so that they share the commit: one commit
-    // costs about the same for one operation as for hundreds. A lone writer (the last batch
-    // held one) commits at once: lingering would only add to its latency. The writer sleeps
-    // through the linger instead of waiting on the queue: a waiting receiver is woken by every
-    // send, which on a busy core costs two context switches per request, while a sleeping one
-    // leaves the core to the request handlers and collects what they queued in one go.
-    if concurrent {
-        std::thread::sleep(LINGER);
-    }
-    while batch.len() < MAX_BATCH {
-        match rx.try_recv() {
-            Ok(r) => batch.push(r),
-            Err(_) => break,
-        }
-    }
+    let batch = gather(rx, first, concurrent);
     let gathered = batch.len() > 1;
     let outcome = db.write(|db, journal| apply_batch(db, journal, &batch));
     match outcome {
@@ -117,6 +104,48 @@ fn write_gathered(
         }
     }
     gathered
+}
+
+/// `first` and the writes queued behind it, up to [`MAX_BATCH`].
+fn gather<T>(rx: &mpsc::Receiver<T>, first: T, concurrent: bool) -> Vec<T> {
+    gather_pausing(rx, first, concurrent, std::thread::sleep)
+}
+
+/// [`gather`], pausing with `pause` (the tests' stand-in for the request handlers that run
+/// meanwhile).
+fn gather_pausing<T>(
+    rx: &mpsc::Receiver<T>,
+    first: T,
+    concurrent: bool,
+    mut pause: impl FnMut(Duration),
+) -> Vec<T> {
+    let mut batch = vec![first];
+    // Under concurrent writes, linger so that they share the commit: a commit costs about the
+    // same for one operation as for hundreds, and each one makes redb copy the pages it touches
+    // until the next checkpoint writes them all out. The linger lasts while writes keep coming —
+    // it ends at the first pause that brings none, or at LINGER — so a closed loop of clients
+    // is gathered whole and a trickle waits one pause. A lone writer (the last batch held one)
+    // commits at once. The writer sleeps through each pause instead of waiting on the queue: a
+    // waiting receiver is woken by every send, which on a busy core costs two context switches
+    // per request, while a sleeping one leaves the core to the request handlers and collects
+    // what they queued in one go.
+    let linger_until = Instant::now() + if concurrent { LINGER } else { Duration::ZERO };
+    let mut before_pause = None;
+    loop {
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(r) => batch.push(r),
+                Err(_) => break,
+            }
+        }
+        let left = linger_until.saturating_duration_since(Instant::now());
+        if batch.len() == MAX_BATCH || left.is_zero() || before_pause == Some(batch.len()) {
+            break;
+        }
+        before_pause = Some(batch.len());
+        pause(left.min(LINGER_STEP));
+    }
+    batch
 }
 
 /// A durable redb commit, then an empty journal. A failure leaves the journal as it was (the
@@ -274,6 +303,63 @@ mod tests {
         journal
             .append(seq, &postcard::to_allocvec(&ops).unwrap())
             .unwrap();
+    }
+
+    #[test]
+    fn a_batch_takes_every_queued_write_up_to_its_limit() {
+        for concurrent in [false, true] {
+            let (tx, rx) = mpsc::channel();
+            for i in 1..=MAX_BATCH + 10 {
+                tx.send(i).unwrap();
+            }
+            let batch = gather(&rx, 0, concurrent);
+            assert_eq!(batch, (0..MAX_BATCH).collect::<Vec<_>>());
+            // The rest waits for the next batch, in order.
+            let next = rx.recv().unwrap();
+            assert_eq!(
+                gather(&rx, next, concurrent),
+                (MAX_BATCH..=MAX_BATCH + 10).collect::<Vec<_>>()
+            );
+        }
+    }
+
+    #[test]
+    fn a_lingering_batch_gathers_while_writes_keep_coming_and_stops_at_the_first_idle_pause() {
+        let (tx, rx) = mpsc::channel();
+        let mut pauses = 0;
+        // Each of the first three pauses lets the handlers queue two more writes.
+        let batch = gather_pausing(&rx, 0, true, |step| {
+            assert_eq!(step, LINGER_STEP);
+            pauses += 1;
+            if pauses <= 3 {
+                for k in 0..2 {
+                    tx.send(pauses * 10 + k).unwrap();
+                }
+            }
+        });
+        assert_eq!(batch, vec![0, 10, 11, 20, 21, 30, 31]);
+        assert_eq!(pauses, 4, "the pause that brought nothing ends the batch");
+
+        // A lone writer commits at once: no pause.
+        tx.send(1).unwrap();
+        let batch = gather_pausing(&rx, 0, false, |_| panic!("paused for a lone writer"));
+        assert_eq!(batch, vec![0, 1]);
+    }
+
+    #[test]
+    fn a_batch_lingers_no_longer_than_its_limit_however_writes_trickle_in() {
+        let (tx, rx) = mpsc::channel();
+        let started = Instant::now();
+        let mut next = 1;
+        // One more write in every pause, for ever: only the limit ends the batch.
+        let batch = gather_pausing(&rx, 0, true, |step| {
+            std::thread::sleep(step);
+            tx.send(next).unwrap();
+            next += 1;
+        });
+        assert!(started.elapsed() >= LINGER);
+        assert!(batch.len() > 1 && batch.len() < MAX_BATCH);
+        assert!(batch.windows(2).all(|w| w[1] == w[0] + 1), "in order");
     }
 
     #[tokio::test]

@@ -6,9 +6,9 @@
 //! redb without waiting for the disk, and only then answers any of them: group commit. So an
 //! acknowledged write survives `kill -9` (opening the store applies the journal's records the file
 //! lacks), and a burst of writes costs one fsync, not one each. A checkpoint (a durable redb
-//! commit) writes the pages out every second or so and empties the journal. When the disk fails
-//! (full, say), [`handle`] closes the file, answers 503, and opens it again once a write
-//! succeeds.
+//! commit) writes the pages out every 50 ms by default (`store.checkpoint_interval_ms`) and
+//! empties the journal. When the disk fails (full, say), [`handle`] closes the file, answers
+//! 503, and opens it again once a write succeeds.
 
 use std::path::Path;
 use std::sync::Arc;

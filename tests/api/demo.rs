@@ -327,14 +327,7 @@ async fn the_phone_reaches_the_citizen_api_only_and_plays_a_body_from_the_people
             .contains("script-src 'self'")
     );
     let page = page.text().await.unwrap();
-    let script = http
-        .get(format!("{demo}/phone/phone.js"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let script = get_text(&http, &format!("{demo}/phone/phone.js")).await;
     for client in [
         "vietsky-air",
         "public-services-portal",

@@ -81,14 +81,7 @@ async fn wait_ready(client: &reqwest::Client, base: &str) {
 }
 
 async fn personas_of(client: &reqwest::Client, base: &str) -> serde_json::Value {
-    client
-        .get(format!("{base}/dev/personas"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    get_json(client, &format!("{base}/dev/personas")).await
 }
 
 #[tokio::test]
@@ -138,14 +131,7 @@ async fn acknowledged_writes_survive_kill_9_and_a_restart() {
 
 /// How many checkpoints the gateway has made (`/metrics`).
 async fn checkpoints(client: &reqwest::Client, base: &str) -> u64 {
-    let text = client
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = get_text(client, &format!("{base}/metrics")).await;
     assert!(
         text.contains("\neidgw_store_checkpoints_total "),
         "no checkpoint count in {text}"

@@ -77,6 +77,17 @@ pub fn stdout_of(command: &mut std::process::Command) -> String {
     String::from_utf8(out.stdout).expect("UTF-8 output")
 }
 
+/// The body of `GET url` as text, for pages and servers outside a [`TestApp`] (a gateway
+/// process, the demo); the status is the caller's to check where it matters.
+pub async fn get_text(client: &reqwest::Client, url: &str) -> String {
+    client.get(url).send().await.unwrap().text().await.unwrap()
+}
+
+/// The body of `GET url` as JSON (see [`get_text`]).
+pub async fn get_json(client: &reqwest::Client, url: &str) -> serde_json::Value {
+    client.get(url).send().await.unwrap().json().await.unwrap()
+}
+
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
